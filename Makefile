@@ -1,0 +1,41 @@
+# raftkv — the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE_MODULES_STAMP := node_modules/.install-stamp
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+SEEDS ?= 2000
+SOAK_SECONDS ?= 600
+
+.PHONY: help install build lint typecheck test test-unit run sim soak clean
+
+help:
+	@echo "make run      build and start a local 3-member cluster on loopback"
+	@echo "make test     lint, type-check and run the default test suite"
+	@echo "make soak     run seeded simulations for SOAK_SECONDS (default $(SOAK_SECONDS))"
+
+install: $(NODE_MODULES_STAMP)
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: install
+	npx tsc -p tsconfig.json
+
+lint: install
+	npx eslint .
+	npx prettier --check .
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+test: lint build
+	SIM_SEEDS=$(SEEDS) $(JEST) --maxWorkers=2
+
+run: build
+	node dist/test/sim/demo.js
+
+soak: build
+	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)
+
+clean:
+	rm -rf dist coverage
