@@ -39,3 +39,6 @@ soak: build
 
 clean:
 	rm -rf dist coverage
+
+# End-to-end environment and tests (a real Kubernetes control plane on loopback).
+-include test/e2e/e2e.mk
