@@ -14,8 +14,10 @@ help:
 	@echo "make soak     run seeded simulations for SOAK_SECONDS (default $(SOAK_SECONDS))"
 
 install: $(NODE_MODULES_STAMP)
+# `npm install` honours the lock file; `npm ci` refuses it here because the registry mirror lacks
+# some other-platform optional binaries (darwin/win32 builds of msgpackr-extract), so they are not locked.
 $(NODE_MODULES_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 build: install
