@@ -2,7 +2,12 @@
 // caller has persisted, been told to persist, been told to apply, and what is committed.
 // Everything is in memory; the caller keeps the durable copy (WAL) and trims this one by taking
 // snapshots, so its size is bounded by the snapshot interval.
-import { RaftRangeError, type Entry, type Snapshot } from './types.js';
+//
+// The log also owns the cluster configuration: as in the Raft thesis (§4.1), a member uses the
+// latest configuration in its log, committed or not, so a change takes effect when appended and
+// is undone if the entry is overwritten.
+import { applyToConfState, decodeConfChange } from './confchange.js';
+import { RaftRangeError, type ConfState, type Entry, type Snapshot } from './types.js';
 
 export function entrySize(e: Entry): number {
   return e.data.byteLength + 24;
@@ -22,9 +27,16 @@ export class RaftLog {
   /** A snapshot received from the leader that the caller has not yet been handed. */
   pendingSnapshot: Snapshot | undefined;
 
+  /** Indexes of the configuration entries among `entries`, ascending. */
+  private confIndexes: number[] = [];
+  private confCache: ConfState | undefined;
+  /** Bumped whenever the configuration may have changed, so the leader can follow it cheaply. */
+  confVersion = 0;
+
   constructor(snapshot: Snapshot, entries: Entry[], committed: number) {
     this.snapshot = snapshot;
     this.entries = entries;
+    this.confIndexes = entries.filter((e) => e.type === 'conf').map((e) => e.index);
     const last = this.lastIndex();
     if (entries.length > 0 && entries[0]!.index !== snapshot.meta.index + 1) {
       throw new Error(`log entries start at ${entries[0]!.index}, expected ${snapshot.meta.index + 1}`);
@@ -92,6 +104,9 @@ export class RaftLog {
     if (ents[ents.length - 1]!.index > Number.MAX_SAFE_INTEGER - 1) throw new RaftRangeError('log index');
     this.entries.length = after - this.firstIndex();
     for (const e of ents) this.entries.push(e);
+    const kept = this.confIndexes.filter((i) => i < after);
+    const added = ents.filter((e) => e.type === 'conf').map((e) => e.index);
+    if (kept.length !== this.confIndexes.length || added.length > 0) this.setConfIndexes([...kept, ...added]);
     // A rewritten suffix must be persisted again.
     this.handed = Math.min(this.handed, after - 1);
     this.persisted = Math.min(this.persisted, after - 1);
@@ -149,6 +164,7 @@ export class RaftLog {
   restore(snap: Snapshot): void {
     this.snapshot = snap;
     this.entries = [];
+    this.setConfIndexes([]);
     this.committed = snap.meta.index;
     this.pendingSnapshot = snap;
     this.handed = Math.min(this.handed, snap.meta.index);
@@ -164,5 +180,33 @@ export class RaftLog {
     }
     this.entries = this.entries.slice(i - this.snapshot.meta.index);
     this.snapshot = snap;
+    this.setConfIndexes(this.confIndexes.filter((c) => c > i));
+  }
+
+  private setConfIndexes(indexes: number[]): void {
+    this.confIndexes = indexes;
+    this.confCache = undefined;
+    this.confVersion++;
+  }
+
+  /** The configuration in effect: the latest one in the log. */
+  confState(): ConfState {
+    this.confCache ??= this.confStateAt(this.lastIndex());
+    return this.confCache;
+  }
+
+  /** The configuration as of entry `index` (at or after the snapshot). */
+  confStateAt(index: number): ConfState {
+    let cs = this.snapshot.meta.confState;
+    for (const i of this.confIndexes) {
+      if (i > index) break;
+      cs = applyToConfState(cs, decodeConfChange(this.entries[i - this.firstIndex()]!.data));
+    }
+    return cs;
+  }
+
+  /** Index of the latest configuration entry, or the snapshot's index when the log holds none. */
+  lastConfIndex(): number {
+    return this.confIndexes.at(-1) ?? this.snapshot.meta.index;
   }
 }

@@ -30,6 +30,11 @@ export class Inflights {
     this.items.splice(0, n);
   }
 
+  freeFirst(): void {
+    const first = this.items.shift();
+    if (first) this.bytes -= first.bytes;
+  }
+
   full(): boolean {
     return this.items.length >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

@@ -1,0 +1,17 @@
+// Replays one simulation with its event trace: node dist/test/sim/replay.js --seed N --members M
+import { Simulation } from './simulation.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const seed = arg('seed', 1);
+const members = arg('members', 3);
+try {
+  const result = new Simulation({ seed, members, trace: (line) => console.log(line) }).run();
+  console.log(JSON.stringify(result));
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+}
