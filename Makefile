@@ -6,7 +6,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak sim-replay clean
+.PHONY: help install build lint typecheck test run soak sim-demo sim-replay clean
 
 help:
 	@echo "make run      build and start a local 3-member cluster on loopback"
@@ -40,6 +40,9 @@ soak: build
 	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)
 
 # Replays one simulation with its event trace: make sim-replay SEED=42 MEMBERS=5
+sim-demo: build
+	node dist/test/sim/demo.js
+
 sim-replay: build
 	node dist/test/sim/replay.js --seed $(SEED) --members $(MEMBERS)
 

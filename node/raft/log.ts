@@ -150,7 +150,7 @@ export class RaftLog {
   /** Entries not yet handed to the caller to persist. */
   unhandedEntries(): Entry[] {
     if (this.handed >= this.lastIndex()) return [];
-    return this.entries.slice(this.handed - this.snapshot.meta.index);
+    return this.entries.slice(Math.max(0, this.handed - this.snapshot.meta.index));
   }
 
   /** Committed entries not yet handed to apply that will be durable once this batch is persisted. */
@@ -167,7 +167,8 @@ export class RaftLog {
     this.setConfIndexes([]);
     this.committed = snap.meta.index;
     this.pendingSnapshot = snap;
-    this.handed = Math.min(this.handed, snap.meta.index);
+    // The snapshot is handed over whole; only entries appended after it are new.
+    this.handed = snap.meta.index;
     this.persisted = Math.min(this.persisted, snap.meta.index);
   }
 

@@ -30,11 +30,6 @@ export class Inflights {
     this.items.splice(0, n);
   }
 
-  freeFirst(): void {
-    const first = this.items.shift();
-    if (first) this.bytes -= first.bytes;
-  }
-
   full(): boolean {
     return this.items.length >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }
@@ -57,6 +52,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** `match` when the previous heartbeat was answered: unchanged while behind means stalled. */
+  matchAtLastHeartbeat = -1;
   /** In probe state: an append is out and we wait for its answer or the next heartbeat. */
   probeSent = false;
   readonly inflights: Inflights;

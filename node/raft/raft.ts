@@ -478,10 +478,13 @@ export class Raft {
       case 'heartbeatResp':
         pr.recentActive = true;
         pr.probeSent = false;
-        // A full window with nothing acknowledged means appends were lost: make room for one.
-        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
-        // An empty append at `next` gets a lost append noticed (the follower rejects it).
-        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, true);
+        if (pr.match < this.log.lastIndex()) {
+          // Nothing acknowledged for a whole heartbeat round while behind: the last appends
+          // were lost (a later one would have shown the gap), so probe again from `match`.
+          if (pr.state === 'replicate' && pr.match === pr.matchAtLastHeartbeat) pr.becomeProbe();
+          this.sendAppend(m.from, pr, true);
+        }
+        pr.matchAtLastHeartbeat = pr.match;
         if (m.context !== undefined) this.ackRead(m.context, m.from);
         break;
       default:

@@ -1,5 +1,7 @@
 // The simulated network: every message gets a delivery time, and may be dropped, duplicated or
-// delayed (which reorders it). Links can be cut in one direction or both.
+// delayed. Each link is first-in first-out like the TCP connection a real transport uses, except
+// for the messages picked for reordering (a reconnect, a retransmission). Links can be cut in one
+// direction or both.
 import type { Message, NodeId } from '../../node/raft/types.js';
 import type { Rng } from './rng.js';
 
@@ -10,6 +12,8 @@ export interface NetworkFaults {
   maxDelay: number;
   longDelayRate: number;
   longDelay: number;
+  /** Share of messages that may overtake or fall behind others on their link. */
+  reorderRate: number;
 }
 
 export const CALM: NetworkFaults = {
@@ -18,18 +22,19 @@ export const CALM: NetworkFaults = {
   maxDelay: 1,
   longDelayRate: 0,
   longDelay: 0,
+  reorderRate: 0,
 };
 
 interface InFlight {
   at: number;
-  seq: number;
   msg: Message;
 }
 
 export class SimNetwork {
   faults: NetworkFaults = CALM;
   private inFlight: InFlight[] = [];
-  private seq = 0;
+  /** Per link: the delivery time of the last in-order message, to keep the link FIFO. */
+  private readonly linkClock = new Map<string, number>();
   /** Directed links that are cut: `${from}>${to}`. */
   private readonly cut = new Set<string>();
   sent = 0;
@@ -51,15 +56,21 @@ export class SimNetwork {
       return;
     }
     const copies = this.rng.chance(f.duplicateRate) ? 2 : 1;
+    const link = `${msg.from}>${msg.to}`;
     for (let i = 0; i < copies; i++) {
       const delay = this.rng.chance(f.longDelayRate)
         ? this.rng.int(0, f.longDelay)
         : this.rng.int(0, f.maxDelay);
-      this.inFlight.push({ at: now + delay, seq: this.seq++, msg });
+      let at = now + delay;
+      if (!this.rng.chance(f.reorderRate)) {
+        at = Math.max(at, this.linkClock.get(link) ?? 0);
+        this.linkClock.set(link, at);
+      }
+      this.inFlight.push({ at, msg });
     }
   }
 
-  /** Messages due by `now` on links that are up, in a random order (that is the reordering). */
+  /** Messages due by `now` on links that are up: in send order per link, links interleaved at random. */
   due(now: number): Message[] {
     const ready: Message[] = [];
     const later: InFlight[] = [];
@@ -70,7 +81,25 @@ export class SimNetwork {
     }
     this.inFlight = later;
     this.delivered += ready.length;
-    return this.rng.shuffle(ready);
+    return this.interleave(ready);
+  }
+
+  private interleave(msgs: Message[]): Message[] {
+    const byLink = new Map<string, Message[]>();
+    for (const m of msgs) {
+      const link = `${m.from}>${m.to}`;
+      const q = byLink.get(link);
+      if (q) q.push(m);
+      else byLink.set(link, [m]);
+    }
+    const queues = [...byLink.values()];
+    const out: Message[] = [];
+    while (queues.length > 0) {
+      const i = this.rng.int(0, queues.length - 1);
+      out.push(queues[i]!.shift()!);
+      if (queues[i]!.length === 0) queues.splice(i, 1);
+    }
+    return out;
   }
 
   cutLink(from: NodeId, to: NodeId): void {

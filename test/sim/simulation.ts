@@ -44,6 +44,7 @@ const STORMY: NetworkFaults = {
   maxDelay: 2,
   longDelayRate: 0.02,
   longDelay: 25,
+  reorderRate: 0.1,
 };
 
 export class Simulation {
@@ -60,10 +61,19 @@ export class Simulation {
   private readonly reads = new Map<string, { committedAtStart: number }>();
   private readonly stats: SimResult;
   private readonly trace: (line: string) => void;
+  /** Small limits send one entry per append, which opens windows like the paper's figure 8. */
+  private readonly maxSizePerMsg: number;
+  /** Fault rates vary by seed, from occasional to a crash or partition every few timeouts. */
+  private readonly intensity: number;
+  private faultPhase = true;
+  /** New leaders scheduled to crash, by tick. */
+  private readonly doomed = new Map<NodeId, number>();
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
     this.net = new SimNetwork(this.rng);
+    this.maxSizePerMsg = this.rng.pick([1, 200, 4096]);
+    this.intensity = this.rng.pick([1, 3, 8]);
     this.net.onSnapshotDelivery = (m, delivered) =>
       this.nodes.get(m.from)?.rn?.reportSnapshot(m.to, !delivered);
     this.trace = opts.trace ?? (() => {});
@@ -96,7 +106,7 @@ export class Simulation {
         electionTick: ELECTION_TICK,
         heartbeatTick: HEARTBEAT_TICK,
         rand: () => this.rng.next(),
-        maxSizePerMsg: 4096,
+        maxSizePerMsg: this.maxSizePerMsg,
       },
       this.checker,
       {
@@ -106,6 +116,9 @@ export class Simulation {
         becameLeader: (nid, term) => {
           this.stats.elections++;
           this.trace(`t=${this.now} ${nid} leads term ${term}`);
+          // A leader that dies moments after winning, with old entries half replicated, is the
+          // paper's figure 8; make it common in the fault phase.
+          if (this.faultPhase && this.rng.chance(0.2)) this.doomed.set(nid, this.now + this.rng.int(1, 4));
         },
       },
       this.rng.int(5, 40),
@@ -207,9 +220,14 @@ export class Simulation {
 
   private injectFaults(): void {
     const r = this.rng;
+    for (const [id, at] of this.doomed) {
+      if (at > this.now) continue;
+      this.doomed.delete(id);
+      this.crash(this.nodes.get(id)!);
+    }
     // Removed members keep running, as they would until someone stops them.
     const ids = [...this.nodes.keys()];
-    if (this.opts.members > 1 && r.chance(0.01)) {
+    if (this.opts.members > 1 && r.chance(0.01 * this.intensity)) {
       if (this.net.isCut() && r.chance(0.5)) {
         this.net.heal();
         this.trace(`t=${this.now} network heals`);
@@ -217,15 +235,11 @@ export class Simulation {
         this.cutNetwork(ids);
       }
     }
-    if (r.chance(0.01)) {
-      const victim = this.nodes.get(r.pick(ids))!;
-      if (victim.up) {
-        victim.crash();
-        this.stats.crashes++;
-        this.trace(`t=${this.now} ${victim.id} crashes`);
-      }
+    if (r.chance(0.01 * this.intensity)) {
+      // Leaders crash more often than their share: that is where the subtle cases are.
+      this.crash((r.chance(0.5) && this.leader()) || this.nodes.get(r.pick(ids))!);
     }
-    if (r.chance(0.03)) {
+    if (r.chance(0.03 * this.intensity)) {
       const down = [...this.nodes.values()].filter((n) => !n.up);
       if (down.length > 0) {
         const n = r.pick(down);
@@ -298,7 +312,15 @@ export class Simulation {
     );
   }
 
+  private crash(victim: SimNode): void {
+    if (!victim.up) return;
+    victim.crash();
+    this.stats.crashes++;
+    this.trace(`t=${this.now} ${victim.id} crashes`);
+  }
+
   private heal(): void {
+    this.faultPhase = false;
     this.net.heal();
     this.net.faults = CALM;
     for (const n of this.nodes.values()) if (!n.up) n.start();
