@@ -1,0 +1,148 @@
+// etcd v3's key-value requests and results, with proto field names. Keys and values are bytes;
+// revisions are numbers (exact to 2^53-1). The HTTP/JSON and gRPC layers translate to and from
+// these shapes.
+export type Bytes = Uint8Array;
+
+export interface KeyValue {
+  key: Bytes;
+  create_revision: number;
+  mod_revision: number;
+  version: number;
+  value: Bytes;
+  lease: number;
+}
+
+export interface ResponseHeader {
+  revision: number;
+}
+
+export type SortOrder = 'NONE' | 'ASCEND' | 'DESCEND';
+export type SortTarget = 'KEY' | 'VERSION' | 'CREATE' | 'MOD' | 'VALUE';
+
+export interface RangeRequest {
+  key: Bytes;
+  range_end?: Bytes;
+  limit?: number;
+  revision?: number;
+  sort_order?: SortOrder;
+  sort_target?: SortTarget;
+  serializable?: boolean;
+  keys_only?: boolean;
+  count_only?: boolean;
+  min_mod_revision?: number;
+  max_mod_revision?: number;
+  min_create_revision?: number;
+  max_create_revision?: number;
+}
+
+export interface RangeResponse {
+  header: ResponseHeader;
+  kvs: KeyValue[];
+  more: boolean;
+  count: number;
+}
+
+export interface PutRequest {
+  key: Bytes;
+  value?: Bytes;
+  lease?: number;
+  prev_kv?: boolean;
+  ignore_value?: boolean;
+  ignore_lease?: boolean;
+}
+
+export interface PutResponse {
+  header: ResponseHeader;
+  prev_kv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  key: Bytes;
+  range_end?: Bytes;
+  prev_kv?: boolean;
+}
+
+export interface DeleteRangeResponse {
+  header: ResponseHeader;
+  deleted: number;
+  prev_kvs: KeyValue[];
+}
+
+export type CompareTarget = 'VERSION' | 'CREATE' | 'MOD' | 'VALUE' | 'LEASE';
+export type CompareResult = 'EQUAL' | 'GREATER' | 'LESS' | 'NOT_EQUAL';
+
+export interface Compare {
+  result: CompareResult;
+  target: CompareTarget;
+  key: Bytes;
+  range_end?: Bytes;
+  version?: number;
+  create_revision?: number;
+  mod_revision?: number;
+  value?: Bytes;
+  lease?: number;
+}
+
+export type RequestOp =
+  | { request_range: RangeRequest }
+  | { request_put: PutRequest }
+  | { request_delete_range: DeleteRangeRequest }
+  | { request_txn: TxnRequest };
+
+export type ResponseOp =
+  | { response_range: RangeResponse }
+  | { response_put: PutResponse }
+  | { response_delete_range: DeleteRangeResponse }
+  | { response_txn: TxnResponse };
+
+export interface TxnRequest {
+  compare?: Compare[];
+  success?: RequestOp[];
+  failure?: RequestOp[];
+}
+
+export interface TxnResponse {
+  header: ResponseHeader;
+  succeeded: boolean;
+  responses: ResponseOp[];
+}
+
+export interface CompactionRequest {
+  revision: number;
+  physical?: boolean;
+}
+
+export interface CompactionResponse {
+  header: ResponseHeader;
+}
+
+/** What a Raft entry asks the backend to do. */
+export type WriteRequest =
+  | { put: PutRequest }
+  | { delete_range: DeleteRangeRequest }
+  | { txn: TxnRequest }
+  | { compaction: CompactionRequest };
+
+export type WriteResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+
+export type MvccErrorCode =
+  'compacted' | 'futureRev' | 'keyNotFound' | 'duplicateKey' | 'tooManyOps' | 'nospace' | 'invalid';
+
+export class MvccError extends Error {
+  constructor(
+    readonly code: MvccErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MvccError';
+  }
+}
+
+export const ERR = {
+  compacted: () => new MvccError('compacted', 'mvcc: required revision has been compacted'),
+  futureRev: () => new MvccError('futureRev', 'mvcc: required revision is a future revision'),
+  keyNotFound: () => new MvccError('keyNotFound', 'etcdserver: key not found'),
+  duplicateKey: () => new MvccError('duplicateKey', 'etcdserver: duplicate key given in txn request'),
+  tooManyOps: () => new MvccError('tooManyOps', 'etcdserver: too many operations in txn request'),
+  nospace: () => new MvccError('nospace', 'etcdserver: mvcc: database space exceeded'),
+};
