@@ -33,8 +33,9 @@ typecheck: install
 test: lint build
 	SIM_SEEDS=$(SEEDS) $(JEST) --maxWorkers=2
 
+# A 3-member cluster on loopback (2379/22379/32379), data under ./data, Ctrl-C stops it.
 run: build
-	node dist/test/sim/demo.js
+	node dist/node/tools/run-local.js
 
 soak: build
 	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)
@@ -47,7 +48,7 @@ sim-replay: build
 	node dist/test/sim/replay.js --seed $(SEED) --members $(MEMBERS)
 
 clean:
-	rm -rf dist coverage
+	rm -rf dist coverage data
 
 # End-to-end environment and tests (a real Kubernetes control plane on loopback).
 -include test/e2e/e2e.mk

@@ -1,0 +1,128 @@
+// The member process: flags and environment → configuration, then storage, backend, transport,
+// Raft loop and client API, and a clean stop on SIGTERM (a leader hands leadership over first).
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import winston from 'winston';
+import { createApi } from './api/http.js';
+import { PromMetrics } from './api/metrics.js';
+import { MvccStore } from './mvcc/store.js';
+import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
+import { clusterId, memberId } from './server/ids.js';
+import { founders, Member } from './server/member.js';
+import { loadMemberTable, saveMemberTable } from './server/member-file.js';
+import { MemberTable } from './server/members.js';
+import { Wal } from './storage/wal.js';
+import { Transport } from './transport/transport.js';
+
+export const VERSION = '0.1.0';
+
+function makeLogger(cfg: MemberConfig): winston.Logger {
+  return winston.createLogger({
+    level: cfg.logLevel,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    defaultMeta: { member: cfg.name },
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+  });
+}
+
+async function run(): Promise<void> {
+  let cfg: MemberConfig;
+  try {
+    cfg = parseConfig(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`raftkv: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = makeLogger(cfg);
+  const dataDir = join(resolve(cfg.dataDir), 'member');
+  await mkdir(dataDir, { recursive: true });
+  const id = memberId(cfg.initialAdvertisePeerUrls[0]!, cfg.initialClusterToken);
+  const cid = clusterId(cfg.initialClusterToken);
+  const metrics = new PromMetrics(id);
+  metrics.quota.set(cfg.quotaBackendBytes);
+
+  const { wal, state } = await Wal.open(join(dataDir, 'wal'), { logger });
+  const store = MvccStore.open(join(dataDir, 'db'), { quotaBackendBytes: cfg.quotaBackendBytes });
+  const membersPath = join(dataDir, 'members.json');
+  const members = (await loadMemberTable(membersPath)) ?? new MemberTable(founders(cfg));
+
+  const peer = cfg.listenPeerUrls[0]!;
+  const transport = new Transport({
+    id,
+    clusterId: cid,
+    listen: { host: peer.hostname, port: Number(peer.port) },
+    logger,
+    onRtt: (to, s) => metrics.peerRtt.labels(to).observe(s),
+    // Called only once the member below exists (after transport.start()).
+    onUnreachable: (to) => member.reportUnreachable(to),
+  });
+  await transport.start();
+  const member: Member = new Member({
+    config: cfg,
+    logger,
+    wal,
+    walState: state,
+    backend: store,
+    restoreBackend: async (db) => {
+      await store.restore(db);
+      return store;
+    },
+    transport,
+    members,
+    saveMembers: (t) => saveMemberTable(membersPath, t),
+    metrics,
+  });
+  await member.start();
+
+  const app = createApi({
+    member,
+    clusterId: cid,
+    clusterToken: cfg.initialClusterToken,
+    maxRequestBytes: cfg.maxRequestBytes,
+    metrics,
+    version: VERSION,
+  });
+  const servers: Server[] = await Promise.all(
+    cfg.listenClientUrls.map(
+      (u) =>
+        new Promise<Server>((ok) => {
+          const s = app.listen(Number(u.port), u.hostname, () => ok(s));
+        }),
+    ),
+  );
+  logger.info('member started', {
+    id,
+    clientURLs: cfg.advertiseClientUrls,
+    peerURLs: cfg.initialAdvertisePeerUrls,
+    dataDir: cfg.dataDir,
+  });
+
+  let stopping = false;
+  const stop = async (code: number, why: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { reason: why });
+    await member.stop();
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+    logger.info('stopped');
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
+  process.on('SIGINT', () => void stop(0, 'SIGINT'));
+  member.on('fatal', () => void stop(1, 'fatal error'));
+  member.on('removed', () => {
+    // Like etcd: give the others a moment to learn the change is committed, then exit.
+    logger.warn('this member was removed from the cluster; exiting');
+    setTimeout(() => void stop(0, 'removed from the cluster'), 2 * cfg.electionTimeoutMs);
+  });
+}
+
+run().catch((e: unknown) => {
+  console.error(`raftkv: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

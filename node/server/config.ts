@@ -1,0 +1,142 @@
+// Member configuration: etcd's flag names (so habits and manifests carry over), each with an
+// environment fallback RAFTKV_<FLAG_IN_UPPER_SNAKE_CASE> (e.g. RAFTKV_INITIAL_CLUSTER).
+import { parseArgs } from 'node:util';
+
+export interface MemberConfig {
+  name: string;
+  dataDir: string;
+  listenClientUrls: URL[];
+  advertiseClientUrls: string[];
+  listenPeerUrls: URL[];
+  initialAdvertisePeerUrls: string[];
+  /** name → peer URLs */
+  initialCluster: Map<string, string[]>;
+  initialClusterState: 'new' | 'existing';
+  initialClusterToken: string;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  snapshotCount: number;
+  /** Entries kept in the log behind a snapshot so slightly slow followers catch up without one. */
+  snapshotCatchUpEntries: number;
+  quotaBackendBytes: number;
+  maxRequestBytes: number;
+  logLevel: string;
+}
+
+const FLAGS = {
+  name: { default: 'default' },
+  'data-dir': { default: '' },
+  'listen-client-urls': { default: 'http://127.0.0.1:2379' },
+  'advertise-client-urls': { default: '' },
+  'listen-peer-urls': { default: 'http://127.0.0.1:2380' },
+  'initial-advertise-peer-urls': { default: '' },
+  'initial-cluster': { default: '' },
+  'initial-cluster-state': { default: 'new' },
+  'initial-cluster-token': { default: 'raftkv-cluster' },
+  'heartbeat-interval': { default: '100' },
+  'election-timeout': { default: '1000' },
+  'snapshot-count': { default: '10000' },
+  'snapshot-catchup-entries': { default: '5000' },
+  'quota-backend-bytes': { default: String(2 * 1024 ** 3) },
+  'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
+  'log-level': { default: 'info' },
+} as const;
+
+type Flag = keyof typeof FLAGS;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function envName(flag: string): string {
+  return `RAFTKV_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+function urls(flag: string, value: string): URL[] {
+  return value
+    .split(',')
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      try {
+        return new URL(s);
+      } catch {
+        throw new ConfigError(`--${flag}: "${s}" is not a URL`);
+      }
+    });
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new ConfigError(`--${flag}: "${value}" is not a positive integer`);
+  return n;
+}
+
+/** name1=url1,name2=url2 (a name may repeat for several URLs) */
+function parseInitialCluster(value: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of value.split(',').filter((s) => s.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--initial-cluster: "${part}" is not name=peer-url`);
+    const name = part.slice(0, eq);
+    urls('initial-cluster', part.slice(eq + 1));
+    out.set(name, [...(out.get(name) ?? []), part.slice(eq + 1)]);
+  }
+  return out;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): MemberConfig {
+  const options = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | undefined
+    >;
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e));
+  }
+  const get = (f: Flag): string => values[f] ?? env[envName(f)] ?? FLAGS[f].default;
+
+  const name = get('name');
+  const listenClientUrls = urls('listen-client-urls', get('listen-client-urls'));
+  const listenPeerUrls = urls('listen-peer-urls', get('listen-peer-urls'));
+  const advertiseClient = get('advertise-client-urls') || get('listen-client-urls');
+  const advertisePeer = get('initial-advertise-peer-urls') || get('listen-peer-urls');
+  urls('advertise-client-urls', advertiseClient);
+  urls('initial-advertise-peer-urls', advertisePeer);
+  const initialCluster = parseInitialCluster(get('initial-cluster') || `${name}=${advertisePeer}`);
+  if (!initialCluster.has(name)) {
+    throw new ConfigError(`--initial-cluster does not name this member ("${name}")`);
+  }
+  const state = get('initial-cluster-state');
+  if (state !== 'new' && state !== 'existing') {
+    throw new ConfigError(`--initial-cluster-state must be "new" or "existing", not "${state}"`);
+  }
+  const heartbeatIntervalMs = positiveInt('heartbeat-interval', get('heartbeat-interval'));
+  const electionTimeoutMs = positiveInt('election-timeout', get('election-timeout'));
+  if (electionTimeoutMs < 5 * heartbeatIntervalMs) {
+    throw new ConfigError('--election-timeout should be at least 5 times --heartbeat-interval');
+  }
+  return {
+    name,
+    dataDir: get('data-dir') || `${name}.raftkv`,
+    listenClientUrls,
+    advertiseClientUrls: advertiseClient.split(','),
+    listenPeerUrls,
+    initialAdvertisePeerUrls: advertisePeer.split(','),
+    initialCluster,
+    initialClusterState: state,
+    initialClusterToken: get('initial-cluster-token'),
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+    snapshotCount: positiveInt('snapshot-count', get('snapshot-count')),
+    snapshotCatchUpEntries: positiveInt('snapshot-catchup-entries', get('snapshot-catchup-entries')),
+    quotaBackendBytes: positiveInt('quota-backend-bytes', get('quota-backend-bytes')),
+    maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    logLevel: get('log-level'),
+  };
+}

@@ -1,0 +1,38 @@
+// What a normal Raft entry carries: a client write (with the proposing member's request id so
+// that member can answer its client once the entry is applied) or a member publishing its
+// client URLs. msgpackr keeps it compact and binary-safe.
+import { Packr } from 'msgpackr';
+
+export type Envelope =
+  | { kind: 'kv'; id: string; request: Uint8Array }
+  | { kind: 'publish'; id: string; member: { id: string; name: string; clientURLs: string[] } };
+
+const packr = new Packr({ useRecords: false });
+
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  return packr.pack(e);
+}
+
+export function decodeEnvelope(data: Uint8Array): Envelope {
+  const e = packr.unpack(data) as Partial<Envelope> | undefined;
+  if (!e || typeof e.id !== 'string' || (e.kind !== 'kv' && e.kind !== 'publish')) {
+    throw new Error(`malformed log entry envelope (${data.byteLength} bytes)`);
+  }
+  return e as Envelope;
+}
+
+/** The context of a membership change entry: who the member is and where its peers reach it. */
+export interface ConfContext {
+  name: string;
+  peerURLs: string[];
+}
+
+export function encodeConfContext(c: ConfContext): string {
+  return JSON.stringify(c);
+}
+
+export function decodeConfContext(s: string | undefined): ConfContext | undefined {
+  if (!s) return undefined;
+  const c = JSON.parse(s) as ConfContext;
+  return typeof c.name === 'string' && Array.isArray(c.peerURLs) ? c : undefined;
+}

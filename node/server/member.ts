@@ -1,0 +1,518 @@
+// The member: drives the Raft core with real time, a real disk and real sockets. One loop takes
+// each Ready in turn: persist (one fsync), send, apply to the key-value backend, answer the
+// clients whose requests were applied, then advance. Everything here is effects; the decisions
+// are in node/raft.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'winston';
+import { bootstrapSnapshot, decodeConfChange } from '../raft/confchange.js';
+import { RawNode } from '../raft/rawnode.js';
+import type { RaftInitialState } from '../raft/raft.js';
+import {
+  NONE,
+  type ConfChange,
+  type Entry,
+  type HardState,
+  type Message,
+  type Ready,
+  type Snapshot,
+} from '../raft/types.js';
+import type { MemberConfig } from './config.js';
+import {
+  decodeConfContext,
+  decodeEnvelope,
+  encodeConfContext,
+  encodeEnvelope,
+  type Envelope,
+} from './envelope.js';
+import { memberId } from './ids.js';
+import { MemberTable, type MemberInfo } from './members.js';
+import type { KvBackend, LogStore, MemberMetrics, PeerTransport, WriteOutcome } from './ports.js';
+import { ReadBatcher } from './read-batcher.js';
+import { decodeSnapshotPayload, encodeSnapshotPayload } from './snapshot-payload.js';
+import { Waiters } from './waiters.js';
+
+export class MemberError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'unavailable' | 'invalid' | 'notFound' | 'failedPrecondition',
+  ) {
+    super(message);
+    this.name = 'MemberError';
+  }
+}
+
+export interface MemberParts {
+  config: MemberConfig;
+  logger: Logger;
+  wal: LogStore;
+  walState: { hardState: HardState; snapshotMeta?: Snapshot['meta']; entries: Entry[] };
+  backend: KvBackend;
+  /** Replaces the backend with the database image from a leader's snapshot. */
+  restoreBackend: (db: Uint8Array) => Promise<KvBackend>;
+  transport: PeerTransport;
+  members: MemberTable;
+  saveMembers: (table: MemberTable) => Promise<void>;
+  metrics: MemberMetrics;
+}
+
+/** Every founding member builds the same bootstrap state from --initial-cluster. */
+export function founders(config: MemberConfig): MemberInfo[] {
+  return [...config.initialCluster].map(([name, peerURLs]) => ({
+    id: memberId(peerURLs[0]!, config.initialClusterToken),
+    name,
+    peerURLs,
+    clientURLs: [],
+  }));
+}
+
+export class Member extends EventEmitter {
+  readonly id: string;
+  private readonly rn: RawNode;
+  private backend: KvBackend;
+  private readonly waiters: Waiters<WriteOutcome>;
+  private readonly reads: ReadBatcher;
+  private hardState: HardState;
+  private snapshotIndex: number;
+  private wakeUp: (() => void) | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private loopDone: Promise<void> | undefined;
+  private stopping = false;
+  private seq = 0;
+  private readonly bootNonce = Math.random().toString(36).slice(2, 8);
+  private leader = NONE;
+  private published = false;
+  /** Members added as voters: they join as learners and are promoted once caught up. */
+  private readonly autoPromote = new Set<string>();
+
+  constructor(private readonly p: MemberParts) {
+    super();
+    const cfg = p.config;
+    this.id = memberId(cfg.initialAdvertisePeerUrls[0]!, cfg.initialClusterToken);
+    this.backend = p.backend;
+    const initial = this.initialRaftState();
+    this.hardState = initial.hardState;
+    this.snapshotIndex = initial.snapshot.meta.index;
+    this.rn = new RawNode(
+      {
+        id: this.id,
+        heartbeatTick: 1,
+        electionTick: Math.round(cfg.electionTimeoutMs / cfg.heartbeatIntervalMs),
+        rand: Math.random,
+        maxSizePerMsg: 1024 * 1024,
+        maxInflightMsgs: 256,
+        maxUncommittedBytes: 1 << 30,
+      },
+      initial,
+    );
+    this.refuseIfRemoved();
+    const timeout = 5000 + 2 * cfg.electionTimeoutMs;
+    this.waiters = new Waiters(timeout);
+    this.reads = new ReadBatcher(
+      `${this.id}-${this.bootNonce}`,
+      (ctx) => {
+        const res = this.rn.readIndex(ctx);
+        this.wake();
+        return res.accepted ? undefined : res.reason;
+      },
+      () => this.backend.appliedIndex().index,
+      timeout,
+    );
+  }
+
+  /** The Raft state to start from: a new cluster, a member joining one, or a restart. */
+  private initialRaftState(): RaftInitialState {
+    const { walState, config } = this.p;
+    const applied = this.backend.appliedIndex().index;
+    if (walState.snapshotMeta) {
+      const meta = walState.snapshotMeta;
+      if (applied < meta.index) {
+        throw new Error(
+          `backend is at index ${applied} but the WAL's snapshot is at ${meta.index}: the data directory is damaged`,
+        );
+      }
+      const hardState = walState.hardState;
+      return {
+        hardState,
+        snapshot: { meta, data: new Uint8Array() },
+        entries: walState.entries,
+        applied: Math.min(applied, hardState.commit),
+      };
+    }
+    if (config.initialClusterState === 'new') {
+      const boot = bootstrapSnapshot(founders(config).map((m) => m.id));
+      return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: boot, entries: [] };
+    }
+    // Joining: an empty member learns the configuration and the data from the leader's snapshot.
+    const empty = {
+      meta: { index: 0, term: 0, confState: { voters: [], learners: [] } },
+      data: new Uint8Array(),
+    };
+    return { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: empty, entries: [] };
+  }
+
+  /** A member removed from the cluster must not come back with its old data. */
+  private refuseIfRemoved(): void {
+    const cs = this.rn.raft.confState;
+    const known = cs.voters.length + cs.learners.length > 0;
+    if (known && !cs.voters.includes(this.id) && !cs.learners.includes(this.id)) {
+      throw new Error(
+        `member ${this.p.config.name} (${this.id}) was removed from the cluster; its data in ` +
+          `${this.p.config.dataDir} must not rejoin. Delete the data directory and add it again as a new member.`,
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    const { wal, walState, transport, config } = this.p;
+    if (!walState.snapshotMeta) {
+      // Make the starting point durable before anything else happens.
+      await wal.saveSnapshot(this.rn.raft.snapshot.meta);
+      await wal.save(this.hardState, []);
+    }
+    transport.onMessages((msgs) => {
+      for (const m of msgs) this.rn.step(m);
+      this.wake();
+    });
+    transport.onSnapshot(async (m) => {
+      this.rn.step(m);
+      this.wake();
+    });
+    this.syncPeers();
+    this.ticker = setInterval(() => this.tick(), config.heartbeatIntervalMs);
+    this.loopDone = this.loop();
+  }
+
+  private tick(): void {
+    this.rn.tick();
+    this.reads.tick();
+    this.maybePublish();
+    this.maybePromote();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      if (!this.rn.hasReady()) {
+        await new Promise<void>((resolve) => (this.wakeUp = resolve));
+        continue;
+      }
+      const rd = this.rn.ready();
+      try {
+        await this.handleReady(rd);
+      } catch (e) {
+        // A failed fsync or a broken backend: stop rather than risk acknowledging lost data.
+        this.p.logger.error('fatal error in the raft loop; stopping', {
+          error: String(e),
+          term: this.hardState.term,
+        });
+        this.emit('fatal', e);
+        return;
+      }
+      this.rn.advance();
+      this.reads.onApplied();
+      await this.maybeSnapshot();
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { wal, metrics } = this.p;
+    if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+    const leaderNow = this.rn.raft.role === 'leader';
+    // A leader's messages never depend on its own unsynced entries (it counts itself only once
+    // they are durable), so it replicates while it writes, as Raft allows.
+    if (leaderNow) this.send(rd.messages);
+    if (rd.hardState) this.hardState = rd.hardState;
+    if (rd.mustSync || rd.entries.length > 0) {
+      const t0 = process.hrtime.bigint();
+      await wal.save(this.hardState, rd.entries);
+      metrics.walFsync(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    if (!leaderNow) this.send(rd.messages);
+    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.reads.onReadState(rs.context, rs.index);
+    metrics.raft(this.rn.status(), this.backend);
+  }
+
+  private send(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    const plain: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === 'snap') void this.sendSnapshot(m);
+      else plain.push(m);
+    }
+    this.p.transport.send(plain);
+  }
+
+  private async sendSnapshot(m: Message): Promise<void> {
+    try {
+      const payload = await encodeSnapshotPayload(this.p.members, this.backend);
+      await this.p.transport.sendSnapshot({ ...m, snapshot: { meta: m.snapshot!.meta, data: payload } });
+      this.rn.reportSnapshot(m.to, false);
+      this.p.logger.info('snapshot sent', {
+        to: m.to,
+        index: m.snapshot!.meta.index,
+        bytes: payload.byteLength,
+      });
+    } catch (e) {
+      this.rn.reportSnapshot(m.to, true);
+      this.p.logger.warn('snapshot send failed', { to: m.to, error: String(e) });
+    }
+    this.wake();
+  }
+
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    const { logger, wal } = this.p;
+    logger.info('installing snapshot from leader', { index: snap.meta.index, term: snap.meta.term });
+    const { members, db } = decodeSnapshotPayload(snap.data);
+    this.backend = await this.p.restoreBackend(db);
+    for (const m of members) this.p.members.upsert(m);
+    await this.p.saveMembers(this.p.members);
+    await wal.saveSnapshot(snap.meta);
+    this.snapshotIndex = snap.meta.index;
+    this.syncPeers();
+  }
+
+  private onSoftState(leader: string, role: string): void {
+    if (leader !== this.leader) {
+      this.p.metrics.leaderChanged(leader !== NONE);
+      this.p.logger.info('leader changed', { leader, role, term: this.rn.raft.term });
+      this.leader = leader;
+    }
+  }
+
+  private async apply(entries: Entry[]): Promise<void> {
+    const batch: Array<{ index: number; term: number; request: Uint8Array | null }> = [];
+    const ids: Array<string | undefined> = [];
+    for (const e of entries) {
+      let request: Uint8Array | null = null;
+      let id: string | undefined;
+      if (e.type === 'conf') await this.applyConfChange(decodeConfChange(e.data));
+      else if (e.data.byteLength > 0) {
+        const env = decodeEnvelope(e.data);
+        id = env.id;
+        if (env.kind === 'kv') request = env.request;
+        else this.applyPublish(env);
+      }
+      batch.push({ index: e.index, term: e.term, request });
+      ids.push(id);
+    }
+    const t0 = process.hrtime.bigint();
+    const results = this.backend.applyBatch(batch);
+    this.p.metrics.backendCommit(Number(process.hrtime.bigint() - t0) / 1e9);
+    results.forEach((r, i) => {
+      const id = ids[i];
+      if (id !== undefined) this.waiters.resolve(id, r);
+    });
+  }
+
+  private applyPublish(env: Extract<Envelope, { kind: 'publish' }>): void {
+    this.p.members.upsert({ id: env.member.id, name: env.member.name, clientURLs: env.member.clientURLs });
+    void this.p.saveMembers(this.p.members);
+  }
+
+  private async applyConfChange(cc: ConfChange): Promise<void> {
+    const ctx = decodeConfContext(cc.context);
+    if (cc.type === 'addLearner' && ctx)
+      this.p.members.upsert({ id: cc.nodeId, name: ctx.name, peerURLs: ctx.peerURLs });
+    if (cc.type === 'remove') this.p.members.remove(cc.nodeId);
+    await this.p.saveMembers(this.p.members);
+    this.syncPeers();
+    this.p.logger.info('membership change applied', {
+      change: cc.type,
+      member: cc.nodeId,
+      term: this.rn.raft.term,
+    });
+    if (cc.type === 'remove' && cc.nodeId === this.id) this.emit('removed');
+  }
+
+  private syncPeers(): void {
+    const peers = new Map<string, string>();
+    for (const m of this.p.members.all())
+      if (m.id !== this.id && m.peerURLs[0]) peers.set(m.id, m.peerURLs[0]);
+    this.p.transport.setPeers(peers);
+  }
+
+  /** Once there is a leader, tell the cluster where clients reach this member (once per boot). */
+  private maybePublish(): void {
+    if (this.published || this.leader === NONE) return;
+    const me = this.p.members.get(this.id);
+    const clientURLs = this.p.config.advertiseClientUrls;
+    if (me && me.name === this.p.config.name && me.clientURLs.join() === clientURLs.join()) {
+      this.published = true;
+      return;
+    }
+    const env: Envelope = {
+      kind: 'publish',
+      id: this.nextRequestId(),
+      member: { id: this.id, name: this.p.config.name, clientURLs },
+    };
+    if (this.rn.propose(encodeEnvelope(env)).accepted) this.published = true;
+  }
+
+  private maybePromote(): void {
+    if (!this.isLeader()) return;
+    for (const id of this.autoPromote) {
+      if (!this.rn.raft.confState.learners.includes(id)) this.autoPromote.delete(id);
+      else if (this.rn.proposeConfChange({ type: 'promote', nodeId: id }).accepted) {
+        this.p.logger.info('promoting caught-up learner', { member: id, term: this.rn.raft.term });
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const { config, wal } = this.p;
+    const applied = this.rn.raft.appliedConfirmed;
+    if (applied - this.snapshotIndex < config.snapshotCount) return;
+    this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
+    await wal.saveSnapshot(this.rn.raft.snapshot.meta);
+    await wal.releaseTo(applied - config.snapshotCatchUpEntries);
+    this.snapshotIndex = applied;
+    this.p.logger.info('snapshot taken', { index: applied, term: this.rn.raft.term });
+  }
+
+  // ---- what the API calls ---------------------------------------------------------------------
+
+  private nextRequestId(): string {
+    return `${this.id}-${this.bootNonce}-${++this.seq}`;
+  }
+
+  /** Proposes an encoded backend write and resolves with its result once applied here. */
+  async write(request: Uint8Array): Promise<WriteOutcome> {
+    const id = this.nextRequestId();
+    const env: Envelope = { kind: 'kv', id, request };
+    const result = this.waiters.wait(id);
+    const res = this.rn.propose(encodeEnvelope(env));
+    this.wake();
+    if (!res.accepted) {
+      this.waiters.reject(id, new MemberError(`etcdserver: ${res.reason}`, 'unavailable'));
+      this.p.metrics.proposalFailed();
+    }
+    this.p.metrics.proposalPending(this.waiters.size);
+    try {
+      return await result;
+    } catch (e) {
+      this.p.metrics.proposalFailed();
+      throw e;
+    } finally {
+      this.p.metrics.proposalPending(this.waiters.size);
+    }
+  }
+
+  /** Resolves when a linearizable read may be served from the local backend. */
+  async linearizableBarrier(): Promise<void> {
+    await this.reads.wait();
+  }
+
+  get kv(): KvBackend {
+    return this.backend;
+  }
+
+  reportUnreachable(peer: string): void {
+    this.rn.reportUnreachable(peer);
+  }
+
+  isLeader(): boolean {
+    return this.rn.raft.role === 'leader';
+  }
+
+  leaderId(): string {
+    return this.rn.raft.lead;
+  }
+
+  memberTable(): MemberTable {
+    return this.p.members;
+  }
+
+  status() {
+    const s = this.rn.status();
+    const cs = s.confState;
+    return {
+      id: this.id,
+      name: this.p.config.name,
+      leader: s.leader,
+      term: s.term,
+      commit: s.commit,
+      applied: this.backend.appliedIndex().index,
+      lastIndex: s.lastIndex,
+      isLearner: cs.learners.includes(this.id),
+      voters: cs.voters,
+      learners: cs.learners,
+      matches: s.matches,
+      dbSize: this.backend.dbSize(),
+    };
+  }
+
+  /** Membership changes go through the leader; callers on a follower get failedPrecondition. */
+  async changeMembership(cc: ConfChange, info?: { name: string; peerURLs: string[] }): Promise<void> {
+    if (info) cc.context = encodeConfContext(info);
+    const before = this.rn.raft.log.lastIndex();
+    const res = this.rn.proposeConfChange(cc);
+    this.wake();
+    if (!res.accepted) throw new MemberError(`etcdserver: ${res.reason}`, 'failedPrecondition');
+    await this.waitApplied(before + 1);
+  }
+
+  /** Adds a member as a learner; a voter-to-be is promoted automatically once it caught up. */
+  async addMember(id: string, peerURLs: string[], isLearner: boolean): Promise<void> {
+    await this.changeMembership({ type: 'addLearner', nodeId: id }, { name: '', peerURLs });
+    if (!isLearner) this.autoPromote.add(id);
+  }
+
+  /** Waits until this member applied `index` (used for membership changes). */
+  private async waitApplied(index: number): Promise<void> {
+    const deadline = Date.now() + 5000 + 2 * this.p.config.electionTimeoutMs;
+    while (this.backend.appliedIndex().index < index) {
+      if (Date.now() > deadline) throw new MemberError('etcdserver: request timed out', 'unavailable');
+      await new Promise((r) => setTimeout(r, this.p.config.heartbeatIntervalMs));
+    }
+  }
+
+  async transferLeadership(target: string): Promise<void> {
+    const res = this.rn.transferLeadership(target);
+    this.wake();
+    if (!res.accepted) throw new MemberError(`etcdserver: ${res.reason}`, 'failedPrecondition');
+    const deadline = Date.now() + 2 * this.p.config.electionTimeoutMs;
+    while (this.rn.raft.lead !== target) {
+      if (Date.now() > deadline)
+        throw new MemberError('etcdserver: leadership transfer timed out', 'unavailable');
+      await new Promise((r) => setTimeout(r, this.p.config.heartbeatIntervalMs));
+    }
+  }
+
+  /** Graceful stop: a leader hands leadership to a caught-up voter first. */
+  async stop(): Promise<void> {
+    if (this.isLeader()) {
+      const target = [...this.rn.status().matches]
+        .filter(([id]) => id !== this.id && this.rn.raft.confState.voters.includes(id))
+        .sort((a, b) => b[1] - a[1])[0]?.[0];
+      if (target) {
+        try {
+          await this.transferLeadership(target);
+          this.p.logger.info('leadership transferred before stopping', {
+            to: target,
+            term: this.rn.raft.term,
+          });
+        } catch (e) {
+          this.p.logger.warn('leadership transfer before stopping failed', { error: String(e) });
+        }
+      }
+    }
+    this.stopping = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.wake();
+    await this.loopDone;
+    const stopped = new MemberError('etcdserver: server stopped', 'unavailable');
+    this.waiters.rejectAll(stopped);
+    this.reads.failAll(stopped);
+    await this.p.transport.close();
+    await this.p.wal.close();
+    this.backend.close();
+  }
+}

@@ -1,0 +1,48 @@
+// What the member needs from its storage, backend and network, as small interfaces: main.ts
+// plugs in the real WAL, the lmdb-backed MVCC store and the TCP transport.
+import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
+import type { Status } from '../raft/rawnode.js';
+import type { Entry, HardState, Message, SnapshotMeta } from '../raft/types.js';
+
+export interface LogStore {
+  /** Appends entries and the hard state with one fsync. */
+  save(hardState: HardState | undefined, entries: Entry[]): Promise<void>;
+  saveSnapshot(meta: SnapshotMeta): Promise<void>;
+  /** Drops log segments that only hold entries at or below `index`. */
+  releaseTo(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The per-request outcome of applying a write: the backend's result or its error. */
+export type WriteOutcome = unknown;
+
+export interface KvBackend {
+  /** Applies encoded write requests (null = no-op) in one durable transaction, skipping indexes already applied. */
+  applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
+  appliedIndex(): { index: number; term: number };
+  range(req: RangeRequest): RangeResponse;
+  currentRevision(): number;
+  alarms(): string[];
+  exportSnapshot(): AsyncIterable<Uint8Array>;
+  dbSize(): number;
+  close(): void;
+}
+
+export interface PeerTransport {
+  onMessages(handler: (msgs: Message[]) => void): void;
+  onSnapshot(handler: (msg: Message) => Promise<void>): void;
+  /** member id → peer URL */
+  setPeers(peers: Map<string, string>): void;
+  send(msgs: Message[]): void;
+  sendSnapshot(msg: Message): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface MemberMetrics {
+  walFsync(seconds: number): void;
+  backendCommit(seconds: number): void;
+  proposalPending(n: number): void;
+  proposalFailed(): void;
+  leaderChanged(hasLeader: boolean): void;
+  raft(status: Status, backend: KvBackend): void;
+}
