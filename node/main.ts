@@ -59,6 +59,8 @@ async function run(): Promise<void> {
     onRtt: (to, s) => metrics.peerRtt.labels(to).observe(s),
     // Called only once the member below exists (after transport.start()).
     onUnreachable: (to) => member.reportUnreachable(to),
+    isRemoved: (from) => members.isRemoved(from),
+    onRemoved: () => member.emit('removed'),
   });
   await transport.start();
   const member: Member = new Member({

@@ -12,16 +12,27 @@ export async function loadMemberTable(path: string): Promise<MemberTable | undef
     throw e;
   }
   try {
-    return new MemberTable(JSON.parse(text) as MemberInfo[]);
+    const saved = JSON.parse(text) as { members: MemberInfo[]; removed: string[] };
+    return new MemberTable(saved.members, saved.removed);
   } catch (e) {
     throw new Error(`${path} is damaged: ${String(e)}`);
   }
 }
 
-export async function saveMemberTable(path: string, table: MemberTable): Promise<void> {
+const writes = new Map<string, Promise<void>>();
+
+/** Saves are queued per file so two changes applied back to back never race on the temp file. */
+export function saveMemberTable(path: string, table: MemberTable): Promise<void> {
+  const snapshot = JSON.stringify(table, null, 2);
+  const next = (writes.get(path) ?? Promise.resolve()).then(() => writeAtomically(path, snapshot));
+  writes.set(path, next);
+  return next;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(table.all(), null, 2));
+  await writeFile(tmp, text);
   const f = await open(tmp, 'r');
   await f.sync();
   await f.close();

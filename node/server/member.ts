@@ -319,8 +319,10 @@ export class Member extends EventEmitter {
 
   private async applyConfChange(cc: ConfChange): Promise<void> {
     const ctx = decodeConfContext(cc.context);
-    if (cc.type === 'addLearner' && ctx)
+    if (cc.type === 'addLearner' && ctx) {
+      this.p.members.readmit(cc.nodeId);
       this.p.members.upsert({ id: cc.nodeId, name: ctx.name, peerURLs: ctx.peerURLs });
+    }
     if (cc.type === 'remove') this.p.members.remove(cc.nodeId);
     await this.p.saveMembers(this.p.members);
     this.syncPeers();

@@ -12,9 +12,12 @@ export interface MemberInfo {
 
 export class MemberTable {
   private readonly members = new Map<string, MemberInfo>();
+  /** Members removed from the cluster: their connections are refused so they learn it and stop. */
+  private readonly removed = new Set<string>();
 
-  constructor(initial: Iterable<MemberInfo> = []) {
+  constructor(initial: Iterable<MemberInfo> = [], removed: Iterable<string> = []) {
     for (const m of initial) this.members.set(m.id, { ...m });
+    for (const id of removed) this.removed.add(id);
   }
 
   get(id: string): MemberInfo | undefined {
@@ -32,13 +35,23 @@ export class MemberTable {
 
   remove(id: string): void {
     this.members.delete(id);
+    this.removed.add(id);
+  }
+
+  isRemoved(id: string): boolean {
+    return this.removed.has(id) && !this.members.has(id);
+  }
+
+  /** A member added again under the same ID is a member again. */
+  readmit(id: string): void {
+    this.removed.delete(id);
   }
 
   byPeerURL(url: string): MemberInfo | undefined {
     return this.all().find((m) => m.peerURLs.includes(url));
   }
 
-  toJSON(): MemberInfo[] {
-    return this.all();
+  toJSON(): { members: MemberInfo[]; removed: string[] } {
+    return { members: this.all(), removed: [...this.removed] };
   }
 }

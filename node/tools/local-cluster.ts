@@ -6,7 +6,11 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = resolve(fileURLToPath(import.meta.url), '../../main.js');
+// Compiled, this file sits next to main.js; run from source (jest), the build's copy is used.
+const HERE = fileURLToPath(import.meta.url);
+const MAIN = HERE.includes('/dist/')
+  ? resolve(HERE, '../../main.js')
+  : resolve(HERE, '../../../dist/node/main.js');
 
 export interface LocalMember {
   name: string;

@@ -9,7 +9,9 @@ export type Frame =
   | { ping: number }
   | { pong: number }
   | { snap: Message }
-  | { ack: { ok: boolean; error?: string } };
+  | { ack: { ok: boolean; error?: string } }
+  /** Sent instead of accepting a connection from a member that was removed from the cluster. */
+  | { removed: true };
 
 const packr = new Packr({ useRecords: false });
 

@@ -15,6 +15,10 @@ export interface TransportOptions {
   maxQueue?: number;
   maxFrameBytes?: number;
   onRtt?: (peer: string, seconds: number) => void;
+  /** Whether a member ID was removed from the cluster (its connections are answered `removed`). */
+  isRemoved?: (id: string) => boolean;
+  /** A peer told us that we were removed from the cluster. */
+  onRemoved?: () => void;
   onUnreachable?: (peer: string) => void;
 }
 
@@ -136,6 +140,7 @@ export class Transport implements PeerTransport {
     s.on('drain', () => this.flush(id, link));
     this.readFrames(s, (f) => {
       if ('pong' in f) this.o.onRtt?.(id, (performance.now() - f.pong) / 1000);
+      else if ('removed' in f) this.o.onRemoved?.();
     });
     s.once('close', () => {
       link.connecting = false;
@@ -191,6 +196,13 @@ export class Transport implements PeerTransport {
     s.on('error', () => {});
     let hello: Extract<Frame, { hello: unknown }>['hello'] | undefined;
     this.readFrames(s, (f) => {
+      // Checked on every frame: a member removed while connected learns it at its next message.
+      const from = hello?.from ?? ('hello' in f ? f.hello.from : undefined);
+      if (from !== undefined && this.o.isRemoved?.(from)) {
+        this.write(s, { removed: true });
+        s.end();
+        return;
+      }
       if (!hello) {
         if (!('hello' in f) || f.hello.cluster !== this.o.clusterId || f.hello.to !== this.o.id) {
           this.o.logger?.warn('refusing peer connection: wrong cluster or member', {

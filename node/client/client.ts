@@ -1,0 +1,166 @@
+// A small client for raftkv's (and etcd's) v3 JSON API: what raftkvctl and the tests use.
+// It tries the endpoints in order and moves on when one is unreachable.
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
+const text = (s: string | undefined) => (s === undefined ? '' : Buffer.from(s, 'base64').toString());
+
+/** The key just after every key with this prefix: etcd's prefix range end. */
+export function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      b[i]!++;
+      return b.subarray(0, i + 1).toString('latin1');
+    }
+  }
+  return '\0';
+}
+
+/** A key or, with `prefix`, every key starting with it (an empty prefix means all keys, as in etcdctl). */
+function keyRange(key: string, prefix = false): Json {
+  if (!prefix) return { key: b64(key) };
+  if (key === '') return { key: b64('\0'), range_end: b64('\0') };
+  return { key: b64(key), range_end: b64(Buffer.from(prefixEnd(key), 'latin1')) };
+}
+
+export interface Kv {
+  key: string;
+  value: string;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+type Json = Record<string, unknown>;
+
+export class KvClient {
+  constructor(
+    readonly endpoints: string[],
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  async call(path: string, body: Json = {}): Promise<Json> {
+    let lastError: unknown;
+    for (const ep of this.endpoints) {
+      let res: Response;
+      try {
+        res = await fetch(new URL(path, ep), {
+          method: 'POST',
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        lastError = e;
+        continue;
+      }
+      const json = (await res.json()) as Json;
+      if (!res.ok)
+        throw new ApiError(res.status, Number(json.code ?? 0), String(json.message ?? res.statusText));
+      return json;
+    }
+    throw lastError instanceof Error
+      ? lastError
+      : new Error(`no endpoint reachable: ${this.endpoints.join(',')}`);
+  }
+
+  async put(key: string, value: string): Promise<number> {
+    const r = await this.call('/v3/kv/put', { key: b64(key), value: b64(value) });
+    return Number((r.header as Json).revision);
+  }
+
+  async get(
+    key: string,
+    opts: { prefix?: boolean; serializable?: boolean; revision?: number } = {},
+  ): Promise<{ kvs: Kv[]; revision: number }> {
+    const body = keyRange(key, opts.prefix);
+    if (opts.serializable) body.serializable = true;
+    if (opts.revision) body.revision = String(opts.revision);
+    const r = await this.call('/v3/kv/range', body);
+    const kvs = ((r.kvs as Json[] | undefined) ?? []).map((kv) => ({
+      key: text(kv.key as string),
+      value: text(kv.value as string | undefined),
+      createRevision: Number(kv.create_revision ?? 0),
+      modRevision: Number(kv.mod_revision ?? 0),
+      version: Number(kv.version ?? 0),
+    }));
+    return { kvs, revision: Number((r.header as Json).revision) };
+  }
+
+  async del(key: string, opts: { prefix?: boolean } = {}): Promise<number> {
+    const r = await this.call('/v3/kv/deleterange', keyRange(key, opts.prefix));
+    return Number(r.deleted ?? 0);
+  }
+
+  /** Compare-and-swap: set key to `next` only if its value is `expected` (undefined = absent). */
+  async cas(key: string, expected: string | undefined, next: string): Promise<boolean> {
+    const compare =
+      expected === undefined
+        ? { key: b64(key), target: 'VERSION', result: 'EQUAL', version: '0' }
+        : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expected) };
+    const r = await this.call('/v3/kv/txn', {
+      compare: [compare],
+      success: [{ request_put: { key: b64(key), value: b64(next) } }],
+    });
+    return r.succeeded === true;
+  }
+
+  async members(): Promise<
+    Array<{ ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }>
+  > {
+    const r = await this.call('/v3/cluster/member/list');
+    return r.members as never;
+  }
+
+  async memberAdd(peerURL: string, isLearner: boolean): Promise<string> {
+    const r = await this.call('/v3/cluster/member/add', { peerURLs: [peerURL], isLearner });
+    return String((r.member as Json).ID);
+  }
+
+  async memberRemove(id: string): Promise<void> {
+    await this.call('/v3/cluster/member/remove', { ID: id });
+  }
+
+  async memberPromote(id: string): Promise<void> {
+    await this.call('/v3/cluster/member/promote', { ID: id });
+  }
+
+  async status(): Promise<{
+    leader: string;
+    raftTerm: number;
+    raftIndex: number;
+    raftAppliedIndex: number;
+    memberId: string;
+    isLearner: boolean;
+    dbSize: number;
+    version: string;
+  }> {
+    const r = await this.call('/v3/maintenance/status');
+    return {
+      leader: String(r.leader ?? '0'),
+      raftTerm: Number(r.raftTerm ?? 0),
+      raftIndex: Number(r.raftIndex ?? 0),
+      raftAppliedIndex: Number(r.raftAppliedIndex ?? 0),
+      memberId: String((r.header as Json).member_id),
+      isLearner: r.isLearner === true,
+      dbSize: Number(r.dbSize ?? 0),
+      version: String(r.version ?? ''),
+    };
+  }
+
+  async health(): Promise<{ health: string; reason: string }> {
+    const res = await fetch(new URL('/health', this.endpoints[0]), {
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    return (await res.json()) as { health: string; reason: string };
+  }
+}

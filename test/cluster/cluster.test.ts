@@ -1,0 +1,177 @@
+// A real 3-member cluster of member processes on loopback: elections, writes through every
+// member, linearizable reads everywhere, SIGKILL of the leader, restarts that catch up from the
+// log and from a snapshot, and membership changes.
+import { jest } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, KvClient } from '../../node/client/client.js';
+import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+
+jest.setTimeout(120_000);
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+const client = (m: LocalMember) => new KvClient([m.clientURL], 5000);
+
+/** The leader every live member agrees on. */
+async function leaderOf(cluster: LocalCluster): Promise<LocalMember> {
+  return waitFor('an agreed leader', async () => {
+    const live = cluster.members.filter((m) => m.proc);
+    const statuses = await Promise.all(live.map((m) => client(m).status()));
+    const leader = statuses[0]!.leader;
+    if (leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
+    const i = statuses.findIndex((s) => s.memberId === leader);
+    return i >= 0 ? live[i] : undefined;
+  });
+}
+
+let root: string;
+let cluster: LocalCluster;
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'raftkv-cluster-'));
+  cluster = new LocalCluster({
+    size: 3,
+    dataRoot: root,
+    extraArgs: [
+      '--heartbeat-interval=50',
+      '--election-timeout=500',
+      '--snapshot-count=50',
+      '--snapshot-catchup-entries=10',
+    ],
+  });
+  await cluster.plan();
+  await cluster.startAll();
+});
+afterAll(async () => {
+  // A member that died on its own is a failure worth seeing: show the end of its log.
+  for (const m of cluster.members) {
+    if (m.proc && m.proc.exitCode !== null) console.error(`${m.name} exited ${m.proc.exitCode}:\n${m.log.join('').slice(-3000)}`);
+  }
+  await cluster.stopAll('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+const acked = new Map<string, string>();
+
+test('a leader is elected and writes through every member are read back linearizably from every member', async () => {
+  await leaderOf(cluster);
+  for (const [i, m] of cluster.members.entries()) {
+    await client(m).put(`via-${i}`, `v${i}`);
+    acked.set(`via-${i}`, `v${i}`);
+  }
+  for (const m of cluster.members) {
+    const { kvs } = await client(m).get('via-', { prefix: true });
+    expect(kvs.map((kv) => [kv.key, kv.value])).toEqual([...acked].sort());
+  }
+});
+
+test('compare-and-swap succeeds once and then fails on the stale value', async () => {
+  const c = client(cluster.members[1]!);
+  expect(await c.cas('lock', undefined, 'a')).toBe(true);
+  expect(await c.cas('lock', undefined, 'b')).toBe(false);
+  expect(await c.cas('lock', 'a', 'c')).toBe(true);
+  expect((await c.get('lock')).kvs[0]!.value).toBe('c');
+});
+
+test('malformed requests get a 400 with a reason and the member keeps serving', async () => {
+  const c = client(cluster.members[0]!);
+  const bad = await c.call('/v3/kv/put', { key: '***', value: 'x' }).catch((e: unknown) => e);
+  expect(bad).toBeInstanceOf(ApiError);
+  expect((bad as ApiError).status).toBe(400);
+  expect((bad as ApiError).message).toMatch(/key must be base64/);
+  const res = await fetch(new URL('/v3/kv/range', cluster.members[0]!.clientURL), {
+    method: 'POST',
+    body: '{"key":',
+  });
+  expect(res.status).toBe(400);
+  expect(((await res.json()) as { message: string }).message).toMatch(/invalid JSON/);
+  await c.put('after-bad-input', 'ok');
+});
+
+test('SIGKILL of the leader: writes resume and nothing acknowledged is lost', async () => {
+  const leader = await leaderOf(cluster);
+  await cluster.stop(leader, 'SIGKILL');
+  const survivors = cluster.members.filter((m) => m.proc);
+  const c = new KvClient(
+    survivors.map((m) => m.clientURL),
+    3000,
+  );
+  await waitFor('writes to resume', async () => {
+    await c.put('after-failover', 'yes');
+    return true;
+  });
+  acked.set('after-failover', 'yes');
+  for (const m of survivors) {
+    const { kvs } = await client(m).get('', { prefix: true });
+    const got = new Map(kvs.map((kv) => [kv.key, kv.value]));
+    for (const [k, v] of acked) expect(got.get(k)).toBe(v);
+  }
+  // The killed member restarts from its disk and catches up.
+  await cluster.start(leader);
+  const latest = (await c.get('after-failover')).revision;
+  await waitFor('the restarted member to catch up', async () => {
+    const { kvs, revision } = await client(leader).get('after-failover', { serializable: true });
+    return revision >= latest && kvs[0]?.value === 'yes' ? true : undefined;
+  });
+});
+
+test('a member that was down while the log moved past a snapshot catches up from the snapshot', async () => {
+  const leader = await leaderOf(cluster);
+  const follower = cluster.members.find((m) => m !== leader && m.proc)!;
+  await cluster.stop(follower, 'SIGTERM');
+  const c = client(leader);
+  for (let i = 0; i < 150; i++) {
+    await c.put(`bulk/${i}`, `value-${i}`);
+    acked.set(`bulk/${i}`, `value-${i}`);
+  }
+  await cluster.start(follower);
+  await waitFor('the follower to install a snapshot and catch up', async () => {
+    const { kvs } = await client(follower).get('bulk/', { prefix: true, serializable: true });
+    return kvs.length === 150 ? true : undefined;
+  });
+  expect(follower.log.join('')).toMatch(/installing snapshot from leader/);
+});
+
+test('a fourth member joins as a learner, is promoted, and another member is removed', async () => {
+  const c = new KvClient(cluster.members.filter((m) => m.proc).map((m) => m.clientURL));
+  const fourth = await cluster.addMember('m4');
+  const id = await c.memberAdd(fourth.peerURL, true);
+  await cluster.start(fourth, 'existing', cluster.initialCluster());
+  await waitFor('the learner to catch up', async () => {
+    const { kvs } = await client(fourth).get('bulk/', { prefix: true, serializable: true });
+    return kvs.length === 150 ? true : undefined;
+  });
+  expect((await c.members()).find((m) => m.ID === id)?.isLearner).toBe(true);
+  await waitFor('promotion to be accepted', async () => {
+    await c.memberPromote(id);
+    return true;
+  });
+  expect((await c.members()).find((m) => m.ID === id)?.isLearner).toBeUndefined();
+
+  const leader = await leaderOf(cluster);
+  const victim = cluster.members.find((m) => m !== leader && m !== fourth && m.proc)!;
+  const victimId = (await client(victim).status()).memberId;
+  await c.memberRemove(victimId);
+  const members = await c.members();
+  expect(members.map((m) => m.ID)).not.toContain(victimId);
+  expect(members).toHaveLength(3);
+  // The removed member stops by itself.
+  await waitFor('the removed member to exit', async () =>
+    victim.proc?.exitCode !== null ? true : undefined,
+  );
+  await new KvClient([fourth.clientURL]).put('after-membership-changes', 'ok');
+});
