@@ -59,7 +59,8 @@ beforeAll(async () => {
 afterAll(async () => {
   // A member that died on its own is a failure worth seeing: show the end of its log.
   for (const m of cluster.members) {
-    if (m.proc && m.proc.exitCode !== null) console.error(`${m.name} exited ${m.proc.exitCode}:\n${m.log.join('').slice(-3000)}`);
+    if (m.proc && m.proc.exitCode !== null)
+      console.error(`${m.name} exited ${m.proc.exitCode}:\n${m.log.join('').slice(-3000)}`);
   }
   await cluster.stopAll('SIGKILL');
   rmSync(root, { recursive: true, force: true });
