@@ -45,7 +45,7 @@ sim-demo: build
 	node dist/test/sim/demo.js
 
 sim-replay: build
-	node dist/test/sim/replay.js --seed $(SEED) --members $(MEMBERS)
+	node dist/test/sim/replay.js --seed $(SEED) --members $(MEMBERS) $(if $(FIGURE8),--figure8)
 
 clean:
 	rm -rf dist coverage data

@@ -107,7 +107,11 @@ export function createApi(ctx: ApiContext): express.Express {
       member.isLeader() ? handler(body, req) : forwardToLeader(ctx, req.path, body),
     );
 
-  route('/v3/cluster/member/list', async () => ({ header: header(), members: memberList() }));
+  route('/v3/cluster/member/list', async (body) => {
+    // Like etcd's linearizable member list: a change acknowledged anywhere is visible here.
+    if (bool(asObject(body, 'request'), 'linearizable') !== false) await member.linearizableBarrier();
+    return { header: header(), members: memberList() };
+  });
   onLeader('/v3/cluster/member/add', async (body) => {
     const o = asObject(body, 'request');
     const peerURLs = o.peerURLs ?? o.peer_urls;

@@ -43,6 +43,8 @@ export interface Kv {
 
 type Json = Record<string, unknown>;
 
+const READS = new Set(['/v3/kv/range', '/v3/cluster/member/list', '/v3/maintenance/status']);
+
 export class KvClient {
   constructor(
     readonly endpoints: string[],
@@ -64,9 +66,12 @@ export class KvClient {
         continue;
       }
       const json = (await res.json()) as Json;
-      if (!res.ok)
-        throw new ApiError(res.status, Number(json.code ?? 0), String(json.message ?? res.statusText));
-      return json;
+      if (res.ok) return json;
+      const err = new ApiError(res.status, Number(json.code ?? 0), String(json.message ?? res.statusText));
+      // A read may go to the next member when this one cannot serve; a write might have
+      // happened, so its error goes back to the caller.
+      if (res.status !== 503 || !READS.has(path)) throw err;
+      lastError = err;
     }
     throw lastError instanceof Error
       ? lastError

@@ -9,7 +9,8 @@ function arg(name: string, fallback: number): number {
 const seed = arg('seed', 1);
 const members = arg('members', 3);
 try {
-  const result = new Simulation({ seed, members, trace: (line) => console.log(line) }).run();
+  const figure8 = process.argv.includes('--figure8');
+  const result = new Simulation({ seed, members, figure8, trace: (line) => console.log(line) }).run();
   console.log(JSON.stringify(result));
 } catch (e) {
   console.error(e instanceof Error ? e.message : e);

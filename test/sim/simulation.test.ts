@@ -6,17 +6,22 @@ const SIZES = [1, 3, 5, 7];
 const seeds = Number(process.env.SIM_SEEDS ?? 400);
 const firstSeed = Number(process.env.SIM_FIRST_SEED ?? 1);
 
+const PROFILES = [
+  ...SIZES.map((members) => ({ members, figure8: false, label: `a ${members}-member cluster` })),
+  { members: 3, figure8: true, label: 'a 3-member cluster in the figure-8 profile' },
+];
+
 describe('deterministic cluster simulation', () => {
-  for (const members of SIZES) {
+  for (const { members, figure8, label } of PROFILES) {
     const count = Math.ceil(seeds / SIZES.length);
-    test(`${count} seeded runs of a ${members}-member cluster stay safe and live`, () => {
+    test(`${count} seeded runs of ${label} stay safe and live`, () => {
       const totals = { runs: 0, events: 0, committed: 0, reads: 0, elections: 0, confChanges: 0, crashes: 0 };
       for (let seed = firstSeed; seed < firstSeed + count; seed++) {
         let r: SimResult;
         try {
-          r = new Simulation({ seed, members }).run();
+          r = new Simulation({ seed, members, figure8 }).run();
         } catch (e) {
-          const replay = `make sim-replay SEED=${seed} MEMBERS=${members}`;
+          const replay = `make sim-replay SEED=${seed} MEMBERS=${members}${figure8 ? ' FIGURE8=1' : ''}`;
           throw new Error(`${e instanceof Error ? e.message : String(e)}\n  replay with: ${replay}`);
         }
         totals.runs++;

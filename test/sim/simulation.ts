@@ -18,6 +18,11 @@ export interface SimOptions {
   livenessTicks?: number;
   /** Disable membership changes (the 1-member cluster has nobody to hand over to). */
   membershipChanges?: boolean;
+  /**
+   * The figure-8 profile: one entry per message, heavy faults, and most new leaders crash a
+   * few ticks after winning, so old-term entries are often half replicated when a leader dies.
+   */
+  figure8?: boolean;
   trace?: (line: string) => void;
 }
 
@@ -65,6 +70,7 @@ export class Simulation {
   private readonly maxSizePerMsg: number;
   /** Fault rates vary by seed, from occasional to a crash or partition every few timeouts. */
   private readonly intensity: number;
+  private readonly doomRate: number;
   private faultPhase = true;
   /** New leaders scheduled to crash, by tick. */
   private readonly doomed = new Map<NodeId, number>();
@@ -72,8 +78,9 @@ export class Simulation {
   constructor(private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed);
     this.net = new SimNetwork(this.rng);
-    this.maxSizePerMsg = this.rng.pick([1, 200, 4096]);
-    this.intensity = this.rng.pick([1, 3, 8]);
+    this.maxSizePerMsg = opts.figure8 ? 1 : this.rng.pick([1, 200, 4096]);
+    this.intensity = opts.figure8 ? 3 : this.rng.pick([1, 3, 8]);
+    this.doomRate = opts.figure8 ? 0.4 : 0.2;
     this.net.onSnapshotDelivery = (m, delivered) =>
       this.nodes.get(m.from)?.rn?.reportSnapshot(m.to, !delivered);
     this.trace = opts.trace ?? (() => {});
@@ -118,7 +125,8 @@ export class Simulation {
           this.trace(`t=${this.now} ${nid} leads term ${term}`);
           // A leader that dies moments after winning, with old entries half replicated, is the
           // paper's figure 8; make it common in the fault phase.
-          if (this.faultPhase && this.rng.chance(0.2)) this.doomed.set(nid, this.now + this.rng.int(1, 4));
+          if (this.faultPhase && this.rng.chance(this.doomRate))
+            this.doomed.set(nid, this.now + this.rng.int(1, 4));
         },
       },
       this.rng.int(5, 40),
