@@ -1,0 +1,146 @@
+// raftkvctl: a small etcdctl-like command line for raftkv's (and etcd's) v3 JSON API.
+//   node dist/node/cli/raftkvctl.js [--endpoints=URL,...] [-w table|json] <command> ...
+import { parseArgs } from 'node:util';
+import { KvClient } from '../client/client.js';
+
+const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json] <command>
+  get <key> [--prefix] [--serializable]      read keys
+  put <key> <value>                          write a key
+  del <key> [--prefix]                       delete keys
+  cas <key> <expected-value|--absent> <new>  compare-and-swap in one txn
+  member list | add <peer-url> [--learner] | remove <id> | promote <id>
+  endpoint status | health                   per endpoint
+Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS.`;
+
+function table(rows: Array<Record<string, unknown>>): string {
+  if (rows.length === 0) return '(none)';
+  const cols = Object.keys(rows[0]!);
+  const cells = rows.map((r) =>
+    cols.map((c) => (Array.isArray(r[c]) ? (r[c] as unknown[]).join(',') : String(r[c] ?? ''))),
+  );
+  const width = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
+  const line = (vals: string[]) => `| ${vals.map((v, i) => v.padEnd(width[i]!)).join(' | ')} |`;
+  return [
+    line(cols.map((c) => c.toUpperCase())),
+    `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...cells.map(line),
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      endpoints: { type: 'string' },
+      w: { type: 'string', short: 'w', default: 'table' },
+      prefix: { type: 'boolean' },
+      serializable: { type: 'boolean' },
+      learner: { type: 'boolean' },
+      absent: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  if (values.help || !cmd) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const endpoints = (
+    values.endpoints ??
+    process.env.RAFTKV_ENDPOINTS ??
+    process.env.ETCDCTL_ENDPOINTS ??
+    'http://127.0.0.1:2379'
+  ).split(',');
+  const c = new KvClient(endpoints);
+  const out = (rows: Array<Record<string, unknown>>, json: unknown = rows) =>
+    console.log(values.w === 'json' ? JSON.stringify(json, null, 2) : table(rows));
+  const need = (n: number) => {
+    if (args.length < n) throw new Error(`${cmd} needs ${n} argument(s)\n${USAGE}`);
+  };
+  switch (cmd) {
+    case 'get': {
+      need(1);
+      const r = await c.get(args[0]!, { prefix: values.prefix, serializable: values.serializable });
+      if (values.w === 'json') out([], r);
+      else for (const kv of r.kvs) console.log(`${kv.key}\n${kv.value}`);
+      return 0;
+    }
+    case 'put':
+      need(2);
+      await c.put(args[0]!, args[1]!);
+      console.log('OK');
+      return 0;
+    case 'del':
+      need(1);
+      console.log(await c.del(args[0]!, { prefix: values.prefix }));
+      return 0;
+    case 'cas': {
+      need(values.absent ? 2 : 3);
+      const ok = values.absent
+        ? await c.cas(args[0]!, undefined, args[1]!)
+        : await c.cas(args[0]!, args[1]!, args[2]!);
+      console.log(ok ? 'SUCCEEDED' : 'FAILED');
+      return ok ? 0 : 1;
+    }
+    case 'member':
+      return member(c, args, values.learner ?? false, out);
+    case 'endpoint':
+      return endpoint(endpoints, args[0], out);
+    default:
+      throw new Error(`unknown command ${cmd}\n${USAGE}`);
+  }
+}
+
+type Out = (rows: Array<Record<string, unknown>>, json?: unknown) => void;
+
+async function member(c: KvClient, args: string[], learner: boolean, out: Out): Promise<number> {
+  const [sub, arg] = args;
+  if (sub === 'list') out(await c.members());
+  else if (sub === 'add' && arg) console.log(`member ${await c.memberAdd(arg, learner)} added`);
+  else if (sub === 'remove' && arg) {
+    await c.memberRemove(arg);
+    console.log(`member ${arg} removed`);
+  } else if (sub === 'promote' && arg) {
+    await c.memberPromote(arg);
+    console.log(`member ${arg} promoted`);
+  } else throw new Error(`member list | add <peer-url> [--learner] | remove <id> | promote <id>`);
+  return 0;
+}
+
+async function endpoint(endpoints: string[], sub: string | undefined, out: Out): Promise<number> {
+  const rows = await Promise.all(
+    endpoints.map(async (ep) => {
+      const c = new KvClient([ep], 3000);
+      try {
+        if (sub === 'health') {
+          const h = await c.health();
+          return { endpoint: ep, health: h.health, reason: h.reason };
+        }
+        const s = await c.status();
+        return {
+          endpoint: ep,
+          id: s.memberId,
+          version: s.version,
+          dbSize: s.dbSize,
+          isLeader: s.leader === s.memberId,
+          isLearner: s.isLearner,
+          raftTerm: s.raftTerm,
+          raftIndex: s.raftIndex,
+          raftAppliedIndex: s.raftAppliedIndex,
+        };
+      } catch (e) {
+        return { endpoint: ep, error: e instanceof Error ? e.message : String(e) };
+      }
+    }),
+  );
+  out(rows);
+  return rows.some((r) => 'error' in r || ('health' in r && r.health !== 'true')) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`raftkvctl: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);
