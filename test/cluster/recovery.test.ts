@@ -1,15 +1,7 @@
 // Damage on a real member's disk: a torn tail is repaired and the data served; a flipped byte
 // in the middle of the log stops the member with the file and offset.
 import { jest } from '@jest/globals';
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
