@@ -6,12 +6,13 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak sim-demo sim-replay clean
+.PHONY: help install build lint typecheck test run soak sim-demo sim-replay bench etcd clean
 
 help:
 	@echo "make run      build and start a local 3-member cluster on loopback"
 	@echo "make test     lint, type-check and run the default test suite"
 	@echo "make soak     run seeded simulations for SOAK_SECONDS (default $(SOAK_SECONDS))"
+	@echo "make bench    raftkv vs etcd side by side, writes bench/RESULTS.md"
 
 install: $(NODE_MODULES_STAMP)
 # `npm install` honours the lock file; `npm ci` refuses it here because the registry mirror lacks
@@ -30,12 +31,21 @@ lint: install
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
 
-test: lint build
+test: lint build etcd
 	SIM_SEEDS=$(SEEDS) $(JEST) --maxWorkers=2
 
 # A 3-member cluster on loopback (2379/22379/32379), data under ./data, Ctrl-C stops it.
 run: build
 	node dist/node/tools/run-local.js
+
+# Debian's etcd-server is the reference the benchmark (and its short CI run) compares against.
+etcd:
+	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; }
+
+# raftkv vs etcd side by side; writes bench/RESULTS.md (BENCH_SECONDS per workload).
+BENCH_SECONDS ?= 10
+bench: build etcd
+	node dist/test/bench/run-bench.js --seconds $(BENCH_SECONDS) --out bench/RESULTS.md
 
 soak: build
 	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)

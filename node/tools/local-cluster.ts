@@ -29,6 +29,11 @@ export interface LocalClusterOptions {
   extraArgs?: string[];
   /** Where member logs go: collected in memory, or also echoed. */
   echo?: boolean;
+  /**
+   * The program each member runs. raftkv takes etcd's flags, so the same cluster can be made of
+   * etcd processes (the benchmark's reference): ['etcd'].
+   */
+  command?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -77,8 +82,9 @@ export class LocalCluster {
     cluster = this.initialCluster(),
   ): Promise<void> {
     await mkdir(m.dataDir, { recursive: true });
+    const [program, ...prefix] = this.o.command ?? [process.execPath, MAIN];
     const args = [
-      MAIN,
+      ...prefix,
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
       `--listen-client-urls=${m.clientURL}`,
@@ -90,7 +96,7 @@ export class LocalCluster {
       `--initial-cluster-token=${this.token}`,
       ...(this.o.extraArgs ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(program!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     m.proc = proc;
     const collect = (chunk: Buffer) => {
       const text = chunk.toString();

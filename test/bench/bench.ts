@@ -1,0 +1,143 @@
+// raftkv against etcd, side by side on loopback, both as 3 real processes started from this one
+// process tree with the same flags, driven by the same closed-loop HTTP load generator through
+// the same v3 JSON API (etcd's gateway and raftkv's), with 256-byte values.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvClient } from '../../node/client/client.js';
+import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { runLoad, type LoadResult } from './load.js';
+
+export type System = 'raftkv' | 'etcd';
+
+export interface SystemResult {
+  system: System;
+  put1: LoadResult;
+  put64: LoadResult;
+  rangeLinearizable64: LoadResult;
+  rangeSerializable64: LoadResult;
+  rssMiBPerMember: number;
+  failoverMs: number;
+}
+
+const VALUE = Buffer.alloc(256, 'v').toString('base64');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function leader(members: LocalMember[]): Promise<LocalMember> {
+  return waitFor('a leader', async () => {
+    const live = members.filter((m) => m.proc);
+    const s = await Promise.all(live.map((m) => new KvClient([m.clientURL], 1000).status()));
+    const id = s[0]!.leader;
+    const i = s.findIndex((x) => x.memberId === id);
+    return id !== '0' && s.every((x) => x.leader === id) && i >= 0 ? live[i] : undefined;
+  });
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Time from SIGKILL of the leader until a write is acknowledged again. */
+async function failover(cluster: LocalCluster): Promise<number> {
+  const old = await leader(cluster.members);
+  const rest = cluster.members.filter((m) => m !== old).map((m) => m.clientURL);
+  const killedAt = performance.now();
+  await cluster.stop(old, 'SIGKILL');
+  // Overlapping attempts every 20 ms (each gives up after 500 ms) so resumption is seen promptly.
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let attempts = 0;
+    const timer = setInterval(() => {
+      if (done) return;
+      if (++attempts > 1500) {
+        clearInterval(timer);
+        reject(new Error('writes did not resume within 30 s'));
+        return;
+      }
+      const url = rest[attempts % rest.length]!;
+      fetch(new URL('/v3/kv/put', url), {
+        method: 'POST',
+        body: JSON.stringify({ key: b64('failover'), value: VALUE }),
+        signal: AbortSignal.timeout(500),
+      }).then(
+        (res) => {
+          if (res.ok && !done) {
+            done = true;
+            clearInterval(timer);
+            resolve(performance.now() - killedAt);
+          }
+        },
+        () => {},
+      );
+    }, 20);
+  });
+}
+
+export async function benchSystem(system: System, seconds: number): Promise<SystemResult> {
+  const root = await mkdtemp(join(tmpdir(), `raftkv-bench-${system}-`));
+  const cluster = new LocalCluster({
+    size: 3,
+    dataRoot: root,
+    extraArgs: ['--heartbeat-interval=100', '--election-timeout=1000'],
+    ...(system === 'etcd' ? { command: ['etcd'] } : {}),
+  });
+  try {
+    await cluster.plan();
+    await cluster.startAll();
+    await leader(cluster.members);
+    const eps = cluster.members.map((m) => m.clientURL);
+    const put = (w: number, n: number) =>
+      JSON.stringify({ key: b64(`bench/${w}/${n % 1000}`), value: VALUE });
+    const put1 = await runLoad(eps, '/v3/kv/put', 1, seconds, put);
+    const put64 = await runLoad(eps, '/v3/kv/put', 64, seconds, put);
+    const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0/0'), serializable });
+    const rangeLinearizable64 = await runLoad(eps, '/v3/kv/range', 64, seconds, read(false));
+    const rangeSerializable64 = await runLoad(eps, '/v3/kv/range', 64, seconds, read(true));
+    const rss = cluster.members.map((m) => rssMiB(m.proc!.pid!));
+    const rssMiBPerMember = rss.reduce((a, b) => a + b, 0) / rss.length;
+    const failoverMs = await failover(cluster);
+    return { system, put1, put64, rangeLinearizable64, rangeSerializable64, rssMiBPerMember, failoverMs };
+  } finally {
+    await cluster.stopAll('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/** The markdown table: figures for both and raftkv/etcd (for latencies, memory and failover lower is better). */
+export function resultsTable(r: SystemResult, e: SystemResult): string {
+  const rows: Array<[string, number, number, number]> = [];
+  const load = (label: string, a: LoadResult, b: LoadResult) => {
+    rows.push([`${label}: ops/s`, a.opsPerSec, b.opsPerSec, 0]);
+    rows.push([`${label}: p50 ms`, a.p50ms, b.p50ms, 2]);
+    rows.push([`${label}: p99 ms`, a.p99ms, b.p99ms, 2]);
+  };
+  load('put, 1 client', r.put1, e.put1);
+  load('put, 64 clients', r.put64, e.put64);
+  load('linearizable range, 64 clients', r.rangeLinearizable64, e.rangeLinearizable64);
+  load('serializable range, 64 clients', r.rangeSerializable64, e.rangeSerializable64);
+  rows.push(['memory per member after load: RSS MiB', r.rssMiBPerMember, e.rssMiBPerMember, 1]);
+  rows.push(['writes resume after SIGKILL of the leader: ms', r.failoverMs, e.failoverMs, 0]);
+  const lines = ['| measure | raftkv | etcd | raftkv / etcd |', '|---|---:|---:|---:|'];
+  for (const [label, a, b, d] of rows)
+    lines.push(`| ${label} | ${fmt(a, d)} | ${fmt(b, d)} | ${fmt(a / b, 2)} |`);
+  const errors = (x: SystemResult) =>
+    [x.put1, x.put64, x.rangeLinearizable64, x.rangeSerializable64].reduce((n, l) => n + l.errors, 0);
+  lines.push('', `Failed requests during the runs: raftkv ${errors(r)}, etcd ${errors(e)}.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,33 @@
+// `make bench`: raftkv and etcd side by side; prints the table and writes it to bench/RESULTS.md.
+//   node dist/test/bench/run-bench.js [--seconds 10] [--out bench/RESULTS.md]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { benchSystem, resultsTable } from './bench.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+const seconds = Number(arg('seconds', '10'));
+const out = arg('out', 'bench/RESULTS.md');
+const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
+const raftkv = await benchSystem('raftkv', seconds);
+const etcd = await benchSystem('etcd', seconds);
+const table = resultsTable(raftkv, etcd);
+const doc = `# raftkv vs etcd
+
+Measured by \`make bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}),
+Node.js ${process.version}, ${etcdVersion}. Both clusters are 3 processes on loopback started
+by the same process tree with the same flags (heartbeat 100 ms, election timeout 1000 ms), run
+one after the other, and driven by the same closed-loop HTTP/JSON load generator
+(\`test/bench/load.ts\`, keep-alive, workers spread over the 3 members) through the v3 JSON API,
+256-byte values, ${seconds} s per workload.
+
+${table}
+`;
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, doc);
+console.log(doc);
