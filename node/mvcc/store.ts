@@ -3,8 +3,10 @@
 //   history: (revision, sub) → the key's record at that revision (a tombstone for a delete)
 //   index:   key → the revisions at which it changed, oldest first
 //   meta:    current and compacted revision, applied Raft index, alarms
-// A batch of Raft entries is applied in one lmdb transaction, committed durably, together with
-// the applied index, so a restart resumes exactly where the disk says.
+// A batch of Raft entries is applied in one lmdb transaction together with the applied index.
+// lmdb's overlapping sync (its default here) returns once the commit is visible and flushes it in
+// the background, crash-consistently: after a crash the store is at some earlier applied index
+// and the member re-applies the rest from its WAL, which is what makes writes durable.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { crc32 } from 'node:zlib';
 import { compareBytes, inRange, isSingleKey } from './key-range.js';
@@ -113,7 +115,7 @@ export class MvccStore {
 
   // ---- applying the log ------------------------------------------------------------------------
 
-  /** Applies Raft entries (encoded write requests; null = no-op) in one durable transaction. */
+  /** Applies Raft entries (encoded write requests; null = no-op) in one transaction. */
   applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): ApplyOutcome[] {
     const out: ApplyOutcome[] = [];
     this.env.transactionSync(() => {
@@ -381,6 +383,11 @@ export class MvccStore {
       h = crc32(Buffer.from(value.value), crc32(Buffer.from(value.key), crc32(key, h)));
     }
     return h;
+  }
+
+  /** Resolves once every commit so far is flushed to disk (lmdb's overlapping sync). */
+  async flushed(): Promise<void> {
+    await this.env.flushed;
   }
 
   close(): void {

@@ -274,6 +274,8 @@ export class Member extends EventEmitter {
     this.backend = await this.p.restoreBackend(db);
     for (const m of members) this.p.members.upsert(m);
     await this.p.saveMembers(this.p.members);
+    // The WAL may only point past entries once the backend holding them is on disk.
+    await this.backend.flushed();
     await wal.saveSnapshot(snap.meta);
     this.snapshotIndex = snap.meta.index;
     this.syncPeers();
@@ -373,6 +375,9 @@ export class Member extends EventEmitter {
     const applied = this.rn.raft.appliedConfirmed;
     if (applied - this.snapshotIndex < config.snapshotCount) return;
     this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
+    // The backend flushes its commits in the background (lmdb's overlapping sync); the log is
+    // what makes writes durable, so it is only trimmed once the backend has caught up on disk.
+    await this.backend.flushed();
     await wal.saveSnapshot(this.rn.raft.snapshot.meta);
     await wal.releaseTo(applied - config.snapshotCatchUpEntries);
     this.snapshotIndex = applied;

@@ -17,13 +17,19 @@ export interface LogStore {
 export type WriteOutcome = unknown;
 
 export interface KvBackend {
-  /** Applies encoded write requests (null = no-op) in one durable transaction, skipping indexes already applied. */
+  /**
+   * Applies encoded write requests (null = no-op) in one transaction with the applied index,
+   * skipping indexes already applied. The commit is crash-consistent and flushed to disk in the
+   * background; until then the WAL holds the entries, and a restart re-applies them.
+   */
   applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
   alarms(): string[];
   exportSnapshot(): AsyncIterable<Uint8Array>;
+  /** Resolves once every commit so far is on disk (commits flush in the background). */
+  flushed(): Promise<void>;
   dbSize(): number;
   close(): void;
 }
