@@ -1,0 +1,40 @@
+// The sequential specification one key must obey. The checker is generic over it; the default is
+// a register with get/put/delete/cas, which is what one etcd key is.
+import type { Operation } from './history.js';
+
+export interface Model<S> {
+  init(): S;
+  /**
+   * The state after `op`, or undefined if `op` cannot happen in `state`. Operations reach here
+   * with status 'ok' (the output must match) or 'unknown' (any output is fine).
+   */
+  step(state: S, op: Operation): S | undefined;
+  equal(a: S, b: S): boolean;
+  describe(state: S): string;
+}
+
+/** The key's value; null when absent. */
+export type Register = string | null;
+
+export const registerModel: Model<Register> = {
+  init: () => null,
+  step(state, op) {
+    const known = op.status === 'ok';
+    switch (op.kind) {
+      case 'get':
+        return !known || op.output?.value === state ? state : undefined;
+      case 'put':
+        return op.input.value ?? null;
+      case 'delete':
+        return null;
+      case 'cas': {
+        // Deterministic even when unanswered: a cas applies exactly when its comparison holds.
+        const applies = state === op.input.expect;
+        if (known && op.output?.ok !== applies) return undefined;
+        return applies ? (op.input.value ?? null) : state;
+      }
+    }
+  },
+  equal: (a, b) => a === b,
+  describe: (state) => (state === null ? 'absent' : `'${state}'`),
+};

@@ -1,0 +1,169 @@
+// The Wing–Gong search for one key, with Lowe's memoization as in porcupine: calls and returns
+// sit in one time-ordered doubly-linked list; linearizing an operation lifts its call and return
+// out of the list, backtracking puts them back. A cache of (set of linearized operations, state)
+// prunes any configuration already explored, which keeps moderate concurrency near-linear.
+import type { Operation } from './history.js';
+import type { Model } from './model.js';
+
+/** An operation ready for the search: 'ok' with a finite return, or 'unknown' with ret = Infinity. */
+export type Checkable = Operation & { ret: number; status: 'ok' | 'unknown' };
+
+export type SearchOutcome =
+  | { result: 'ok' }
+  | { result: 'unknown' }
+  | {
+      result: 'illegal';
+      /** The longest sequence that could be linearized... */
+      linearized: Checkable[];
+      /** ...and the operations that could have come next, none of which leads anywhere. */
+      next: Checkable[];
+    };
+
+/** How often (in search steps) to look at the clock: often enough for a 1 ms deadline. */
+const CLOCK_EVERY = 1024;
+
+export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: number): SearchOutcome {
+  const n = ops.length;
+  // Node i < n is the call of ops[i], node n + i its return; HEAD and TAIL are sentinels.
+  const HEAD = 2 * n;
+  const TAIL = 2 * n + 1;
+  const nodes = Array.from({ length: 2 * n }, (_, i) => i);
+  const time = nodes.map((node) => (node < n ? ops[node]!.call : ops[node - n]!.ret));
+  // On equal times calls go first: touching operations are treated as concurrent, never ordered.
+  // (No subtraction of times: unknown returns are all Infinity.)
+  nodes.sort((a, b) => Math.sign(time[a]! - time[b]!) || (a < n ? -1 : 0) + (b < n ? 1 : 0) || a - b);
+  const next = new Int32Array(2 * n + 2);
+  const prev = new Int32Array(2 * n + 2);
+  let last = HEAD;
+  for (const node of nodes) {
+    next[last] = node;
+    prev[node] = last;
+    last = node;
+  }
+  next[last] = TAIL;
+  prev[TAIL] = last;
+
+  const unlink = (node: number): void => {
+    next[prev[node]!] = next[node]!;
+    prev[next[node]!] = prev[node]!;
+  };
+  // Dancing links: a node's own pointers survive its removal, so it goes back where it was.
+  const relink = (node: number): void => {
+    next[prev[node]!] = node;
+    prev[next[node]!] = node;
+  };
+
+  const linearized = new Bitset(n);
+  const cache = new Cache<S>(model);
+  const stack = new Int32Array(n);
+  const states: S[] = [];
+  let depth = 0;
+  // The longest linearized prefix seen, kept up to date by copying only what changed since.
+  const best = new Int32Array(n);
+  let bestDepth = 0;
+  let agreed = 0;
+
+  // Unknown operations never need to be linearized: they may take effect after everything else.
+  let remaining = ops.filter((op) => op.status === 'ok').length;
+  let state = model.init();
+  let node = next[HEAD]!;
+  for (let steps = 1; remaining > 0; steps++) {
+    if (steps % CLOCK_EVERY === 0 && performance.now() > deadline) return { result: 'unknown' };
+    if (node < n) {
+      const after = model.step(state, ops[node]!);
+      if (after !== undefined) {
+        linearized.add(node);
+        if (cache.add(linearized, after)) {
+          states[depth] = state;
+          stack[depth++] = node;
+          if (depth > bestDepth) {
+            best.set(stack.subarray(agreed, depth), agreed);
+            bestDepth = agreed = depth;
+          }
+          state = after;
+          if (ops[node]!.status === 'ok') remaining--;
+          unlink(node);
+          unlink(node + n);
+          node = next[HEAD]!;
+          continue;
+        }
+        linearized.delete(node);
+      }
+      node = next[node]!;
+    } else {
+      // A return: its operation had to be linearized by now, so undo the latest choice.
+      if (depth === 0) return illegal(ops, best.subarray(0, bestDepth));
+      const undone = stack[--depth]!;
+      agreed = Math.min(agreed, depth);
+      state = states[depth]!;
+      linearized.delete(undone);
+      if (ops[undone]!.status === 'ok') remaining++;
+      relink(undone + n);
+      relink(undone);
+      node = next[undone]!;
+    }
+  }
+  return { result: 'ok' };
+}
+
+function illegal(ops: readonly Checkable[], order: Int32Array): SearchOutcome {
+  const done = new Set(order);
+  const open = ops.filter((_, i) => !done.has(i));
+  // What could go next: every open operation called before the first open one returned.
+  const firstReturn = open.reduce((min, op) => Math.min(min, op.ret), Infinity);
+  return {
+    result: 'illegal',
+    linearized: Array.from(order, (i) => ops[i]!),
+    next: open.filter((op) => op.call <= firstReturn),
+  };
+}
+
+/** A set of operation indexes with an incrementally maintained (Zobrist) hash. */
+class Bitset {
+  readonly words: Uint32Array;
+  hash = 0;
+
+  constructor(size: number) {
+    this.words = new Uint32Array((size + 31) >>> 5);
+  }
+
+  add(i: number): void {
+    this.words[i >>> 5]! |= 1 << (i & 31);
+    this.hash ^= zobrist(i);
+  }
+
+  delete(i: number): void {
+    this.words[i >>> 5]! &= ~(1 << (i & 31));
+    this.hash ^= zobrist(i);
+  }
+}
+
+/** A fixed pseudo-random 32-bit value per index (an integer hash), so set hashes XOR together. */
+function zobrist(i: number): number {
+  let x = Math.imul(i + 0x9e3779b9, 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Configurations already explored: (linearized set, state), bucketed by the set's hash. */
+class Cache<S> {
+  private readonly buckets = new Map<number, { words: Uint32Array; state: S }[]>();
+
+  constructor(private readonly model: Model<S>) {}
+
+  /** False if already present; otherwise records it. */
+  add(set: Bitset, state: S): boolean {
+    let bucket = this.buckets.get(set.hash);
+    if (bucket === undefined) this.buckets.set(set.hash, (bucket = []));
+    for (const seen of bucket) {
+      if (this.model.equal(seen.state, state) && sameWords(seen.words, set.words)) return false;
+    }
+    bucket.push({ words: set.words.slice(), state });
+    return true;
+  }
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
