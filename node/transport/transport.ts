@@ -1,266 +1,327 @@
-// Peer transport over TCP. Each member keeps one outbound connection per peer for Raft messages
-// (everything queued while a write is in flight goes out as one frame) and opens a separate
-// connection per snapshot so a large snapshot never holds up heartbeats. A handshake names the
-// cluster and both ends, so a member of another cluster, or a stale address, is refused.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Message } from '../raft/types.js';
+// Peer-to-peer transport for Raft messages over TCP. One persistent outbound connection per peer
+// carries messages in batched frames (peer-connection.ts); each snapshot streams on a connection
+// of its own (snapshot-stream.ts) so it never holds up heartbeats; accepted connections must
+// first name this cluster and member (inbound.ts). The wire format is in framing.ts.
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Message, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../server/ports.js';
-import { encodeFrame, FrameDecoder, type Frame } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from './framing.js';
+import { acceptPeer } from './inbound.js';
+import { PeerConnection } from './peer-connection.js';
+import { sendSnapshotStream } from './snapshot-stream.js';
+import {
+  newPeerStats,
+  silentLogger,
+  type PeerAddress,
+  type PeerStats,
+  type SnapshotHandler,
+  type TransportLogger,
+} from './types.js';
+import { destroyAndWait } from './wire.js';
+
+export type { PeerAddress, PeerStats, SnapshotHandler, TransportLogger } from './types.js';
 
 export interface TransportOptions {
-  id: string;
+  id: NodeId;
   clusterId: string;
-  listen: { host: string; port: number };
-  logger?: { info(m: string, meta?: object): void; warn(m: string, meta?: object): void };
-  maxQueue?: number;
-  maxFrameBytes?: number;
-  onRtt?: (peer: string, seconds: number) => void;
-  /** Whether a member ID was removed from the cluster (its connections are answered `removed`). */
-  isRemoved?: (id: string) => boolean;
-  /** A peer told us that we were removed from the cluster. */
+  /** Port 0 picks a free port; start() returns it. */
+  listen: PeerAddress;
+  peers?: Map<NodeId, PeerAddress>;
+  onMessages?: (msgs: Message[]) => void;
+  onSnapshot?: SnapshotHandler;
+  /** A connection to the peer failed or was lost (Raft's reportUnreachable). */
+  onUnreachable?: (peer: NodeId) => void;
+  /** Each ping's round trip (etcd_network_peer_round_trip_time_seconds). */
+  onRtt?: (peer: NodeId, seconds: number) => void;
+  /** Connections from removed members are refused with reason 'removed'. */
+  isRemoved?: (peer: NodeId) => boolean;
+  /** A peer refused us because this member was removed from the cluster. */
   onRemoved?: () => void;
-  onUnreachable?: (peer: string) => void;
+  logger?: TransportLogger;
+  /** Messages waiting per peer; past it the oldest are dropped (default 4096). */
+  maxQueue?: number;
+  /** Largest frame accepted or sent (default 64 MiB). */
+  maxFrameBytes?: number;
+  /** Snapshot data goes out in frames of at most this many bytes (default 1 MiB). */
+  snapshotChunkBytes?: number;
+  /** A snapshot send fails after this long without traffic, the receiver's install included (default 5 min). */
+  snapshotIdleTimeoutMs?: number;
+  /** How often each message connection is pinged (default 1 s). */
+  pingIntervalMs?: number;
+  /** A message connection silent this long is closed and re-dialled (default 5 s). */
+  idleTimeoutMs?: number;
+  /** Re-dial backoff: doubles from min to max, each delay jittered by ±50% (default 50 ms → 2 s). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
 }
 
-interface Link {
-  url: URL;
-  socket?: Socket;
-  connecting: boolean;
-  queue: Message[];
-  backoffMs: number;
-  retry?: NodeJS.Timeout;
+/** "http://host:port" (a member's peer URL) → address; IPv6 brackets are dropped. */
+export function parsePeerUrl(url: string): PeerAddress {
+  const u = new URL(url);
+  if (u.port === '') throw new Error(`peer URL ${url} has no port`);
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
 }
 
-export interface TransportStats {
-  framesSent: number;
-  messagesSent: number;
-  messagesDropped: number;
-  bytesSent: number;
-  bytesReceived: number;
-}
+const DEFAULTS = {
+  maxQueue: 4096,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotIdleTimeoutMs: 5 * 60_000,
+  pingIntervalMs: 1000,
+  idleTimeoutMs: 5000,
+  backoffMinMs: 50,
+  backoffMaxMs: 2000,
+};
 
 export class Transport implements PeerTransport {
+  private readonly logger: TransportLogger;
+  private readonly tuning: typeof DEFAULTS;
+  private readonly links = new Map<NodeId, PeerConnection>();
+  private readonly peerStatsById = new Map<NodeId, PeerStats>();
+  /** Accepted and snapshot-sending sockets, destroyed by close(). */
+  private readonly sockets = new Set<Socket>();
+  private readonly messageStreams = new Map<NodeId, Socket>();
+  private messageHandler: (msgs: Message[]) => void;
+  private snapshotHandler: SnapshotHandler;
   private server: Server | undefined;
-  private readonly links = new Map<string, Link>();
-  private readonly inbound = new Set<Socket>();
-  private messageHandler: (msgs: Message[]) => void = () => {};
-  private snapshotHandler: (m: Message) => Promise<void> = async () => {};
   private pinger: NodeJS.Timeout | undefined;
+  private started = false;
   private closed = false;
-  readonly stats: TransportStats = {
-    framesSent: 0,
-    messagesSent: 0,
-    messagesDropped: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-  };
 
-  constructor(private readonly o: TransportOptions) {}
-
-  onMessages(h: (msgs: Message[]) => void): void {
-    this.messageHandler = h;
+  constructor(private readonly o: TransportOptions) {
+    this.logger = o.logger ?? silentLogger;
+    this.tuning = { ...DEFAULTS };
+    for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) this.tuning[k] = o[k] ?? DEFAULTS[k];
+    if (this.tuning.snapshotChunkBytes + 1024 > this.tuning.maxFrameBytes) {
+      throw new Error('snapshotChunkBytes must leave room for the frame around it within maxFrameBytes');
+    }
+    this.messageHandler = o.onMessages ?? (() => {});
+    this.snapshotHandler =
+      o.onSnapshot ??
+      (async () => {
+        throw new Error('this member does not accept snapshots');
+      });
+    for (const [id, address] of o.peers ?? []) this.addPeer(id, address);
   }
 
-  onSnapshot(h: (m: Message) => Promise<void>): void {
-    this.snapshotHandler = h;
+  /** Replaces the message handler given in the options. */
+  onMessages(handler: (msgs: Message[]) => void): void {
+    this.messageHandler = handler;
   }
 
+  /**
+   * Replaces the snapshot handler with one that gets the whole snapshot in `msg.snapshot.data`,
+   * for callers that want it in one piece (the streaming handler is the `onSnapshot` option).
+   */
+  onSnapshot(handler: (msg: Message) => Promise<void>): void {
+    this.snapshotHandler = async (_from, msg, chunks) => {
+      const parts: Uint8Array[] = [];
+      for await (const c of chunks) parts.push(c);
+      await handler({ ...msg, snapshot: { meta: msg.snapshot!.meta, data: Buffer.concat(parts) } });
+    };
+  }
+
+  /** Listens, starts dialling the peers, and returns the port listened on. */
   async start(): Promise<number> {
-    this.server = createServer((s) => this.accept(s));
+    if (this.started || this.closed) throw new Error('a transport starts once');
+    this.started = true;
+    const server = createServer((s) => this.accept(s));
+    this.server = server;
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.o.listen.port, this.o.listen.host, () => resolve());
+      server.once('error', reject);
+      server.listen(this.o.listen.port, this.o.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-    this.pinger = setInterval(() => this.ping(), 1000);
-    this.pinger.unref();
-    const addr = this.server.address();
-    return typeof addr === 'object' && addr ? addr.port : this.o.listen.port;
+    server.on('error', (e) => this.logger.error('peer listener failed', { error: String(e) }));
+    this.pinger = setInterval(() => {
+      for (const link of this.links.values()) link.tick();
+    }, this.tuning.pingIntervalMs);
+    for (const link of this.links.values()) link.start();
+    return (server.address() as AddressInfo).port;
   }
 
-  setPeers(peers: Map<string, string>): void {
-    for (const [id, link] of this.links) {
-      if (peers.get(id) !== link.url.href) this.dropLink(id);
-    }
-    for (const [id, url] of peers) {
-      if (!this.links.has(id))
-        this.links.set(id, { url: new URL(url), connecting: false, queue: [], backoffMs: 50 });
-    }
-  }
-
-  send(msgs: Message[]): void {
-    for (const m of msgs) {
-      const link = this.links.get(m.to);
-      if (!link) {
-        this.stats.messagesDropped++;
-        continue;
-      }
-      if (link.queue.length >= (this.o.maxQueue ?? 4096)) {
-        // Raft retransmits; a bounded queue keeps a dead peer from eating memory.
-        link.queue.shift();
-        this.stats.messagesDropped++;
-      }
-      link.queue.push(m);
-      this.flush(m.to, link);
-    }
-  }
-
-  private flush(id: string, link: Link): void {
-    if (this.closed) return;
-    if (!link.socket) {
-      this.connect(id, link);
-      return;
-    }
-    if (link.queue.length === 0 || link.socket.writableNeedDrain) return;
-    const msgs = link.queue;
-    link.queue = [];
-    this.write(link.socket, { msgs });
-    this.stats.messagesSent += msgs.length;
-  }
-
-  private write(socket: Socket, f: Frame): void {
-    const buf = encodeFrame(f);
-    this.stats.framesSent++;
-    this.stats.bytesSent += buf.length;
-    socket.write(buf);
-  }
-
-  private connect(id: string, link: Link): void {
-    if (link.connecting || link.retry || this.closed) return;
-    link.connecting = true;
-    const s = createConnection({ host: link.url.hostname, port: Number(link.url.port) });
-    s.setNoDelay(true);
-    s.once('connect', () => {
-      link.connecting = false;
-      link.socket = s;
-      link.backoffMs = 50;
-      this.write(s, { hello: { v: 1, cluster: this.o.clusterId, from: this.o.id, to: id, kind: 'msg' } });
-      this.write(s, { ping: performance.now() });
-      this.flush(id, link);
+  addPeer(id: NodeId, address: PeerAddress): void {
+    if (this.links.has(id)) throw new Error(`peer ${id} is already known; use updatePeer`);
+    if (id === this.o.id) throw new Error(`peer ${id} is this member`);
+    const link = new PeerConnection({
+      self: this.o.id,
+      clusterId: this.o.clusterId,
+      peer: id,
+      address,
+      maxQueue: this.tuning.maxQueue,
+      maxFrameBytes: this.tuning.maxFrameBytes,
+      idleTimeoutMs: this.tuning.idleTimeoutMs,
+      backoffMinMs: this.tuning.backoffMinMs,
+      backoffMaxMs: this.tuning.backoffMaxMs,
+      stats: this.statsFor(id),
+      logger: this.logger,
+      onRtt: (seconds) => this.o.onRtt?.(id, seconds),
+      onUnreachable: () => this.o.onUnreachable?.(id),
+      onRemoved: () => this.o.onRemoved?.(),
     });
-    s.on('drain', () => this.flush(id, link));
-    this.readFrames(s, (f) => {
-      if ('pong' in f) this.o.onRtt?.(id, (performance.now() - f.pong) / 1000);
-      else if ('removed' in f) this.o.onRemoved?.();
-    });
-    s.once('close', () => {
-      link.connecting = false;
-      if (link.socket === s) link.socket = undefined;
-      if (this.closed || this.links.get(id) !== link) return;
-      this.o.onUnreachable?.(id);
-      // Exponential backoff with jitter, capped at 2 s.
-      const delay = link.backoffMs * (0.5 + Math.random());
-      link.backoffMs = Math.min(link.backoffMs * 2, 2000);
-      link.retry = setTimeout(() => {
-        link.retry = undefined;
-        if (link.queue.length > 0) this.connect(id, link);
-      }, delay);
-    });
-    s.on('error', () => {}); // 'close' follows and handles it
+    this.links.set(id, link);
+    if (this.started && !this.closed) link.start();
   }
 
-  private dropLink(id: string): void {
+  updatePeer(id: NodeId, address: PeerAddress): void {
     const link = this.links.get(id);
-    if (!link) return;
+    if (!link) throw new Error(`peer ${id} is not known; use addPeer`);
+    const { host, port } = link.peerAddress;
+    if (host !== address.host || port !== address.port) link.setAddress(address);
+  }
+
+  /** Forgets the peer and drops what was queued for it. */
+  removePeer(id: NodeId): void {
+    void this.links.get(id)?.close();
     this.links.delete(id);
-    if (link.retry) clearTimeout(link.retry);
-    link.socket?.destroy();
   }
 
-  private ping(): void {
-    for (const link of this.links.values())
-      if (link.socket) this.write(link.socket, { ping: performance.now() });
+  /** Makes the peer set exactly `peers` (member id → peer URL). */
+  setPeers(peers: Map<NodeId, string>): void {
+    const wanted = new Map([...peers].map(([id, url]) => [id, parsePeerUrl(url)]));
+    for (const id of [...this.links.keys()]) if (!wanted.has(id)) this.removePeer(id);
+    for (const [id, address] of wanted) {
+      if (this.links.has(id)) this.updatePeer(id, address);
+      else this.addPeer(id, address);
+    }
   }
 
-  private readFrames(s: Socket, onFrame: (f: Frame) => void): void {
-    const dec = new FrameDecoder(this.o.maxFrameBytes ?? 64 * 1024 * 1024);
-    s.on('data', (chunk: Buffer) => {
-      this.stats.bytesReceived += chunk.length;
-      let frames: Frame[];
-      try {
-        frames = dec.push(chunk);
-      } catch (e) {
-        this.o.logger?.warn('closing peer connection: bad frame', {
-          error: String(e),
-          remote: s.remoteAddress,
-        });
-        s.destroy();
-        return;
-      }
-      for (const f of frames) onFrame(f);
+  /** Queues messages to their peers and returns at once; delivery is best effort, as Raft expects. */
+  send(msgs: Message[]): void {
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of msgs) {
+      const group = byPeer.get(m.to);
+      if (group) group.push(m);
+      else byPeer.set(m.to, [m]);
+    }
+    for (const [to, group] of byPeer) {
+      const link = this.links.get(to);
+      if (link) link.enqueue(group);
+      else this.statsFor(to).messagesDropped += group.length;
+    }
+  }
+
+  /** Streams the snapshot in `msg.snapshot.data` (the whole snapshot in memory). */
+  sendSnapshot(msg: Message): Promise<void>;
+  /**
+   * Streams a snapshot on its own connection: `msg` is the 'snap' message (its snapshot's meta is
+   * sent, its data is not), `chunks` the data. Resolves once the peer installed it; rejects on any
+   * failure, so the caller can report the snapshot as failed to Raft.
+   */
+  sendSnapshot(
+    to: NodeId,
+    msg: Message,
+    chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<void>;
+  async sendSnapshot(
+    target: Message | NodeId,
+    header?: Message,
+    data?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): Promise<void> {
+    const [to, msg, chunks] =
+      typeof target === 'string'
+        ? [target, header!, data!]
+        : [target.to, target, [target.snapshot?.data ?? new Uint8Array(0)]];
+    const link = this.links.get(to);
+    if (!link) throw new Error(`cannot send a snapshot to unknown peer ${to}`);
+    if (!msg.snapshot) throw new Error('a snapshot message needs snapshot meta');
+    if (!this.started || this.closed) throw new Error('the transport is not running');
+    const socket = createConnection(link.peerAddress);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    await sendSnapshotStream({
+      socket,
+      hello: {
+        t: 'hello',
+        version: PROTOCOL_VERSION,
+        clusterId: this.o.clusterId,
+        from: this.o.id,
+        to,
+        kind: 'snap',
+      },
+      msg,
+      chunks,
+      chunkBytes: this.tuning.snapshotChunkBytes,
+      idleTimeoutMs: this.tuning.snapshotIdleTimeoutMs,
+      maxFrameBytes: this.tuning.maxFrameBytes,
+      stats: this.statsFor(to),
+      logger: this.logger,
     });
+  }
+
+  /** The latest ping round trip to the peer, in seconds. */
+  rtt(peer: NodeId): number | undefined {
+    return this.links.get(peer)?.rtt;
+  }
+
+  peerStats(peer: NodeId): PeerStats | undefined {
+    const s = this.peerStatsById.get(peer);
+    return s && { ...s };
+  }
+
+  /** Totals over all peers. */
+  stats(): PeerStats {
+    const total = newPeerStats();
+    for (const s of this.peerStatsById.values()) {
+      for (const k of Object.keys(total) as (keyof PeerStats)[]) total[k] += s[k];
+    }
+    return total;
+  }
+
+  /** Closes every connection, the listener and the timers; resolves once all are released. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pinger);
+    const server = this.server;
+    await Promise.all([
+      ...[...this.links.values()].map((link) => link.close()),
+      ...[...this.sockets].map(destroyAndWait),
+      server && new Promise<void>((resolve) => server.close(() => resolve())),
+    ]);
+  }
+
+  private statsFor(peer: NodeId): PeerStats {
+    let s = this.peerStatsById.get(peer);
+    if (!s) this.peerStatsById.set(peer, (s = newPeerStats()));
+    return s;
   }
 
   private accept(s: Socket): void {
-    this.inbound.add(s);
-    s.once('close', () => this.inbound.delete(s));
-    s.on('error', () => {});
-    let hello: Extract<Frame, { hello: unknown }>['hello'] | undefined;
-    this.readFrames(s, (f) => {
-      // Checked on every frame: a member removed while connected learns it at its next message.
-      const from = hello?.from ?? ('hello' in f ? f.hello.from : undefined);
-      if (from !== undefined && this.o.isRemoved?.(from)) {
-        this.write(s, { removed: true });
-        s.end();
-        return;
-      }
-      if (!hello) {
-        if (!('hello' in f) || f.hello.cluster !== this.o.clusterId || f.hello.to !== this.o.id) {
-          this.o.logger?.warn('refusing peer connection: wrong cluster or member', {
-            remote: s.remoteAddress,
-            hello: 'hello' in f ? f.hello : undefined,
-          });
-          s.destroy();
-          return;
-        }
-        hello = f.hello;
-        return;
-      }
-      if ('msgs' in f) this.messageHandler(f.msgs);
-      else if ('ping' in f) this.write(s, { pong: f.ping });
-      else if ('snap' in f) {
-        this.snapshotHandler(f.snap).then(
-          () => this.write(s, { ack: { ok: true } }),
-          (e: unknown) => this.write(s, { ack: { ok: false, error: String(e) } }),
-        );
-      }
-    });
-  }
-
-  /** Streams a snapshot on its own connection; resolves once the receiver took it. */
-  sendSnapshot(m: Message): Promise<void> {
-    const link = this.links.get(m.to);
-    if (!link) return Promise.reject(new Error(`unknown peer ${m.to}`));
-    return new Promise((resolve, reject) => {
-      const s = createConnection({ host: link.url.hostname, port: Number(link.url.port) });
-      const timer = setTimeout(() => s.destroy(new Error('snapshot send timed out')), 120_000);
-      let done = false;
-      const finish = (err?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        s.destroy();
-        if (err) reject(err);
-        else resolve();
-      };
-      s.once('connect', () => {
-        this.write(s, {
-          hello: { v: 1, cluster: this.o.clusterId, from: this.o.id, to: m.to, kind: 'snap' },
+    if (this.closed) {
+      s.destroy();
+      return;
+    }
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+    acceptPeer(s, {
+      id: this.o.id,
+      clusterId: this.o.clusterId,
+      maxFrameBytes: this.tuning.maxFrameBytes,
+      idleTimeoutMs: this.tuning.idleTimeoutMs,
+      snapshotIdleTimeoutMs: this.tuning.snapshotIdleTimeoutMs,
+      logger: this.logger,
+      statsFor: (peer) => this.statsFor(peer),
+      isRemoved: (peer) => this.o.isRemoved?.(peer) ?? false,
+      onMessageStream: (from, stream) => {
+        // A peer re-dials when it thinks its connection died; the old one may linger half-open here.
+        const old = this.messageStreams.get(from);
+        if (old && old !== stream) old.destroy();
+        this.messageStreams.set(from, stream);
+        stream.once('close', () => {
+          if (this.messageStreams.get(from) === stream) this.messageStreams.delete(from);
         });
-        this.write(s, { snap: m });
-      });
-      this.readFrames(s, (f) => {
-        if ('ack' in f) finish(f.ack.ok ? undefined : new Error(`peer refused snapshot: ${f.ack.error}`));
-      });
-      s.once('error', (e) => finish(e));
-      s.once('close', () => finish(new Error('connection closed before the snapshot was acknowledged')));
+      },
+      deliver: (from, msgs) => {
+        try {
+          this.messageHandler(msgs);
+        } catch (e) {
+          this.logger.error('message handler failed', { peer: from, error: String(e) });
+        }
+      },
+      receiveSnapshot: (from, msg, chunks) => this.snapshotHandler(from, msg, chunks),
     });
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.pinger) clearInterval(this.pinger);
-    for (const id of [...this.links.keys()]) this.dropLink(id);
-    for (const s of this.inbound) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
