@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr';
 import type { WriteRequest } from './types.js';
 
 const VERSION = 1;
+const KINDS = ['put', 'delete_range', 'txn', 'compaction', 'alarm'];
 const packr = new Packr({ useRecords: false });
 
 export function encodeRequest(r: WriteRequest): Uint8Array {
@@ -13,15 +14,18 @@ export function encodeRequest(r: WriteRequest): Uint8Array {
   return out;
 }
 
+/** Throws an Error saying what is wrong with the bytes. */
 export function decodeRequest(data: Uint8Array): WriteRequest {
-  if (data[0] !== VERSION) throw new Error(`unknown write request encoding version ${data[0]}`);
-  const r = packr.unpack(data.subarray(1)) as WriteRequest | undefined;
-  if (
-    !r ||
-    typeof r !== 'object' ||
-    !('put' in r || 'delete_range' in r || 'txn' in r || 'compaction' in r)
-  ) {
-    throw new Error('malformed write request in log entry');
+  if (data.length === 0) throw new Error('write request: empty entry data');
+  if (data[0] !== VERSION) throw new Error(`write request: unknown encoding version ${data[0]}`);
+  let r: unknown;
+  try {
+    r = packr.unpack(data.subarray(1));
+  } catch (e) {
+    throw new Error(`write request: bad msgpack (${e instanceof Error ? e.message : String(e)})`);
   }
-  return r;
+  if (typeof r !== 'object' || r === null) throw new Error('write request: not an object');
+  const kinds = Object.keys(r).filter((k) => KINDS.includes(k));
+  if (kinds.length !== 1) throw new Error(`write request: expected one of ${KINDS.join(', ')}`);
+  return r as WriteRequest;
 }

@@ -8,9 +8,17 @@ export function isSingleKey(rangeEnd: Uint8Array | undefined): boolean {
   return !rangeEnd || rangeEnd.length === 0;
 }
 
+export function isFromKey(rangeEnd: Uint8Array | undefined): boolean {
+  return rangeEnd?.length === 1 && rangeEnd[0] === 0;
+}
+
 export function inRange(k: Uint8Array, key: Uint8Array, rangeEnd: Uint8Array | undefined): boolean {
   if (isSingleKey(rangeEnd)) return compareBytes(k, key) === 0;
   if (compareBytes(k, key) < 0) return false;
-  if (rangeEnd!.length === 1 && rangeEnd![0] === 0) return true;
-  return compareBytes(k, rangeEnd!) < 0;
+  return isFromKey(rangeEnd) || compareBytes(k, rangeEnd!) < 0;
+}
+
+/** A zero-copy Buffer view, which is what lmdb's binary keys want. */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }

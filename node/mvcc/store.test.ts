@@ -1,208 +1,146 @@
-// The MVCC store against etcd's documented semantics, on a real lmdb in a temp dir.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Rng } from '../../test/sim/rng.js';
+// The store's revisions, versions, tombstones and history against etcd's documented semantics,
+// and what applyBatch promises the Raft loop: the applied index, replays, gaps, encoded entries.
 import { encodeRequest } from './codec.js';
-import { MvccStore, type ApplyOutcome } from './store.js';
-import { MvccError, type PutResponse, type TxnResponse, type WriteRequest } from './types.js';
+import { Harness, b, str, summary } from './test-harness.js';
+import { MvccError, type DeleteRangeResponse, type PutResponse } from './types.js';
 
-const b = (s: string) => new TextEncoder().encode(s);
-const s = (u: Uint8Array) => new TextDecoder().decode(u);
-
-let dir: string;
-let store: MvccStore;
-let index = 0;
+let h: Harness;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'raftkv-mvcc-'));
-  store = MvccStore.open(dir);
-  index = 0;
+  h = new Harness();
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => h.close());
 
-function apply(...reqs: WriteRequest[]): ApplyOutcome[] {
-  return store.applyBatch(reqs.map((r) => ({ index: ++index, term: 1, request: encodeRequest(r) })));
-}
-const put = (k: string, v: string, extra = {}) => apply({ put: { key: b(k), value: b(v), ...extra } })[0];
-const get = (k: string, rev?: number) => store.range({ key: b(k), ...(rev ? { revision: rev } : {}) }).kvs[0];
-
-test('revisions, create/mod revision and version follow etcd', () => {
-  expect(store.currentRevision()).toBe(1);
-  put('a', '1');
-  put('a', '2');
-  put('b', '1');
-  const a = get('a')!;
-  expect([a.create_revision, a.mod_revision, a.version, s(a.value)]).toEqual([2, 3, 2, '2']);
-  expect(store.currentRevision()).toBe(4);
-  apply({ delete_range: { key: b('a') } });
-  expect(get('a')).toBeUndefined();
-  put('a', '3');
-  const again = get('a')!;
-  expect([again.create_revision, again.version]).toEqual([6, 1]); // version resets after a delete
-  expect(s(get('a', 3)!.value)).toBe('2'); // history read
-  expect(get('a', 5)).toBeUndefined(); // deleted at 5
+test('an empty store is at revision 1; each write takes the next revision', () => {
+  expect(h.store.currentRevision()).toBe(1);
+  expect(h.store.compactedRevision()).toBe(0);
+  const res = h.ok<PutResponse>({ put: { key: b('a'), value: b('1') } });
+  expect(res.header.revision).toBe(2);
+  expect(h.store.currentRevision()).toBe(2);
 });
 
-test('ranges: prefix, from-key, limit with more and count, sorts, keys_only, count_only', () => {
-  for (const k of ['k1', 'k2', 'k3', 'l1']) put(k, `v-${k}`);
-  const prefix = store.range({ key: b('k'), range_end: b('l') });
-  expect(prefix.kvs.map((kv) => s(kv.key))).toEqual(['k1', 'k2', 'k3']);
-  const fromKey = store.range({ key: b('k2'), range_end: new Uint8Array([0]) });
-  expect(fromKey.kvs.map((kv) => s(kv.key))).toEqual(['k2', 'k3', 'l1']);
-  const limited = store.range({ key: b('k'), range_end: b('l'), limit: 2 });
-  expect([limited.kvs.length, limited.more, limited.count]).toEqual([2, true, 3]);
-  const desc = store.range({ key: b('k'), range_end: b('l'), sort_order: 'DESCEND', sort_target: 'MOD' });
-  expect(desc.kvs.map((kv) => s(kv.key))).toEqual(['k3', 'k2', 'k1']);
-  expect(store.range({ key: b('k1'), keys_only: true }).kvs[0]!.value).toHaveLength(0);
-  const counted = store.range({ key: b('k'), range_end: b('l'), count_only: true });
-  expect([counted.kvs.length, counted.count]).toEqual([0, 3]);
+test('create_revision stays, mod_revision moves, version counts puts since creation', () => {
+  h.put('a', '1'); // rev 2
+  h.put('b', 'x'); // rev 3
+  h.put('a', '2'); // rev 4
+  expect(summary(h.get('a'))).toEqual(['2', 2, 4, 2]);
+  expect(summary(h.get('b'))).toEqual(['x', 3, 3, 1]);
 });
 
-test('put options: prev_kv, ignore_value on a missing key fails', () => {
-  put('a', '1');
-  const res = put('a', '2', { prev_kv: true }) as PutResponse;
-  expect(s(res.prev_kv!.value)).toBe('1');
-  const err = put('missing', '', { ignore_value: true });
-  expect(err).toBeInstanceOf(MvccError);
-  expect((err as MvccError).message).toBe('etcdserver: key not found');
+test('a delete writes a tombstone: the key is gone, its version restarts, history keeps the old one', () => {
+  h.put('a', '1'); // 2
+  h.put('a', '2'); // 3
+  const del = h.ok<DeleteRangeResponse>({ delete_range: { key: b('a'), prev_kv: true } }); // 4
+  expect([del.header.revision, del.deleted, summary(del.prev_kvs[0])]).toEqual([4, 1, ['2', 2, 3, 2]]);
+  expect(h.get('a')).toBeUndefined();
+  h.put('a', '3'); // 5
+  expect(summary(h.get('a'))).toEqual(['3', 5, 5, 1]);
+  expect(summary(h.get('a', 3))).toEqual(['2', 2, 3, 2]);
+  expect(summary(h.get('a', 2))).toEqual(['1', 2, 2, 1]);
+  expect(h.get('a', 4)).toBeUndefined();
+  expect(h.get('a', 1)).toBeUndefined();
 });
 
-test('txn: compares on each target pick the branch; a txn is one revision; reads see earlier writes', () => {
-  put('a', '1');
-  const rev = store.currentRevision();
-  const [res] = apply({
-    txn: {
-      compare: [
-        { key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('1') },
-        { key: b('a'), target: 'VERSION', result: 'EQUAL', version: 1 },
-        { key: b('a'), target: 'MOD', result: 'LESS', mod_revision: 100 },
-        { key: b('a'), target: 'CREATE', result: 'GREATER', create_revision: 1 },
-        { key: b('a'), target: 'LEASE', result: 'EQUAL', lease: 0 },
-      ],
-      success: [
-        { request_put: { key: b('a'), value: b('2') } },
-        { request_put: { key: b('b'), value: b('x') } },
-        { request_range: { key: b('b') } },
-      ],
-      failure: [{ request_put: { key: b('c'), value: b('no') } }],
-    },
-  });
-  const txn = res as TxnResponse;
-  expect(txn.succeeded).toBe(true);
-  expect(store.currentRevision()).toBe(rev + 1);
-  expect(get('a')!.mod_revision).toBe(get('b')!.mod_revision);
-  const inner = txn.responses[2] as { response_range: { kvs: { value: Uint8Array }[] } };
-  expect(s(inner.response_range.kvs[0]!.value)).toBe('x');
-  const [cas] = apply({
-    txn: {
-      compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('1') }],
-      success: [{ request_put: { key: b('a'), value: b('3') } }],
-      failure: [],
-    },
-  });
-  expect((cas as TxnResponse).succeeded).toBe(false);
-  expect(s(get('a')!.value)).toBe('2');
-  expect(store.currentRevision()).toBe(rev + 1); // a txn that changed nothing keeps the revision
+test('a write that changes nothing keeps the revision', () => {
+  h.put('a', '1');
+  const res = h.ok<DeleteRangeResponse>({ delete_range: { key: b('missing') } });
+  expect([res.deleted, res.header.revision, h.store.currentRevision()]).toEqual([0, 2, 2]);
 });
 
-test('txn limits: duplicate keys and too many operations are refused', () => {
-  const dup = apply({
-    txn: {
-      success: [
-        { request_put: { key: b('a'), value: b('1') } },
-        { request_put: { key: b('a'), value: b('2') } },
-      ],
-    },
-  })[0];
-  expect((dup as MvccError).message).toBe('etcdserver: duplicate key given in txn request');
-  const many = apply({
-    txn: {
-      success: Array.from({ length: 129 }, (_, i) => ({ request_put: { key: b(`k${i}`), value: b('v') } })),
-    },
-  })[0];
-  expect((many as MvccError).message).toBe('etcdserver: too many operations in txn request');
+test('delete_range over a range deletes every key in it at one revision', () => {
+  for (const k of ['a', 'b1', 'b2', 'c']) h.put(k, k);
+  const res = h.ok<DeleteRangeResponse>({ delete_range: { key: b('b'), range_end: b('c') } });
+  expect(res.deleted).toBe(2);
+  expect(res.prev_kvs).toEqual([]); // only with prev_kv
+  expect(h.keys({ key: b('a'), range_end: new Uint8Array([0]) })).toEqual(['a', 'c']);
+  expect(h.store.currentRevision()).toBe(6);
+  h.ok({ delete_range: { key: b('a'), range_end: new Uint8Array([0]) } });
+  expect(h.keys({ key: b('a'), range_end: new Uint8Array([0]) })).toEqual([]);
 });
 
-test('compaction removes old history; reads below it fail with ErrCompacted', () => {
-  put('a', '1');
-  put('a', '2');
-  put('a', '3');
-  apply({ compaction: { revision: 3 } });
-  expect(() => store.range({ key: b('a'), revision: 2 })).toThrow(
-    'mvcc: required revision has been compacted',
+test('put: prev_kv, ignore_value and ignore_lease keep the current ones, and need the key to exist', () => {
+  h.put('a', '1', { lease: 7 });
+  const res = h.ok<PutResponse>({ put: { key: b('a'), value: b('2'), prev_kv: true } });
+  expect(summary(res.prev_kv)).toEqual(['1', 2, 2, 1]);
+  expect(h.get('a')!.lease).toBe(0);
+  h.put('a', '', { ignore_value: true, lease: 9 });
+  expect([str(h.get('a')!.value), h.get('a')!.lease]).toEqual(['2', 9]);
+  h.put('a', '3', { ignore_lease: true });
+  expect([str(h.get('a')!.value), h.get('a')!.lease]).toEqual(['3', 9]);
+  const err = h.fails({ put: { key: b('missing'), ignore_value: true } });
+  expect([err.code, err.message]).toEqual(['keyNotFound', 'etcdserver: key not found']);
+  expect(h.fails({ put: { key: b('missing'), value: b('v'), ignore_lease: true } }).code).toBe('keyNotFound');
+  expect(h.get('missing')).toBeUndefined();
+});
+
+test('empty and over-long keys are refused', () => {
+  expect(h.fails({ put: { key: new Uint8Array(0), value: b('v') } }).message).toBe(
+    'etcdserver: key is not provided',
   );
-  expect(s(get('a', 3)!.value)).toBe('2');
-  expect(s(get('a')!.value)).toBe('3');
-  expect(() => store.range({ key: b('a'), revision: 99 })).toThrow(
-    'mvcc: required revision is a future revision',
-  );
-  expect((apply({ compaction: { revision: 2 } })[0] as MvccError).code).toBe('compacted');
+  expect(h.fails({ put: { key: new Uint8Array(5000), value: b('v') } }).code).toBe('invalid');
+  expect(() => h.store.range({ key: new Uint8Array(0) })).toThrow('etcdserver: key is not provided');
 });
 
-test('the applied index is stored with the data; replayed entries are skipped after a reopen', () => {
-  put('a', '1');
-  put('a', '2');
-  store.close();
-  store = MvccStore.open(dir);
-  expect(store.appliedIndex().index).toBe(2);
-  const replay = store.applyBatch([
-    { index: 2, term: 1, request: encodeRequest({ put: { key: b('a'), value: b('x') } }) },
+test('keys and values are arbitrary bytes, zero bytes included', () => {
+  const key = new Uint8Array([0, 255, 0]);
+  const value = new Uint8Array([0, 0, 1, 255]);
+  h.ok({ put: { key, value } });
+  expect(Buffer.from(h.store.range({ key }).kvs[0]!.value)).toEqual(Buffer.from(value));
+});
+
+test('one failed request in a batch does not stop the others; the applied index covers them all', () => {
+  const results = h.apply(
+    { put: { key: b('a'), value: b('1') } },
+    { put: { key: b('missing'), ignore_value: true } },
+    { compaction: { revision: 99 } },
+    { put: { key: b('b'), value: b('2') } },
+  );
+  expect(results.map((r) => (r instanceof MvccError ? r.code : 'ok'))).toEqual([
+    'ok',
+    'keyNotFound',
+    'futureRev',
+    'ok',
+  ]);
+  expect(h.store.appliedIndex().index).toBe(4);
+  expect(h.store.currentRevision()).toBe(3);
+});
+
+test('entries: null is a no-op, encoded requests are decoded, undecodable ones are that entry’s error', () => {
+  const results = h.store.applyBatch([
+    { index: 1, term: 2, request: null },
+    { index: 2, term: 2, request: encodeRequest({ put: { key: b('a'), value: b('1') } }) },
+    { index: 3, term: 3, request: new Uint8Array([1, 0xc1]) },
+  ]);
+  expect(results[0]).toEqual({ noop: true });
+  expect((results[1] as PutResponse).header.revision).toBe(2);
+  expect((results[2] as MvccError).code).toBe('invalid');
+  expect(h.store.appliedIndex()).toEqual({ index: 3, term: 3 });
+});
+
+test('the applied index and term survive a reopen; replayed entries are skipped; a gap is refused', async () => {
+  h.put('a', '1');
+  h.put('a', '2');
+  await h.reopen();
+  expect(h.store.appliedIndex()).toEqual({ index: 2, term: 1 });
+  expect(h.store.currentRevision()).toBe(3);
+  const replay = h.store.applyBatch([
+    { index: 2, term: 1, request: { put: { key: b('a'), value: b('replayed') } } },
+    { index: 3, term: 1, request: { put: { key: b('a'), value: b('3') } } },
   ]);
   expect(replay[0]).toEqual({ skipped: true });
-  expect(s(get('a')!.value)).toBe('2');
+  expect(summary(h.get('a'))).toEqual(['3', 2, 4, 3]);
+  expect(() => h.store.applyBatch([{ index: 9, term: 1, request: null }])).toThrow('entries are missing');
+  expect(h.store.appliedIndex().index).toBe(3); // the failed batch left nothing behind
 });
 
-test('over quota: NOSPACE alarm, puts refused, reads and deletes still work', () => {
-  store.close();
-  store = MvccStore.open(dir, { quotaBackendBytes: 64 * 1024 });
-  for (let i = 0; i < 200 && store.alarms().length === 0; i++) put(`k${i}`, 'x'.repeat(1024));
-  expect(store.alarms()).toEqual(['NOSPACE']);
-  expect((put('another', 'v') as MvccError).code).toBe('nospace');
-  expect(get('k1')).toBeDefined();
-  expect(apply({ delete_range: { key: b('k1') } })[0]).not.toBeInstanceOf(MvccError);
-});
-
-test('export and restore give the same data and hash', async () => {
-  for (let i = 0; i < 50; i++) put(`k${i % 7}`, `v${i}`);
-  const hash = store.hashKV();
-  const chunks: Uint8Array[] = [];
-  for await (const c of store.exportSnapshot()) chunks.push(c);
-  const other = MvccStore.open(mkdtempSync(join(tmpdir(), 'raftkv-mvcc-restore-')));
-  await other.restore(Buffer.concat(chunks));
-  expect(other.hashKV()).toBe(hash);
-  expect(other.appliedIndex()).toEqual(store.appliedIndex());
-  expect(other.currentRevision()).toBe(store.currentRevision());
-  other.close();
-});
-
-test('randomized: the store agrees with a simple model of latest values over thousands of operations', () => {
-  const seed = Number(process.env.MVCC_SEED ?? 7);
-  const rng = new Rng(seed);
-  const model = new Map<string, { value: string; version: number; create: number; mod: number }>();
-  let rev = 1;
-  for (let i = 0; i < 2000; i++) {
-    const k = `k${rng.int(0, 9)}`;
-    if (rng.chance(0.7)) {
-      const v = `v${i}`;
-      put(k, v);
-      rev++;
-      const prev = model.get(k);
-      model.set(k, { value: v, version: (prev?.version ?? 0) + 1, create: prev?.create ?? rev, mod: rev });
-    } else {
-      apply({ delete_range: { key: b(k) } });
-      if (model.delete(k)) rev++;
-    }
-    const got = get(k);
-    const want = model.get(k);
-    const summary = got && [s(got.value), got.version, got.create_revision, got.mod_revision];
-    expect({ seed, i, summary }).toEqual({
-      seed,
-      i,
-      summary: want && [want.value, want.version, want.create, want.mod],
-    });
-  }
-  expect(store.currentRevision()).toBe(rev);
+test('a batch that throws commits nothing: not the data, not the applied index', async () => {
+  expect(() =>
+    h.store.applyBatch([
+      { index: 1, term: 1, request: { put: { key: b('a'), value: b('1') } } },
+      { index: 5, term: 1, request: null },
+    ]),
+  ).toThrow();
+  expect(h.get('a')).toBeUndefined();
+  await h.reopen();
+  expect(h.get('a')).toBeUndefined();
+  expect([h.store.appliedIndex().index, h.store.currentRevision()]).toEqual([0, 1]);
 });

@@ -26,6 +26,7 @@ export interface RangeRequest {
   revision?: number;
   sort_order?: SortOrder;
   sort_target?: SortTarget;
+  /** Meaningful to the server (skip the ReadIndex round); the store reads locally either way. */
   serializable?: boolean;
   keys_only?: boolean;
   count_only?: boolean;
@@ -109,6 +110,7 @@ export interface TxnResponse {
 
 export interface CompactionRequest {
   revision: number;
+  /** etcd waits for the physical removal when set; here compaction is always complete on return. */
   physical?: boolean;
 }
 
@@ -116,14 +118,57 @@ export interface CompactionResponse {
   header: ResponseHeader;
 }
 
+export type AlarmType = 'NOSPACE';
+
+/** etcd's AlarmRequest, minus GET (read `alarms()` locally). It goes through the log so that every member agrees. */
+export interface AlarmRequest {
+  action: 'ACTIVATE' | 'DEACTIVATE';
+  alarm: AlarmType;
+}
+
+export interface AlarmResponse {
+  header: ResponseHeader;
+  alarms: AlarmType[];
+}
+
 /** What a Raft entry asks the backend to do. */
 export type WriteRequest =
   | { put: PutRequest }
   | { delete_range: DeleteRangeRequest }
   | { txn: TxnRequest }
-  | { compaction: CompactionRequest };
+  | { compaction: CompactionRequest }
+  | { alarm: AlarmRequest };
 
-export type WriteResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse;
+export type WriteResponse =
+  PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | AlarmResponse;
+
+/**
+ * One committed Raft entry for `applyBatch`. `request` is null for an entry that carries no write
+ * (a new leader's empty entry, a configuration change); it may also still be encoded, as the
+ * server keeps it in the log.
+ */
+export interface ApplyEntry {
+  index: number;
+  term: number;
+  request: WriteRequest | Uint8Array | null;
+}
+
+/** Per entry: the response, the request's own error, a no-op, or an entry applied before. */
+export type ApplyResult = WriteResponse | MvccError | { noop: true } | { skipped: true };
+
+export type EventType = 'PUT' | 'DELETE';
+
+/** A watch event: for a DELETE, `kv` holds only the key and the deletion's mod_revision. */
+export interface Event {
+  type: EventType;
+  kv: KeyValue;
+  prev_kv?: KeyValue;
+}
+
+export interface Logger {
+  info(message: string, meta?: object): void;
+  warn(message: string, meta?: object): void;
+}
 
 export type MvccErrorCode =
   'compacted' | 'futureRev' | 'keyNotFound' | 'duplicateKey' | 'tooManyOps' | 'nospace' | 'invalid';
@@ -145,4 +190,7 @@ export const ERR = {
   duplicateKey: () => new MvccError('duplicateKey', 'etcdserver: duplicate key given in txn request'),
   tooManyOps: () => new MvccError('tooManyOps', 'etcdserver: too many operations in txn request'),
   nospace: () => new MvccError('nospace', 'etcdserver: mvcc: database space exceeded'),
+  emptyKey: () => new MvccError('invalid', 'etcdserver: key is not provided'),
+  keyTooLong: (max: number) => new MvccError('invalid', `mvcc: keys are limited to ${max} bytes`),
+  malformed: (why: string) => new MvccError('invalid', `mvcc: malformed request: ${why}`),
 };

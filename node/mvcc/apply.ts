@@ -1,0 +1,174 @@
+// Applying one write request inside the batch's lmdb transaction, with etcd's semantics: a request
+// that changes anything takes the next revision; a txn's compares and checks all run against the
+// state before it, and nothing is written unless all of them pass.
+import type { Backend } from './backend.js';
+import { compact } from './compaction.js';
+import { compare } from './compare.js';
+import { range } from './range.js';
+import { checkTxnRequest } from './txn-check.js';
+import { checkKey, checkRevision } from './validate.js';
+import { KeyView } from './view.js';
+import { RevisionWriter, type BatchState } from './writer.js';
+import {
+  ERR,
+  type AlarmRequest,
+  type AlarmResponse,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type PutRequest,
+  type PutResponse,
+  type RequestOp,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResponse,
+  type WriteRequest,
+  type WriteResponse,
+} from './types.js';
+
+export interface ApplyLimits {
+  maxTxnOps: number;
+  quotaBytes: number;
+}
+
+/** The branch a txn takes, decided up front like etcd does, with the same for its nested txns. */
+interface TxnPlan {
+  succeeded: boolean;
+  ops: RequestOp[];
+  nested: Array<TxnPlan | undefined>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class Applier {
+  constructor(
+    private readonly db: Backend,
+    private readonly state: BatchState,
+    private readonly limits: ApplyLimits,
+  ) {}
+
+  /** Throws MvccError, before any write, when etcd would refuse the request. */
+  apply(req: WriteRequest): WriteResponse {
+    const meta = this.state.meta;
+    if ('compaction' in req) return compact(this.db, meta, req.compaction.revision);
+    if ('alarm' in req) return this.alarm(req.alarm);
+    const w = new RevisionWriter(this.db, this.state, meta.revision + 1);
+    let res: WriteResponse;
+    if ('put' in req) res = this.put(w, req.put);
+    else if ('delete_range' in req) res = this.deleteRange(w, req.delete_range);
+    else res = this.txn(w, req.txn);
+    if (w.changed) {
+      meta.revision = w.revision;
+      if (meta.usage > this.limits.quotaBytes && !meta.alarms.includes('NOSPACE')) {
+        meta.alarms = [...meta.alarms, 'NOSPACE'];
+      }
+    }
+    setHeaderRevision(res, meta.revision);
+    return res;
+  }
+
+  /** The state as of now, including what the current request has written so far. */
+  private view(w?: RevisionWriter): KeyView {
+    return new KeyView(this.db, w?.changed ? w.revision : this.state.meta.revision);
+  }
+
+  private put(w: RevisionWriter, req: PutRequest): PutResponse {
+    checkKey(req.key, undefined, this.db.maxKeySize);
+    this.checkSpace();
+    this.checkPrevExists(this.view(), req);
+    return this.writePut(w, req);
+  }
+
+  private checkSpace(): void {
+    if (this.state.meta.alarms.includes('NOSPACE')) throw ERR.nospace();
+  }
+
+  /** ignore_value and ignore_lease keep the key's current ones, so the key must exist. */
+  private checkPrevExists(view: KeyView, req: PutRequest): void {
+    if ((req.ignore_value || req.ignore_lease) && !view.get(req.key)) throw ERR.keyNotFound();
+  }
+
+  private writePut(w: RevisionWriter, req: PutRequest): PutResponse {
+    const prev = this.view(w).get(req.key);
+    const value = req.ignore_value ? prev!.value : (req.value ?? EMPTY);
+    const lease = req.ignore_lease ? prev!.lease : (req.lease ?? 0);
+    w.put(req.key, value, lease, prev);
+    const res: PutResponse = { header: { revision: w.revision } };
+    if (req.prev_kv && prev) res.prev_kv = prev;
+    return res;
+  }
+
+  private deleteRange(w: RevisionWriter, req: DeleteRangeRequest): DeleteRangeResponse {
+    checkKey(req.key, req.range_end, this.db.maxKeySize);
+    return this.writeDelete(w, req);
+  }
+
+  private writeDelete(w: RevisionWriter, req: DeleteRangeRequest): DeleteRangeResponse {
+    const { kvs } = this.view(w).scan(req.key, req.range_end);
+    for (const kv of kvs) w.delete(kv);
+    return { header: { revision: w.revision }, deleted: kvs.length, prev_kvs: req.prev_kv ? kvs : [] };
+  }
+
+  private txn(w: RevisionWriter, req: TxnRequest): TxnResponse {
+    checkTxnRequest(req, this.limits.maxTxnOps, this.db.maxKeySize);
+    // Like etcd's capped applier: while NOSPACE is raised, any txn that could put is refused.
+    if (hasPut(req)) this.checkSpace();
+    const before = this.view();
+    const plan = planTxn(before, req);
+    this.checkPlan(before, plan);
+    return this.runTxn(w, plan);
+  }
+
+  private checkPlan(before: KeyView, plan: TxnPlan): void {
+    plan.ops.forEach((op, i) => {
+      if ('request_put' in op) this.checkPrevExists(before, op.request_put);
+      else if ('request_txn' in op) this.checkPlan(before, plan.nested[i]!);
+      else if ('request_range' in op && (op.request_range.revision ?? 0) > 0) {
+        checkRevision(op.request_range.revision!, before.revision, this.state.meta.compacted);
+      }
+    });
+  }
+
+  private runTxn(w: RevisionWriter, plan: TxnPlan): TxnResponse {
+    const responses = plan.ops.map((op, i): ResponseOp => {
+      if ('request_range' in op) {
+        return { response_range: range(this.view(w), this.state.meta.compacted, op.request_range) };
+      }
+      if ('request_put' in op) return { response_put: this.writePut(w, op.request_put) };
+      if ('request_delete_range' in op) {
+        return { response_delete_range: this.writeDelete(w, op.request_delete_range) };
+      }
+      return { response_txn: this.runTxn(w, plan.nested[i]!) };
+    });
+    return { header: { revision: w.revision }, succeeded: plan.succeeded, responses };
+  }
+
+  private alarm(req: AlarmRequest): AlarmResponse {
+    const meta = this.state.meta;
+    const others = meta.alarms.filter((a) => a !== req.alarm);
+    meta.alarms = req.action === 'ACTIVATE' ? [...others, req.alarm] : others;
+    return { header: { revision: meta.revision }, alarms: [...meta.alarms] };
+  }
+}
+
+function planTxn(view: KeyView, req: TxnRequest): TxnPlan {
+  const succeeded = (req.compare ?? []).every((c) => compare(view, c));
+  const ops = (succeeded ? req.success : req.failure) ?? [];
+  return {
+    succeeded,
+    ops,
+    nested: ops.map((op) => ('request_txn' in op ? planTxn(view, op.request_txn) : undefined)),
+  };
+}
+
+function hasPut(req: TxnRequest): boolean {
+  return [...(req.success ?? []), ...(req.failure ?? [])].some(
+    (op) => 'request_put' in op || ('request_txn' in op && hasPut(op.request_txn)),
+  );
+}
+
+/** Every response in a write, nested ones included, reports the revision after the write. */
+function setHeaderRevision(res: WriteResponse, revision: number): void {
+  res.header.revision = revision;
+  if (!('responses' in res)) return;
+  for (const op of res.responses) setHeaderRevision(Object.values(op)[0] as WriteResponse, revision);
+}

@@ -1,0 +1,83 @@
+// The on-disk layout: one lmdb file holding four databases.
+//   history: revision → the key's record at that revision (a tombstone for a deletion)
+//   changes: key → every revision at which the key changed, oldest first (dupsort, 13-byte changes)
+//   live:    key → the revision of its current record, for keys that exist now
+//   meta:    revision counters, applied Raft index and term, alarms, space in use
+// Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder).
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import type { StoredRecord } from './records.js';
+import type { AlarmType } from './types.js';
+
+/** Bumped when the layout changes, so an old file is refused instead of misread. */
+const SCHEMA = 1;
+
+export interface Meta {
+  schema: number;
+  /** The newest revision (1 in an empty store, like etcd). */
+  revision: number;
+  /** Reads below this revision fail; 0 before the first compaction. */
+  compacted: number;
+  appliedIndex: number;
+  appliedTerm: number;
+  alarms: AlarmType[];
+  /** What the quota measures: the cost of every record kept in history (see records.ts). */
+  usage: number;
+}
+
+export function emptyMeta(): Meta {
+  return { schema: SCHEMA, revision: 1, compacted: 0, appliedIndex: 0, appliedTerm: 0, alarms: [], usage: 0 };
+}
+
+export class Backend {
+  private constructor(
+    readonly path: string,
+    readonly env: RootDatabase,
+    readonly history: Database<StoredRecord, Buffer>,
+    readonly changes: Database<Buffer, Buffer>,
+    readonly live: Database<Buffer, Buffer>,
+    private readonly metaDb: Database<Meta, string>,
+  ) {}
+
+  static open(path: string): Backend {
+    // noSubdir: the store is one file, so a restore can replace it with a single rename.
+    // overlappingSync off: every commit is fsynced before transactionSync returns.
+    const env = open({ path, noSubdir: true, overlappingSync: false, compression: false });
+    return new Backend(
+      path,
+      env,
+      env.openDB({ name: 'history', keyEncoding: 'binary' }),
+      env.openDB({ name: 'changes', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
+      env.openDB({ name: 'live', keyEncoding: 'binary', encoding: 'binary' }),
+      env.openDB({ name: 'meta' }),
+    );
+  }
+
+  /** The committed meta, or as of `transaction` when given. */
+  readMeta(transaction?: Transaction): Meta {
+    const m = this.metaDb.get('meta', { transaction });
+    if (m && m.schema !== SCHEMA) {
+      throw new Error(`mvcc: ${this.path} has on-disk schema ${m.schema}, this build reads ${SCHEMA}`);
+    }
+    return m ?? emptyMeta();
+  }
+
+  /** Call inside a write transaction. */
+  writeMeta(m: Meta): void {
+    this.metaDb.putSync('meta', m);
+  }
+
+  /** The longest key lmdb accepts. */
+  get maxKeySize(): number {
+    return (this.env as unknown as { maxKeySize: number }).maxKeySize;
+  }
+
+  /** Bytes of the file in use (up to the last page written), as etcd reports its db size. */
+  size(): number {
+    const s = this.env.getStats() as { lastPageNumber: number; pageSize: number };
+    return (s.lastPageNumber + 1) * s.pageSize;
+  }
+
+  close(): Promise<void> {
+    return this.env.close();
+  }
+}

@@ -1,0 +1,128 @@
+// Snapshots for Raft: the whole store as a stream of msgpack messages, all read from one lmdb read
+// transaction: a header with the meta (applied index and term included), history rows in revision
+// order, and an end marker with the row count, so a cut-short stream is refused. Only history
+// travels; the key index and `live` are rebuilt from it. Message boundaries need not match the
+// chunks the stream arrives in.
+import { Packr, decodeIter } from 'msgpackr';
+import { Backend, emptyMeta, type Meta } from './backend.js';
+import { isTombstone, type StoredRecord } from './records.js';
+import { REV_BYTES, changeBytes, readRev } from './revision.js';
+
+const FORMAT = 'raftkv-mvcc-snapshot';
+const VERSION = 1;
+/** Rows are sent in messages of about this size. */
+const MESSAGE_BYTES = 1 << 20;
+
+type Row = [Buffer, StoredRecord];
+type Message = { format: string; version: number; meta: Meta } | { rows: Row[] } | { end: number };
+
+const packr = new Packr({ useRecords: false });
+
+export async function* exportSnapshot(db: Backend): AsyncGenerator<Uint8Array> {
+  const transaction = db.env.useReadTransaction();
+  try {
+    yield pack({ format: FORMAT, version: VERSION, meta: db.readMeta(transaction) });
+    let rows: Row[] = [];
+    let bytes = 0;
+    let total = 0;
+    for (const { key, value } of db.history.getRange({ transaction })) {
+      rows.push([key, value]);
+      bytes += REV_BYTES + value[0].length + value[1].length;
+      total++;
+      if (bytes >= MESSAGE_BYTES) {
+        yield pack({ rows });
+        rows = [];
+        bytes = 0;
+      }
+    }
+    if (rows.length > 0) yield pack({ rows });
+    yield pack({ end: total });
+  } finally {
+    transaction.done();
+  }
+}
+
+function pack(m: Message): Uint8Array {
+  return packr.pack(m);
+}
+
+/** Builds a new store file at `path` (which must not exist) from a snapshot stream. */
+export async function writeSnapshotFile(
+  path: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<Meta> {
+  const db = Backend.open(path);
+  try {
+    let meta: Meta | undefined;
+    let rows = 0;
+    let ended = false;
+    for await (const m of decodeIter(chunks) as AsyncIterable<unknown>) {
+      if (ended) throw snapshotError('data after the end marker');
+      if (!meta) meta = header(m);
+      else if (isRows(m)) rows += load(db, m.rows);
+      else if (isEnd(m)) {
+        if (m.end !== rows)
+          throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
+        ended = true;
+      } else throw snapshotError('unexpected message');
+    }
+    if (!meta || !ended) throw snapshotError('the stream ended early');
+    db.env.transactionSync(() => db.writeMeta(meta));
+    return meta;
+  } finally {
+    await db.close();
+  }
+}
+
+/** One transaction per message: big enough to amortize the fsync, small enough to bound memory. */
+function load(db: Backend, rows: Row[]): number {
+  db.env.transactionSync(() => {
+    for (const [rev, r] of rows) {
+      const { main, sub } = readRev(rev);
+      db.history.putSync(rev, r);
+      db.changes.putSync(r[0], changeBytes(main, sub, isTombstone(r)));
+      if (isTombstone(r)) db.live.removeSync(r[0]);
+      else db.live.putSync(r[0], rev);
+    }
+  });
+  return rows.length;
+}
+
+function header(m: unknown): Meta {
+  const h = fields(m) as { format?: unknown; version?: unknown; meta?: Partial<Meta> };
+  if (h.format !== FORMAT) throw snapshotError('not an mvcc snapshot');
+  if (h.version !== VERSION) throw snapshotError(`version ${String(h.version)}, expected ${VERSION}`);
+  const meta = { ...emptyMeta(), ...h.meta };
+  if (meta.schema !== emptyMeta().schema) throw snapshotError(`schema ${meta.schema}`);
+  return meta;
+}
+
+function isRows(m: unknown): m is { rows: Row[] } {
+  const rows = fields(m).rows;
+  return Array.isArray(rows) && rows.every(isRow);
+}
+
+function isRow(row: unknown): row is Row {
+  if (!Array.isArray(row) || row.length !== 2) return false;
+  const [rev, r] = row as [unknown, unknown];
+  return (
+    Buffer.isBuffer(rev) &&
+    rev.length === REV_BYTES &&
+    Array.isArray(r) &&
+    r.length === 5 &&
+    Buffer.isBuffer(r[0]) &&
+    Buffer.isBuffer(r[1])
+  );
+}
+
+function isEnd(m: unknown): m is { end: number } {
+  return typeof fields(m).end === 'number';
+}
+
+function fields(m: unknown): Record<string, unknown> {
+  return typeof m === 'object' && m !== null ? (m as Record<string, unknown>) : {};
+}
+
+function snapshotError(why: string): Error {
+  return new Error(`mvcc snapshot: ${why}`);
+}

@@ -1,0 +1,59 @@
+// The changes one write request makes. They all carry the request's revision and get
+// sub-revisions in order; each one updates history, the key's change list and `live`, counts
+// against the quota and becomes a watch event.
+import type { Backend, Meta } from './backend.js';
+import { asBuffer } from './key-range.js';
+import { putRecord, recordCost, toKeyValue, tombstoneRecord, type StoredRecord } from './records.js';
+import { changeBytes, revBytes } from './revision.js';
+import type { Event, KeyValue } from './types.js';
+
+/** What a batch builds up while it applies: the meta it will commit and the events it will publish. */
+export interface BatchState {
+  meta: Meta;
+  events: Event[];
+}
+
+export class RevisionWriter {
+  private sub = 0;
+
+  constructor(
+    private readonly db: Backend,
+    private readonly state: BatchState,
+    readonly revision: number,
+  ) {}
+
+  get changed(): boolean {
+    return this.sub > 0;
+  }
+
+  /** Writes the key's next version; `prev` is its current one, if it exists. */
+  put(key: Uint8Array, value: Uint8Array, lease: number, prev: KeyValue | undefined): KeyValue {
+    const kv: KeyValue = {
+      key,
+      value,
+      lease,
+      create_revision: prev ? prev.create_revision : this.revision,
+      mod_revision: this.revision,
+      version: prev ? prev.version + 1 : 1,
+    };
+    this.db.live.putSync(asBuffer(key), this.record(putRecord(kv), false));
+    this.state.events.push(prev ? { type: 'PUT', kv, prev_kv: prev } : { type: 'PUT', kv });
+    return kv;
+  }
+
+  delete(prev: KeyValue): void {
+    const tombstone = tombstoneRecord(prev.key);
+    this.record(tombstone, true);
+    this.db.live.removeSync(asBuffer(prev.key));
+    this.state.events.push({ type: 'DELETE', kv: toKeyValue(this.revision, tombstone), prev_kv: prev });
+  }
+
+  private record(r: StoredRecord, tombstone: boolean): Buffer {
+    const sub = this.sub++;
+    const rev = revBytes(this.revision, sub);
+    this.db.history.putSync(rev, r);
+    this.db.changes.putSync(r[0], changeBytes(this.revision, sub, tombstone));
+    this.state.meta.usage += recordCost(r);
+    return rev;
+  }
+}
