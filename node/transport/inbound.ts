@@ -23,7 +23,7 @@ export interface InboundOptions {
   isRemoved: (peer: NodeId) => boolean;
   /** A new message stream from `from`; the transport closes the one it replaces. */
   onMessageStream: (from: NodeId, s: Socket) => void;
-  deliver: (from: NodeId, msgs: Message[]) => void;
+  deliver: (msgs: Message[]) => void;
   receiveSnapshot: SnapshotHandler;
 }
 
@@ -65,7 +65,7 @@ export function acceptPeer(s: Socket, o: InboundOptions): void {
       // Checked per batch: a member removed while connected learns it with its next message.
       if (o.isRemoved(from)) return reject('removed', `member ${from} was removed from the cluster`);
       stats!.messagesReceived += f.msgs.length;
-      o.deliver(from, f.msgs);
+      o.deliver(f.msgs);
     } else if (f.t === 'ping') {
       writeFrame(s, { t: 'pong', at: f.at }, sent);
     } else {

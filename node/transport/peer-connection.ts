@@ -16,7 +16,7 @@ export interface PeerConnectionOptions {
   address: PeerAddress;
   maxQueue: number;
   maxFrameBytes: number;
-  /** A connection that answered nothing (not even a ping) for this long is re-dialled. */
+  /** A dial unanswered, or a connection that answered nothing (not even a ping), for this long is re-dialled. */
   idleTimeoutMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -41,6 +41,7 @@ export class PeerConnection {
   private down = false;
   private backoffMs: number;
   private retry: NodeJS.Timeout | undefined;
+  /** When the dial started or the peer last sent a frame. */
   private lastHeard = 0;
   private started = false;
   private closed = false;
@@ -96,13 +97,16 @@ export class PeerConnection {
   /** Called every ping interval. */
   tick(): void {
     const s = this.socket;
-    if (!s || !this.connected) return;
+    if (!s) return;
+    // A blackholed address never fails a dial quickly, and a partition leaves TCP looking open.
     if (performance.now() - this.lastHeard > this.o.idleTimeoutMs) {
-      this.o.logger.warn('peer connection silent; re-dialling', { peer: this.o.peer, ...this.address });
+      if (!this.down) {
+        this.o.logger.warn('peer connection silent; re-dialling', { peer: this.o.peer, ...this.address });
+      }
       s.destroy();
       return;
     }
-    this.write(s, { t: 'ping', at: performance.now() });
+    if (this.connected) this.write(s, { t: 'ping', at: performance.now() });
   }
 
   async close(): Promise<void> {
@@ -117,12 +121,12 @@ export class PeerConnection {
     if (!this.started || this.closed || this.socket) return;
     const s = createConnection(this.address);
     this.socket = s;
+    this.lastHeard = performance.now();
     s.setNoDelay(true);
     let failure: Error | undefined;
     s.on('error', (e) => (failure = e)); // 'close' follows and handles it
     s.once('connect', () => {
       this.connected = true;
-      this.lastHeard = performance.now();
       const { self: from, clusterId, peer: to } = this.o;
       this.write(s, { t: 'hello', version: PROTOCOL_VERSION, clusterId, from, to, kind: 'msg' });
       // The first pong doubles as the peer's acceptance of the hello.

@@ -159,6 +159,23 @@ test('a message too large for any frame is dropped and counted, and the rest sti
   expect(a.logged('error', 'larger than a frame')).toBe(true);
 });
 
+test('a throwing message handler is logged and does not stop later deliveries', async () => {
+  const got: Message[] = [];
+  const b = await node('b', {
+    onMessages: (ms) => {
+      got.push(...ms);
+      if (got.length === 1) throw new Error('handler bug');
+    },
+  });
+  const a = await node('a');
+  mesh([a, b]);
+  a.t.send([appMsg('a', 'b', 1)]);
+  await waitFor('the first message', () => got.length === 1);
+  a.t.send([appMsg('a', 'b', 2)]);
+  await waitFor('the second message', () => got.length === 2);
+  expect(b.logged('error', 'onMessages callback threw')).toBe(true);
+});
+
 test('pings measure the round-trip time to each peer', async () => {
   const rtts: Array<[string, number]> = [];
   const a = await node('a', { pingIntervalMs: 10, onRtt: (p, s) => rtts.push([p, s]) });

@@ -81,6 +81,8 @@ export class Transport implements PeerTransport {
   /** Accepted and snapshot-sending sockets, destroyed by close(). */
   private readonly sockets = new Set<Socket>();
   private readonly messageStreams = new Map<NodeId, Socket>();
+  /** Connections to removed peers that are still closing; close() waits for them. */
+  private readonly closing = new Set<Promise<void>>();
   private messageHandler: (msgs: Message[]) => void;
   private snapshotHandler: SnapshotHandler;
   private server: Server | undefined;
@@ -94,6 +96,9 @@ export class Transport implements PeerTransport {
     for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) this.tuning[k] = o[k] ?? DEFAULTS[k];
     if (this.tuning.snapshotChunkBytes + 1024 > this.tuning.maxFrameBytes) {
       throw new Error('snapshotChunkBytes must leave room for the frame around it within maxFrameBytes');
+    }
+    if (this.tuning.pingIntervalMs * 2 > this.tuning.idleTimeoutMs) {
+      throw new Error('idleTimeoutMs must be at least two ping intervals, or live connections are cut');
     }
     this.messageHandler = o.onMessages ?? (() => {});
     this.snapshotHandler =
@@ -157,9 +162,9 @@ export class Transport implements PeerTransport {
       backoffMaxMs: this.tuning.backoffMaxMs,
       stats: this.statsFor(id),
       logger: this.logger,
-      onRtt: (seconds) => this.o.onRtt?.(id, seconds),
-      onUnreachable: () => this.o.onUnreachable?.(id),
-      onRemoved: () => this.o.onRemoved?.(),
+      onRtt: (seconds) => this.callback('onRtt', () => this.o.onRtt?.(id, seconds)),
+      onUnreachable: () => this.callback('onUnreachable', () => this.o.onUnreachable?.(id)),
+      onRemoved: () => this.callback('onRemoved', () => this.o.onRemoved?.()),
     });
     this.links.set(id, link);
     if (this.started && !this.closed) link.start();
@@ -174,8 +179,12 @@ export class Transport implements PeerTransport {
 
   /** Forgets the peer and drops what was queued for it. */
   removePeer(id: NodeId): void {
-    void this.links.get(id)?.close();
+    const link = this.links.get(id);
+    if (!link) return;
     this.links.delete(id);
+    const closing = link.close();
+    this.closing.add(closing);
+    void closing.finally(() => this.closing.delete(closing));
   }
 
   /** Makes the peer set exactly `peers` (member id → peer URL). */
@@ -279,8 +288,18 @@ export class Transport implements PeerTransport {
     await Promise.all([
       ...[...this.links.values()].map((link) => link.close()),
       ...[...this.sockets].map(destroyAndWait),
+      ...this.closing,
       server && new Promise<void>((resolve) => server.close(() => resolve())),
     ]);
+  }
+
+  /** Runs a caller's callback from a socket event, where a throw would take the process down. */
+  private callback(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.logger.error(`transport ${name} callback threw`, { error: String(e) });
+    }
   }
 
   private statsFor(peer: NodeId): PeerStats {
@@ -314,13 +333,7 @@ export class Transport implements PeerTransport {
           if (this.messageStreams.get(from) === stream) this.messageStreams.delete(from);
         });
       },
-      deliver: (from, msgs) => {
-        try {
-          this.messageHandler(msgs);
-        } catch (e) {
-          this.logger.error('message handler failed', { peer: from, error: String(e) });
-        }
-      },
+      deliver: (msgs) => this.callback('onMessages', () => this.messageHandler(msgs)),
       receiveSnapshot: (from, msg, chunks) => this.snapshotHandler(from, msg, chunks),
     });
   }
