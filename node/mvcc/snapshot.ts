@@ -16,7 +16,9 @@ const MESSAGE_BYTES = 1 << 20;
 type Row = [Buffer, StoredRecord];
 type Message = { format: string; version: number; meta: Meta } | { rows: Row[] } | { end: number };
 
-const packr = new Packr({ useRecords: false });
+/** Plain msgpack maps, decoded as objects: no record extension to agree on across versions. */
+const MSGPACK = { useRecords: false };
+const packr = new Packr(MSGPACK);
 
 export async function* exportSnapshot(db: Backend): AsyncGenerator<Uint8Array> {
   const transaction = db.env.useReadTransaction();
@@ -56,7 +58,7 @@ export async function writeSnapshotFile(
     let meta: Meta | undefined;
     let rows = 0;
     let ended = false;
-    for await (const m of decodeIter(chunks) as AsyncIterable<unknown>) {
+    for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown>) {
       if (ended) throw snapshotError('data after the end marker');
       if (!meta) meta = header(m);
       else if (isRows(m)) rows += load(db, m.rows);

@@ -108,7 +108,7 @@ test('entries: null is a no-op, encoded requests are decoded, undecodable ones a
   const results = h.store.applyBatch([
     { index: 1, term: 2, request: null },
     { index: 2, term: 2, request: encodeRequest({ put: { key: b('a'), value: b('1') } }) },
-    { index: 3, term: 3, request: new Uint8Array([1, 0xc1]) },
+    { index: 3, term: 3, request: new Uint8Array([1, 0x92, 0x01]) },
   ]);
   expect(results[0]).toEqual({ noop: true });
   expect((results[1] as PutResponse).header.revision).toBe(2);
