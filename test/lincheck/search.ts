@@ -53,8 +53,10 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
     prev[next[node]!] = node;
   };
 
-  const linearized = new Bitset(n);
-  const cache = new Cache<S>(model);
+  // Only answered operations count towards the cache's hash: configurations that differ just
+  // in which unknown operations they took are compared by dominance within one bucket.
+  const linearized = new Bitset(Uint32Array.from(ops, (op, i) => (op.status === 'ok' ? zobrist(i) : 0)));
+  const cache = new Cache<S>(model, ops);
   const stack = new Int32Array(n);
   const states: S[] = [];
   let depth = 0;
@@ -66,11 +68,16 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
   // Unknown operations never need to be linearized: they may take effect after everything else.
   let remaining = ops.filter((op) => op.status === 'ok').length;
   let state = model.init();
+  cache.add(linearized, state);
+  // Candidates are tried in two passes, answered operations first and unknown ones late, so
+  // that configurations without an unknown operation are explored before (and dominate) those with it.
+  let late = false;
   let node = next[HEAD]!;
   for (let steps = 1; remaining > 0; steps++) {
     if (steps % CLOCK_EVERY === 0 && performance.now() > deadline) return { result: 'unknown' };
     if (node < n) {
-      const after = model.step(state, ops[node]!);
+      const op = ops[node]!;
+      const after = (op.status === 'unknown') === late ? model.step(state, op) : undefined;
       if (after !== undefined) {
         linearized.add(node);
         if (cache.add(linearized, after)) {
@@ -81,15 +88,19 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
             bestDepth = agreed = depth;
           }
           state = after;
-          if (ops[node]!.status === 'ok') remaining--;
+          if (op.status === 'ok') remaining--;
           unlink(node);
           unlink(node + n);
+          late = false;
           node = next[HEAD]!;
           continue;
         }
         linearized.delete(node);
       }
       node = next[node]!;
+    } else if (!late) {
+      late = true;
+      node = next[HEAD]!;
     } else {
       // A return: its operation had to be linearized by now, so undo the latest choice.
       if (depth === 0) return illegal(ops, best.subarray(0, bestDepth));
@@ -100,6 +111,7 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
       if (ops[undone]!.status === 'ok') remaining++;
       relink(undone + n);
       relink(undone);
+      late = ops[undone]!.status === 'unknown';
       node = next[undone]!;
     }
   }
@@ -123,18 +135,19 @@ class Bitset {
   readonly words: Uint32Array;
   hash = 0;
 
-  constructor(size: number) {
-    this.words = new Uint32Array((size + 31) >>> 5);
+  /** `weights` holds each index's share of the hash. */
+  constructor(private readonly weights: Uint32Array) {
+    this.words = new Uint32Array((weights.length + 31) >>> 5);
   }
 
   add(i: number): void {
     this.words[i >>> 5]! |= 1 << (i & 31);
-    this.hash ^= zobrist(i);
+    this.hash ^= this.weights[i]!;
   }
 
   delete(i: number): void {
     this.words[i >>> 5]! &= ~(1 << (i & 31));
-    this.hash ^= zobrist(i);
+    this.hash ^= this.weights[i]!;
   }
 }
 
@@ -145,25 +158,41 @@ function zobrist(i: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** Configurations already explored: (linearized set, state), bucketed by the set's hash. */
+/**
+ * Configurations already explored, or being explored further up the stack. A configuration is
+ * redundant if one with the same state and the same answered operations, but a subset of its
+ * unknown ones, is there: everything that can follow it can follow that one too.
+ */
 class Cache<S> {
   private readonly buckets = new Map<number, { words: Uint32Array; state: S }[]>();
+  private readonly answered: Uint32Array;
 
-  constructor(private readonly model: Model<S>) {}
+  constructor(
+    private readonly model: Model<S>,
+    ops: readonly Checkable[],
+  ) {
+    this.answered = new Uint32Array((ops.length + 31) >>> 5);
+    ops.forEach((op, i) => {
+      if (op.status === 'ok') this.answered[i >>> 5]! |= 1 << (i & 31);
+    });
+  }
 
-  /** False if already present; otherwise records it. */
+  /** False if redundant; otherwise records it. */
   add(set: Bitset, state: S): boolean {
     let bucket = this.buckets.get(set.hash);
     if (bucket === undefined) this.buckets.set(set.hash, (bucket = []));
     for (const seen of bucket) {
-      if (this.model.equal(seen.state, state) && sameWords(seen.words, set.words)) return false;
+      if (this.model.equal(seen.state, state) && this.dominates(seen.words, set.words)) return false;
     }
     bucket.push({ words: set.words.slice(), state });
     return true;
   }
-}
 
-function sameWords(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  /** a ⊆ b, and b adds only unknown operations. */
+  private dominates(a: Uint32Array, b: Uint32Array): boolean {
+    for (let i = 0; i < a.length; i++) {
+      if ((a[i]! & ~b[i]!) !== 0 || (b[i]! & ~a[i]! & this.answered[i]!) !== 0) return false;
+    }
+    return true;
+  }
 }
