@@ -132,13 +132,18 @@ test('the applied index and term survive a reopen; replayed entries are skipped;
   expect(h.store.appliedIndex().index).toBe(3); // the failed batch left nothing behind
 });
 
+test('the first entry may come after index 1 (the log can start after a bootstrap snapshot)', () => {
+  h.store.applyBatch([{ index: 2, term: 2, request: { put: { key: b('a'), value: b('1') } } }]);
+  expect([h.store.appliedIndex().index, h.store.currentRevision()]).toEqual([2, 2]);
+});
+
 test('a batch that throws commits nothing: not the data, not the applied index', async () => {
   expect(() =>
     h.store.applyBatch([
       { index: 1, term: 1, request: { put: { key: b('a'), value: b('1') } } },
       { index: 5, term: 1, request: null },
     ]),
-  ).toThrow();
+  ).toThrow('entry 5 follows applied index 1: entries are missing');
   expect(h.get('a')).toBeUndefined();
   await h.reopen();
   expect(h.get('a')).toBeUndefined();

@@ -91,8 +91,10 @@ export class MvccStore {
 
   /**
    * Applies committed Raft entries, in order, in one durable lmdb commit. Entries at or below the
-   * applied index are skipped (a replay after a restart or a restore); a gap throws, as it means
-   * lost entries. A request's own failure is its result; anything else aborts the whole batch.
+   * applied index are skipped (a replay after a restart or a restore). Once something is applied,
+   * a gap throws, as it means lost entries; the first entry may be past 1, since the Raft log can
+   * start after a bootstrap snapshot. A request's own failure is its result; anything else aborts
+   * the whole batch.
    */
   applyBatch(entries: ApplyEntry[]): ApplyResult[] {
     const state: BatchState = { meta: { ...this.meta }, events: [] };
@@ -109,7 +111,7 @@ export class MvccStore {
   private applyEntry(applier: Applier, state: BatchState, e: ApplyEntry): ApplyResult {
     const meta = state.meta;
     if (e.index <= meta.appliedIndex) return { skipped: true };
-    if (e.index !== meta.appliedIndex + 1) {
+    if (meta.appliedIndex > 0 && e.index !== meta.appliedIndex + 1) {
       throw new Error(
         `mvcc: entry ${e.index} follows applied index ${meta.appliedIndex}: entries are missing`,
       );
