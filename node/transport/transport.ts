@@ -294,11 +294,12 @@ export class Transport implements PeerTransport {
   }
 
   /** Runs a caller's callback from a socket event, where a throw would take the process down. */
-  private callback(name: string, fn: () => void): void {
+  private callback<T>(name: string, fn: () => T, fallback?: T): T | undefined {
     try {
-      fn();
+      return fn();
     } catch (e) {
       this.logger.error(`transport ${name} callback threw`, { error: String(e) });
+      return fallback;
     }
   }
 
@@ -323,7 +324,7 @@ export class Transport implements PeerTransport {
       snapshotIdleTimeoutMs: this.tuning.snapshotIdleTimeoutMs,
       logger: this.logger,
       statsFor: (peer) => this.statsFor(peer),
-      isRemoved: (peer) => this.o.isRemoved?.(peer) ?? false,
+      isRemoved: (peer) => this.callback('isRemoved', () => this.o.isRemoved?.(peer) ?? false, false)!,
       onMessageStream: (from, stream) => {
         // A peer re-dials when it thinks its connection died; the old one may linger half-open here.
         const old = this.messageStreams.get(from);
@@ -334,7 +335,8 @@ export class Transport implements PeerTransport {
         });
       },
       deliver: (msgs) => this.callback('onMessages', () => this.messageHandler(msgs)),
-      receiveSnapshot: (from, msg, chunks) => this.snapshotHandler(from, msg, chunks),
+      // async: a handler that throws instead of rejecting still fails only its snapshot.
+      receiveSnapshot: async (from, msg, chunks) => this.snapshotHandler(from, msg, chunks),
     });
   }
 }

@@ -36,11 +36,11 @@ export function readFrames(s: Socket, o: FrameReaderOptions, onFrame: (f: Frame)
 }
 
 /** Writes one frame; returns the socket's backpressure signal (false also when it is gone). */
-export function writeFrame(s: Socket, f: Frame, onBytes: (n: number) => void, cb?: () => void): boolean {
+export function writeFrame(s: Socket, f: Frame, onBytes: (n: number) => void): boolean {
   if (s.destroyed) return false;
   const buf = encodeFrame(f);
   onBytes(buf.length);
-  return s.write(buf, cb);
+  return s.write(buf);
 }
 
 /** Destroys the socket and resolves once its handle is released. */
