@@ -121,13 +121,14 @@ describe('histories that are not linearizable', () => {
   });
 
   test('the counterexample names the key, how far it got and what is stuck', () => {
-    const stale = get([2, 4, 5], 'a', 'y');
-    const result = checkLinearizable(
-      [put([1, 0, 1], 'a', 'y'), put([1, 2, 3], 'b', 'y'), stale, get([3, 0, 9], null)],
-      {
-        deadlineMs: 5_000,
-      },
-    );
+    // The last read would be fine; the one before it is stuck.
+    const y = [
+      put([1, 0, 1], 'a', 'y'),
+      put([1, 2, 3], 'b', 'y'),
+      get([2, 4, 5], 'a', 'y'),
+      get([2, 6, 7], 'b', 'y'),
+    ];
+    const result = checkLinearizable([...y, get([3, 0, 9], null)], { deadlineMs: 5_000 });
     expect(result.result).toBe('illegal');
     expect(result.perKey.get('x')?.result).toBe('ok');
     const c = result.counterexample!;
@@ -137,7 +138,7 @@ describe('histories that are not linearizable', () => {
     expect(c.next).toEqual([expect.objectContaining({ clientId: 2, kind: 'get', call: 4 })]);
     expect(formatCounterexample(c)).toBe(
       [
-        'key y: not linearizable (3 operations)',
+        'key y: not linearizable (4 operations)',
         '  longest linearizable prefix (2 operations):',
         "    c1 put(y, 'a') [0, 1] = ok",
         "    c1 put(y, 'b') [2, 3] = ok",
