@@ -38,9 +38,10 @@ test: lint build etcd
 run: build
 	node dist/node/tools/run-local.js
 
-# Debian's etcd-server is the reference the benchmark (and its short CI run) compares against.
+# Debian's etcd-server is the reference the benchmark (and its short CI run) compares against;
+# its etcdctl proves the gRPC API works with etcd's own client.
 etcd:
-	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; }
+	@command -v etcd >/dev/null && command -v etcdctl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client; }
 
 # raftkv vs etcd side by side; writes bench/RESULTS.md (BENCH_SECONDS per workload).
 BENCH_SECONDS ?= 10

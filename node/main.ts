@@ -1,10 +1,13 @@
 // The member process: flags and environment → configuration, then storage, backend, transport,
 // Raft loop and client API, and a clean stop on SIGTERM (a leader hands leadership over first).
 import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import winston from 'winston';
+import { startGrpc } from './api/grpc.js';
 import { createApi } from './api/http.js';
+import { listenShared } from './api/listener.js';
+import { KvService } from './api/service.js';
 import { PromMetrics } from './api/metrics.js';
 import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
@@ -80,21 +83,19 @@ async function run(): Promise<void> {
   });
   await member.start();
 
-  const app = createApi({
+  const ctx = {
     member,
     clusterId: cid,
     clusterToken: cfg.initialClusterToken,
     maxRequestBytes: cfg.maxRequestBytes,
     metrics,
     version: VERSION,
-  });
-  const servers: Server[] = await Promise.all(
-    cfg.listenClientUrls.map(
-      (u) =>
-        new Promise<Server>((ok) => {
-          const s = app.listen(Number(u.port), u.hostname, () => ok(s));
-        }),
-    ),
+  };
+  const service = new KvService(ctx);
+  const http = createHttpServer(createApi(ctx, service));
+  const grpc = await startGrpc(service, '127.0.0.1', 0);
+  const listeners = await Promise.all(
+    cfg.listenClientUrls.map((u) => listenShared(http, grpc.port, u.hostname, Number(u.port))),
   );
   logger.info('member started', {
     id,
@@ -109,8 +110,9 @@ async function run(): Promise<void> {
     stopping = true;
     logger.info('stopping', { reason: why });
     await member.stop();
-    for (const s of servers) s.closeAllConnections();
-    await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+    http.closeAllConnections();
+    grpc.server.forceShutdown();
+    await Promise.all(listeners.map((l) => new Promise((ok) => l.close(ok))));
     logger.info('stopped');
     process.exit(code);
   };

@@ -2,6 +2,7 @@
 // member, linearizable reads everywhere, SIGKILL of the leader, restarts that catch up from the
 // log and from a snapshot, and membership changes.
 import { jest } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,9 +58,9 @@ beforeAll(async () => {
   await cluster.startAll();
 });
 afterAll(async () => {
-  // A member that died on its own is a failure worth seeing: show the end of its log.
+  // A member that failed on its own is worth seeing: show the end of its log.
   for (const m of cluster.members) {
-    if (m.proc && m.proc.exitCode !== null)
+    if (m.proc && m.proc.exitCode)
       console.error(`${m.name} exited ${m.proc.exitCode}:\n${m.log.join('').slice(-3000)}`);
   }
   await cluster.stopAll('SIGKILL');
@@ -78,6 +79,27 @@ test('a leader is elected and writes through every member are read back lineariz
     const { kvs } = await client(m).get('via-', { prefix: true });
     expect(kvs.map((kv) => [kv.key, kv.value])).toEqual([...acked].sort());
   }
+});
+
+test('etcdctl talks to raftkv over gRPC on the same client port: put, get, txn, del, member list, health', () => {
+  const endpoints = `--endpoints=${cluster.members.map((m) => m.clientURL).join(',')}`;
+  const ctl = (args: string[], input?: string) => {
+    const r = spawnSync('etcdctl', [endpoints, ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      input,
+    });
+    if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr.toString()}`);
+    return r.stdout.toString() + r.stderr.toString(); // etcdctl reports health on stderr
+  };
+  expect(ctl(['put', 'ctl/a', '1'])).toBe('OK\n');
+  expect(ctl(['put', 'ctl/b', '2'])).toBe('OK\n');
+  expect(ctl(['get', 'ctl/', '--prefix'])).toBe('ctl/a\n1\nctl/b\n2\n');
+  expect(ctl(['txn'], 'value("ctl/a") = "1"\n\nput ctl/a 10\n\nput ctl/a failed\n\n')).toMatch(/^SUCCESS/);
+  expect(ctl(['get', 'ctl/a', '--print-value-only'])).toBe('10\n');
+  expect(ctl(['del', 'ctl/', '--prefix'])).toBe('2\n');
+  const members = JSON.parse(ctl(['member', 'list', '-w', 'json'])) as { members: { name: string }[] };
+  expect(members.members.map((m) => m.name).sort()).toEqual(['m1', 'm2', 'm3']);
+  expect(ctl(['endpoint', 'health'])).toMatch(/is healthy/);
 });
 
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {

@@ -1,0 +1,191 @@
+// etcd's v3 gRPC API (KV, Cluster, Maintenance) on the client port's neighbour, so etcdctl and
+// etcd client libraries work unchanged. @grpc/grpc-js serves it; @grpc/proto-loader reads the
+// .proto files in ./proto (written from etcd's documented field names and numbers).
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../mvcc/types.js';
+import { parseMemberId } from '../server/ids.js';
+import { grpcCode } from './errors.js';
+import { BadRequest } from './json.js';
+import type { KvService } from './service.js';
+
+// Compiled, this file is in dist/node/api; the .proto files stay in the source tree.
+const HERE = fileURLToPath(import.meta.url);
+const PROTO_DIR = HERE.includes('/dist/')
+  ? resolve(HERE, '../../../../node/api/proto')
+  : resolve(HERE, '../proto');
+
+type Obj = Record<string, unknown>;
+
+/** Decoded with longs as strings and enums as names; numbers come back as JS numbers here. */
+const num = (v: unknown): number | undefined => {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new BadRequest(`integer out of range: ${String(v)}`);
+  return n === 0 ? undefined : n;
+};
+const bytesOrUndefined = (v: unknown): Uint8Array | undefined =>
+  v instanceof Uint8Array && v.length > 0 ? new Uint8Array(v) : undefined;
+
+function key(o: Obj): Uint8Array {
+  const k = bytesOrUndefined(o.key);
+  if (!k) throw new BadRequest('etcdserver: key is not provided');
+  return k;
+}
+
+function rangeReq(o: Obj): RangeRequest {
+  return {
+    key: key(o),
+    range_end: bytesOrUndefined(o.range_end),
+    limit: num(o.limit),
+    revision: num(o.revision),
+    sort_order: o.sort_order as RangeRequest['sort_order'],
+    sort_target: o.sort_target as RangeRequest['sort_target'],
+    serializable: o.serializable === true,
+    keys_only: o.keys_only === true,
+    count_only: o.count_only === true,
+    min_mod_revision: num(o.min_mod_revision),
+    max_mod_revision: num(o.max_mod_revision),
+    min_create_revision: num(o.min_create_revision),
+    max_create_revision: num(o.max_create_revision),
+  };
+}
+
+function putReq(o: Obj) {
+  return {
+    key: key(o),
+    value: bytesOrUndefined(o.value) ?? new Uint8Array(),
+    lease: num(o.lease),
+    prev_kv: o.prev_kv === true,
+    ignore_value: o.ignore_value === true,
+    ignore_lease: o.ignore_lease === true,
+  };
+}
+
+function deleteReq(o: Obj) {
+  return { key: key(o), range_end: bytesOrUndefined(o.range_end), prev_kv: o.prev_kv === true };
+}
+
+function compare(o: Obj): Compare {
+  return {
+    result: o.result as Compare['result'],
+    target: o.target as Compare['target'],
+    key: key(o),
+    range_end: bytesOrUndefined(o.range_end),
+    version: num(o.version),
+    create_revision: num(o.create_revision),
+    mod_revision: num(o.mod_revision),
+    value: o.value instanceof Uint8Array ? new Uint8Array(o.value) : undefined,
+    lease: num(o.lease),
+  };
+}
+
+function requestOp(o: Obj): RequestOp {
+  switch (o.request) {
+    case 'request_range':
+      return { request_range: rangeReq(o.request_range as Obj) };
+    case 'request_put':
+      return { request_put: putReq(o.request_put as Obj) };
+    case 'request_delete_range':
+      return { request_delete_range: deleteReq(o.request_delete_range as Obj) };
+    case 'request_txn':
+      return { request_txn: txnReq(o.request_txn as Obj) };
+    default:
+      throw new BadRequest(
+        'a txn operation needs one of request_range, request_put, request_delete_range, request_txn',
+      );
+  }
+}
+
+function txnReq(o: Obj): TxnRequest {
+  const list = (v: unknown) => (Array.isArray(v) ? (v as Obj[]) : []);
+  return {
+    compare: list(o.compare).map(compare),
+    success: list(o.success).map(requestOp),
+    failure: list(o.failure).map(requestOp),
+  };
+}
+
+/** Backend results to proto messages: bytes as Buffers, a oneof named by its field. */
+function toProto(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v);
+  if (Array.isArray(v)) return v.map(toProto);
+  if (typeof v === 'object' && v !== null) {
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toProto(x);
+    return out;
+  }
+  return v;
+}
+
+type Unary = (req: Obj) => Promise<unknown>;
+
+function unary(fn: Unary): grpc.handleUnaryCall<Obj, unknown> {
+  return (call, callback) => {
+    fn(call.request).then(
+      (res) => callback(null, toProto(res)),
+      (e: unknown) =>
+        callback(
+          { code: grpcCode(e) as grpc.status, details: e instanceof Error ? e.message : String(e) },
+          null,
+        ),
+    );
+  };
+}
+
+function idOf(v: unknown, name: string): string {
+  const id = parseMemberId(typeof v === 'string' ? v : String(v ?? ''));
+  if (!id) throw new BadRequest(`${name} must be a member ID`);
+  return id;
+}
+
+export function loadServices(): grpc.GrpcObject {
+  const def = protoLoader.loadSync(['rpc.proto'], {
+    includeDirs: [PROTO_DIR],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  return grpc.loadPackageDefinition(def);
+}
+
+export async function startGrpc(
+  service: KvService,
+  host: string,
+  port: number,
+): Promise<{ server: grpc.Server; port: number }> {
+  const pkg = loadServices().etcdserverpb as grpc.GrpcObject;
+  const svc = (name: string) => (pkg[name] as grpc.ServiceClientConstructor).service;
+  const server = new grpc.Server();
+  server.addService(svc('KV'), {
+    Range: unary((r) => service.range(rangeReq(r))),
+    Put: unary((r) => service.write({ put: putReq(r) })),
+    DeleteRange: unary((r) => service.write({ delete_range: deleteReq(r) })),
+    Txn: unary((r) => service.write({ txn: txnReq(r) })),
+    Compact: unary(async (r) => {
+      const revision = num(r.revision);
+      if (revision === undefined) throw new BadRequest('revision is required');
+      return service.write({ compaction: { revision, physical: r.physical === true } });
+    }),
+  });
+  server.addService(svc('Cluster'), {
+    MemberAdd: unary((r) => service.memberAdd((r.peerURLs as string[]) ?? [], r.isLearner === true)),
+    MemberRemove: unary((r) => service.memberRemove(idOf(r.ID, 'ID'))),
+    MemberList: unary((r) => service.memberList(r.linearizable === true)),
+    MemberPromote: unary((r) => service.memberPromote(idOf(r.ID, 'ID'))),
+  });
+  server.addService(svc('Maintenance'), {
+    Status: unary(async () => service.status()),
+    MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),
+  });
+  const bound = await new Promise<number>((ok, fail) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? fail(err) : ok(p),
+    ),
+  );
+  return { server, port: bound };
+}

@@ -1,0 +1,153 @@
+// The client-facing operations, once, for both APIs (HTTP/JSON and gRPC): reads with the right
+// consistency, writes through Raft, membership changes on the leader, status. Results keep
+// etcd's proto field names; each API only converts encodings.
+import { encodeRequest } from '../mvcc/codec.js';
+import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
+import { hexToDecimal, memberId } from '../server/ids.js';
+import { MemberError, type Member } from '../server/member.js';
+
+export interface ServiceContext {
+  member: Member;
+  clusterId: string;
+  clusterToken: string;
+  version: string;
+}
+
+export interface Header {
+  cluster_id: string;
+  member_id: string;
+  revision: number;
+  raft_term: number;
+}
+
+export interface MemberOut {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export class KvService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private get member(): Member {
+    return this.ctx.member;
+  }
+
+  header(revision?: number): Header {
+    return {
+      cluster_id: hexToDecimal(this.ctx.clusterId),
+      member_id: hexToDecimal(this.member.id),
+      revision: revision ?? this.member.kv.currentRevision(),
+      raft_term: this.member.status().term,
+    };
+  }
+
+  async range(req: RangeRequest) {
+    if (!req.serializable) await this.member.linearizableBarrier();
+    const r = this.member.kv.range(req);
+    return { ...r, header: this.header(r.header.revision) };
+  }
+
+  async write(w: WriteRequest) {
+    const out = await this.member.write(encodeRequest(w));
+    if (out instanceof MvccError) throw out;
+    const r = out as { header: { revision: number } };
+    return { ...r, header: this.header(r.header.revision) };
+  }
+
+  members(): MemberOut[] {
+    const s = this.member.status();
+    const table = this.member.memberTable();
+    return [...s.voters, ...s.learners].map((id) => {
+      const info = table.get(id);
+      return {
+        ID: hexToDecimal(id),
+        name: info?.name ?? '',
+        peerURLs: info?.peerURLs ?? [],
+        clientURLs: info?.clientURLs ?? [],
+        isLearner: s.learners.includes(id),
+      };
+    });
+  }
+
+  async memberList(linearizable: boolean) {
+    // Like etcd's linearizable member list: a change acknowledged anywhere is visible here.
+    if (linearizable) await this.member.linearizableBarrier();
+    return { header: this.header(), members: this.members() };
+  }
+
+  async memberAdd(peerURLs: string[], isLearner: boolean) {
+    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/add', { peerURLs, isLearner });
+    const id = memberId(peerURLs[0]!, this.ctx.clusterToken);
+    await this.member.addMember(id, peerURLs, isLearner);
+    const members = this.members();
+    return { header: this.header(), member: members.find((m) => m.ID === hexToDecimal(id)), members };
+  }
+
+  async memberRemove(id: string) {
+    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/remove', { ID: hexToDecimal(id) });
+    const s = this.member.status();
+    if (!s.voters.includes(id) && !s.learners.includes(id)) {
+      throw new MemberError('etcdserver: member not found', 'notFound');
+    }
+    await this.member.changeMembership({ type: 'remove', nodeId: id });
+    return { header: this.header(), members: this.members() };
+  }
+
+  async memberPromote(id: string) {
+    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) });
+    await this.member.changeMembership({ type: 'promote', nodeId: id });
+    return { header: this.header(), members: this.members() };
+  }
+
+  status() {
+    const s = this.member.status();
+    const alarms = this.member.kv.alarms();
+    return {
+      header: this.header(),
+      version: this.ctx.version,
+      dbSize: s.dbSize,
+      dbSizeInUse: s.dbSize,
+      leader: s.leader ? hexToDecimal(s.leader) : '0',
+      raftIndex: s.commit,
+      raftTerm: s.term,
+      raftAppliedIndex: s.applied,
+      errors: alarms.map((a) => `memberID:${hexToDecimal(this.member.id)} alarm:${a}`),
+      isLearner: s.isLearner,
+    };
+  }
+
+  async moveLeader(target: string) {
+    if (!this.member.isLeader()) {
+      return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) });
+    }
+    await this.member.transferLeadership(target);
+    return { header: this.header() };
+  }
+
+  /** etcd's /health: a leader exists and a linearizable read goes through. Returns a reason, or ''. */
+  async health(): Promise<string> {
+    if (!this.member.status().leader) return 'no leader';
+    await this.member.linearizableBarrier();
+    const alarms = this.member.kv.alarms();
+    return alarms.length > 0 ? `alarm: ${alarms.join(',')}` : '';
+  }
+
+  /** Membership changes and transfers run on the leader; a follower passes them on (JSON API). */
+  private async forward(path: string, body: unknown): Promise<never> {
+    const leader = this.member.memberTable().get(this.member.leaderId());
+    const url = leader?.clientURLs[0];
+    if (!url) throw new MemberError('etcdserver: no leader', 'unavailable');
+    const res = await fetch(new URL(path, url), { method: 'POST', body: JSON.stringify(body) });
+    const json = (await res.json()) as { message?: string };
+    if (!res.ok) {
+      throw new MemberError(
+        json.message ?? `leader answered ${res.status}`,
+        res.status === 404 ? 'notFound' : 'failedPrecondition',
+      );
+    }
+    return json as never;
+  }
+}
