@@ -40,7 +40,8 @@ export class Backend {
 
   static open(path: string): Backend {
     // noSubdir: the store is one file, so a restore can replace it with a single rename.
-    // overlappingSync off: every commit is fsynced before transactionSync returns.
+    // overlappingSync off: every commit, lmdb's internal ones included, is fsynced before it
+    // returns. (applyBatch's transactionSync fsyncs on the calling thread in either mode.)
     const env = open({ path, noSubdir: true, overlappingSync: false, compression: false });
     return new Backend(
       path,
