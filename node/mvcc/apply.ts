@@ -11,6 +11,7 @@ import { KeyView } from './view.js';
 import { RevisionWriter, type BatchState } from './writer.js';
 import {
   ERR,
+  MvccError,
   type AlarmRequest,
   type AlarmResponse,
   type DeleteRangeRequest,
@@ -46,16 +47,26 @@ export class Applier {
     private readonly limits: ApplyLimits,
   ) {}
 
-  /** Throws MvccError, before any write, when etcd would refuse the request. */
+  /**
+   * Throws MvccError when etcd would refuse the request, always before its first write: every
+   * check runs up front, so a refused request leaves nothing to undo. (lmdb child transactions
+   * could undo instead, but they cost more than the writes themselves.)
+   */
   apply(req: WriteRequest): WriteResponse {
     const meta = this.state.meta;
     if ('compaction' in req) return compact(this.db, meta, req.compaction.revision);
     if ('alarm' in req) return this.alarm(req.alarm);
     const w = new RevisionWriter(this.db, this.state, meta.revision + 1);
     let res: WriteResponse;
-    if ('put' in req) res = this.put(w, req.put);
-    else if ('delete_range' in req) res = this.deleteRange(w, req.delete_range);
-    else res = this.txn(w, req.txn);
+    try {
+      if ('put' in req) res = this.put(w, req.put);
+      else if ('delete_range' in req) res = this.deleteRange(w, req.delete_range);
+      else res = this.txn(w, req.txn);
+    } catch (e) {
+      // A refusal after a write would leave half a request behind: abort the batch instead.
+      if (e instanceof MvccError && w.changed) throw new Error(`mvcc: refused after writing: ${e.message}`);
+      throw e;
+    }
     if (w.changed) {
       meta.revision = w.revision;
       if (meta.usage > this.limits.quotaBytes && !meta.alarms.includes('NOSPACE')) {

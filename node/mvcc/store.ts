@@ -1,7 +1,7 @@
 // etcd's multi-version key-value store on lmdb: the state machine under Raft. A batch of committed
 // entries is applied in one lmdb write transaction and committed durably together with the applied
-// index, so a restart resumes exactly where the disk says without replaying the log. Each request
-// runs in a child transaction, so one that fails leaves no trace and does not stop the others.
+// index, so a restart resumes exactly where the disk says without replaying the log. A request
+// that etcd would refuse is refused before it writes, so it leaves no trace and the others go on.
 import { Applier } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { decodeRequest } from './codec.js';
@@ -100,7 +100,7 @@ export class MvccStore {
     const state: BatchState = { meta: { ...this.meta }, events: [] };
     const applier = new Applier(this.db, state, this.limits);
     const results = this.db.env.transactionSync(() => {
-      const out = entries.map((e) => this.applyEntry(applier, state, e));
+      const out = entries.map((e) => this.applyEntry(applier, state.meta, e));
       this.db.writeMeta(state.meta);
       return out;
     });
@@ -108,8 +108,7 @@ export class MvccStore {
     return results;
   }
 
-  private applyEntry(applier: Applier, state: BatchState, e: ApplyEntry): ApplyResult {
-    const meta = state.meta;
+  private applyEntry(applier: Applier, meta: Meta, e: ApplyEntry): ApplyResult {
     if (e.index <= meta.appliedIndex) return { skipped: true };
     if (meta.appliedIndex > 0 && e.index !== meta.appliedIndex + 1) {
       throw new Error(
@@ -120,16 +119,11 @@ export class MvccStore {
     meta.appliedTerm = e.term;
     const req = this.request(e);
     if (req instanceof MvccError || req === null) return req ?? { noop: true };
-    const before = { ...meta };
-    const events = state.events.length;
     try {
-      return this.db.env.transactionSync(() => applier.apply(req));
+      return applier.apply(req);
     } catch (err) {
-      if (!(err instanceof MvccError)) throw err;
-      // The child transaction rolled the request's writes back; roll back its bookkeeping too.
-      Object.assign(meta, before);
-      state.events.length = events;
-      return err;
+      if (err instanceof MvccError) return err; // refused before writing anything
+      throw err;
     }
   }
 
