@@ -1,5 +1,6 @@
 // One test per rule of the Raft paper (§ numbers from the extended version) and of the thesis's
 // extensions that the core implements.
+import { emptyMessage } from './raft.js';
 import { RawNode } from './rawnode.js';
 import { entry, initialState, isolate, seededRand, TestCluster } from './test-cluster.js';
 import { RaftRangeError, type Message } from './types.js';
@@ -402,19 +403,7 @@ describe('bounds', () => {
 });
 
 function heartbeatFrom(from: string, to: string, term: number): Message {
-  return {
-    type: 'heartbeat',
-    from,
-    to,
-    term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    hintTerm: 0,
-  };
+  return emptyMessage('heartbeat', from, to, term);
 }
 
 function emptySnapshot() {

@@ -59,7 +59,8 @@ export type ProposeResult = { accepted: true } | { accepted: false; reason: stri
 const MAX = Number.MAX_SAFE_INTEGER;
 const TRANSFER = 'transfer';
 
-function emptyMessage(type: MessageType, from: NodeId, to: NodeId, term: number): Message {
+/** A message with every optional field at its zero value. */
+export function emptyMessage(type: MessageType, from: NodeId, to: NodeId, term: number): Message {
   return {
     type,
     from,

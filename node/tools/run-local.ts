@@ -24,7 +24,7 @@ Try (keys and values are base64, as in etcd's JSON gateway):
   curl -s ${first}/v3/cluster/member/list -d '{}'
   curl -s ${first}/v3/maintenance/status -d '{}'
   curl -s ${first}/health ; curl -s ${first}/metrics | grep etcd_server_has_leader
-  ETCDCTL_API=3 etcdctl --endpoints=${endpoints} ... (gRPC is not served yet; use the JSON API)
+  ETCDCTL_API=3 etcdctl --endpoints=${endpoints} put foo bar   (gRPC on the same ports)
 
 Ctrl-C stops all members cleanly.
 `);

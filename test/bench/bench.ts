@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runLoad, type LoadResult } from './load.js';
+import { waitFor } from '../support/wait.js';
 
 export type System = 'raftkv' | 'etcd';
 
@@ -23,16 +24,6 @@ export interface SystemResult {
 
 const VALUE = Buffer.alloc(256, 'v').toString('base64');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function leader(members: LocalMember[]): Promise<LocalMember> {
   return waitFor('a leader', async () => {

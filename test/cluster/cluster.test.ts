@@ -8,23 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 const client = (m: LocalMember) => new KvClient([m.clientURL], 5000);
 

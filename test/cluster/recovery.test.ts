@@ -6,18 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(60_000);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let root: string;
 let cluster: LocalCluster;
