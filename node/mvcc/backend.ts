@@ -4,6 +4,7 @@
 //   live:    key → the revision of its current record, for keys that exist now
 //   meta:    revision counters, applied Raft index and term, alarms, space in use
 // Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder).
+import { statSync } from 'node:fs';
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import type { StoredRecord } from './records.js';
 import type { AlarmType } from './types.js';
@@ -39,6 +40,11 @@ export class Backend {
   ) {}
 
   static open(path: string): Backend {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new Error(
+        `mvcc: ${path} is a directory, a store from an older layout (one file now); move it away`,
+      );
+    }
     // noSubdir: the store is one file, so a restore can replace it with a single rename.
     // overlappingSync off: every commit, lmdb's internal ones included, is fsynced before it
     // returns. (applyBatch's transactionSync fsyncs on the calling thread in either mode.)

@@ -1,6 +1,9 @@
 // The store's revisions, versions, tombstones and history against etcd's documented semantics,
 // and what applyBatch promises the Raft loop: the applied index, replays, gaps, encoded entries.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { encodeRequest } from './codec.js';
+import { MvccStore } from './store.js';
 import { Harness, b, str, summary } from './test-harness.js';
 import { MvccError, type DeleteRangeResponse, type PutResponse } from './types.js';
 
@@ -148,4 +151,10 @@ test('a batch that throws commits nothing: not the data, not the applied index',
   await h.reopen();
   expect(h.get('a')).toBeUndefined();
   expect([h.store.appliedIndex().index, h.store.currentRevision()]).toEqual([0, 1]);
+});
+
+test('a directory where the store file should be (the old layout) is refused with a clear error', () => {
+  const path = join(h.dir, 'old');
+  mkdirSync(path);
+  expect(() => MvccStore.open(path)).toThrow('is a directory, a store from an older layout');
 });

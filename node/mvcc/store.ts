@@ -2,7 +2,7 @@
 // entries is applied in one lmdb write transaction and committed durably together with the applied
 // index, so a restart resumes exactly where the disk says without replaying the log. A request
 // that etcd would refuse is refused before it writes, so it leaves no trace and the others go on.
-import { Applier } from './apply.js';
+import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
@@ -43,7 +43,7 @@ export class MvccStore {
   private db: Backend;
   private meta: Meta;
   private readonly listeners = new Set<EventListener>();
-  private readonly limits: { maxTxnOps: number; quotaBytes: number };
+  private readonly limits: ApplyLimits;
   private readonly logger: Logger;
 
   private constructor(
@@ -62,7 +62,7 @@ export class MvccStore {
     return new MvccStore(path, opts);
   }
 
-  /** Replaces whatever is at `path` with the snapshot's state, then opens it. */
+  /** Replaces the store file at `path` (which must not be open) with the snapshot's state, then opens it. */
   static async restoreSnapshot(path: string, chunks: Chunks, opts: StoreOptions = {}): Promise<MvccStore> {
     await stage(path, chunks);
     installStaged(path);
