@@ -76,7 +76,7 @@ async function failover(cluster: LocalCluster): Promise<number> {
   });
 }
 
-export async function benchSystem(system: System, seconds: number): Promise<SystemResult> {
+async function startCluster(system: System): Promise<{ cluster: LocalCluster; root: string }> {
   const root = await mkdtemp(join(tmpdir(), `raftkv-bench-${system}-`));
   const cluster = new LocalCluster({
     size: 3,
@@ -84,25 +84,52 @@ export async function benchSystem(system: System, seconds: number): Promise<Syst
     extraArgs: ['--heartbeat-interval=100', '--election-timeout=1000'],
     ...(system === 'etcd' ? { command: ['etcd'] } : {}),
   });
+  await cluster.plan();
+  await cluster.startAll();
+  await leader(cluster.members);
+  return { cluster, root };
+}
+
+const put = (w: number, n: number) => JSON.stringify({ key: b64(`bench/${w}/${n % 1000}`), value: VALUE });
+const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0/0'), serializable });
+
+/**
+ * Both clusters run at once and take turns, workload by workload, so that whatever else the
+ * machine is doing weighs on both alike.
+ */
+export async function benchBoth(seconds: number): Promise<{ raftkv: SystemResult; etcd: SystemResult }> {
+  const systems = ['raftkv', 'etcd'] as const;
+  const started = await Promise.all(systems.map(startCluster));
   try {
-    await cluster.plan();
-    await cluster.startAll();
-    await leader(cluster.members);
-    const eps = cluster.members.map((m) => m.clientURL);
-    const put = (w: number, n: number) =>
-      JSON.stringify({ key: b64(`bench/${w}/${n % 1000}`), value: VALUE });
-    const put1 = await runLoad(eps, '/v3/kv/put', 1, seconds, put);
-    const put64 = await runLoad(eps, '/v3/kv/put', 64, seconds, put);
-    const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0/0'), serializable });
-    const rangeLinearizable64 = await runLoad(eps, '/v3/kv/range', 64, seconds, read(false));
-    const rangeSerializable64 = await runLoad(eps, '/v3/kv/range', 64, seconds, read(true));
-    const rss = cluster.members.map((m) => rssMiB(m.proc!.pid!));
-    const rssMiBPerMember = rss.reduce((a, b) => a + b, 0) / rss.length;
-    const failoverMs = await failover(cluster);
-    return { system, put1, put64, rangeLinearizable64, rangeSerializable64, rssMiBPerMember, failoverMs };
+    const eps = started.map(({ cluster }) => cluster.members.map((m) => m.clientURL));
+    const both = async (path: string, clients: number, body: (w: number, n: number) => string) => {
+      const out: LoadResult[] = [];
+      for (const e of eps) out.push(await runLoad(e, path, clients, seconds, body));
+      return out;
+    };
+    const put1 = await both('/v3/kv/put', 1, put);
+    const put64 = await both('/v3/kv/put', 64, put);
+    const lin = await both('/v3/kv/range', 64, read(false));
+    const ser = await both('/v3/kv/range', 64, read(true));
+    const results = [];
+    for (const [i, { cluster }] of started.entries()) {
+      const rss = cluster.members.map((m) => rssMiB(m.proc!.pid!));
+      results.push({
+        system: systems[i]!,
+        put1: put1[i]!,
+        put64: put64[i]!,
+        rangeLinearizable64: lin[i]!,
+        rangeSerializable64: ser[i]!,
+        rssMiBPerMember: rss.reduce((a, b) => a + b, 0) / rss.length,
+        failoverMs: await failover(cluster),
+      });
+    }
+    return { raftkv: results[0]!, etcd: results[1]! };
   } finally {
-    await cluster.stopAll('SIGKILL');
-    await rm(root, { recursive: true, force: true });
+    for (const { cluster, root } of started) {
+      await cluster.stopAll('SIGKILL');
+      await rm(root, { recursive: true, force: true });
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
-import { benchSystem, resultsTable } from './bench.js';
+import { benchBoth, resultsTable } from './bench.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -14,15 +14,15 @@ function arg(name: string, fallback: string): string {
 const seconds = Number(arg('seconds', '10'));
 const out = arg('out', 'bench/RESULTS.md');
 const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
-const raftkv = await benchSystem('raftkv', seconds);
-const etcd = await benchSystem('etcd', seconds);
+const { raftkv, etcd } = await benchBoth(seconds);
 const table = resultsTable(raftkv, etcd);
 const doc = `# raftkv vs etcd
 
 Measured by \`make bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}),
 Node.js ${process.version}, ${etcdVersion}. Both clusters are 3 processes on loopback started
-by the same process tree with the same flags (heartbeat 100 ms, election timeout 1000 ms), run
-one after the other, and driven by the same closed-loop HTTP/JSON load generator
+by the same process tree with the same flags (heartbeat 100 ms, election timeout 1000 ms), up
+at the same time and taking turns workload by workload, driven by the same closed-loop HTTP/JSON
+load generator
 (\`test/bench/load.ts\`, keep-alive, workers spread over the 3 members) through the v3 JSON API,
 256-byte values, ${seconds} s per workload.
 
