@@ -1,6 +1,7 @@
 // Snapshots for Raft: export → restore gives the same state (hashKV, applied index, revisions,
 // history), whatever the chunking; a broken stream is refused and leaves the old store intact.
 import { join } from 'node:path';
+import { Packr } from 'msgpackr';
 import { MvccStore } from './store.js';
 import { Harness, b, str, summary } from './test-harness.js';
 
@@ -104,6 +105,22 @@ test('a cut-short or corrupt stream is refused and the store keeps its old state
   } finally {
     await other.close();
   }
+});
+
+test('rows out of revision order are refused (they would leave an old version live)', async () => {
+  h.put('a', '1');
+  h.put('a', '2');
+  const packr = new Packr({ useRecords: false });
+  const [head, body, end] = packr.unpackMultiple(await collect(h.store.exportSnapshot())) as [
+    object,
+    { rows: unknown[] },
+    object,
+  ];
+  body.rows.reverse();
+  const swapped = Buffer.concat([packr.pack(head), packr.pack(body), packr.pack(end)]);
+  await expect(MvccStore.restoreSnapshot(join(h.dir, 'bad'), swapped)).rejects.toThrow(
+    'mvcc snapshot: rows out of revision order',
+  );
 });
 
 test('hashKV: equal for equal histories, different when a value differs; checks the revision', () => {

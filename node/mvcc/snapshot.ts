@@ -52,17 +52,20 @@ function pack(m: Message): Uint8Array {
 export async function writeSnapshotFile(
   path: string,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): Promise<Meta> {
+): Promise<void> {
   const db = Backend.open(path);
   try {
     let meta: Meta | undefined;
     let rows = 0;
+    let last: Buffer = Buffer.alloc(0); // the last row's revision: rows must come in revision order
     let ended = false;
-    for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown>) {
+    for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown> | Iterable<unknown>) {
       if (ended) throw snapshotError('data after the end marker');
       if (!meta) meta = header(m);
-      else if (isRows(m)) rows += load(db, m.rows);
-      else if (isEnd(m)) {
+      else if (isRows(m)) {
+        last = load(db, m.rows, last);
+        rows += m.rows.length;
+      } else if (isEnd(m)) {
         if (m.end !== rows)
           throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
         ended = true;
@@ -70,24 +73,29 @@ export async function writeSnapshotFile(
     }
     if (!meta || !ended) throw snapshotError('the stream ended early');
     db.env.transactionSync(() => db.writeMeta(meta));
-    return meta;
   } finally {
     await db.close();
   }
 }
 
-/** One transaction per message: big enough to amortize the fsync, small enough to bound memory. */
-function load(db: Backend, rows: Row[]): number {
-  db.env.transactionSync(() => {
+/**
+ * One transaction per message: big enough to amortize the fsync, small enough to bound memory.
+ * Rows must follow `after` in revision order, or `live` would end up with an older version.
+ */
+function load(db: Backend, rows: Row[], after: Buffer): Buffer {
+  return db.env.transactionSync(() => {
+    let last = after;
     for (const [rev, r] of rows) {
+      if (Buffer.compare(rev, last) <= 0) throw snapshotError('rows out of revision order');
+      last = rev;
       const { main, sub } = readRev(rev);
       db.history.putSync(rev, r);
       db.changes.putSync(r[0], changeBytes(main, sub, isTombstone(r)));
       if (isTombstone(r)) db.live.removeSync(r[0]);
       else db.live.putSync(r[0], rev);
     }
+    return last;
   });
-  return rows.length;
 }
 
 function header(m: unknown): Meta {
