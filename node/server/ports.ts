@@ -19,8 +19,7 @@ export type WriteOutcome = unknown;
 export interface KvBackend {
   /**
    * Applies encoded write requests (null = no-op) in one transaction with the applied index,
-   * skipping indexes already applied. The commit is crash-consistent and flushed to disk in the
-   * background; until then the WAL holds the entries, and a restart re-applies them.
+   * skipping indexes already applied; the commit is on disk when it returns.
    */
   applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
   appliedIndex(): { index: number; term: number };
@@ -28,7 +27,7 @@ export interface KvBackend {
   currentRevision(): number;
   alarms(): string[];
   exportSnapshot(): AsyncIterable<Uint8Array>;
-  /** Resolves once every commit so far is on disk (commits flush in the background). */
+  /** Resolves once every commit so far is on disk (the WAL is trimmed only after it). */
   flushed(): Promise<void>;
   dbSize(): number;
   close(): void;
