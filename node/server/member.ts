@@ -375,8 +375,7 @@ export class Member extends EventEmitter {
     const applied = this.rn.raft.appliedConfirmed;
     if (applied - this.snapshotIndex < config.snapshotCount) return;
     this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
-    // The backend flushes its commits in the background (lmdb's overlapping sync); the log is
-    // what makes writes durable, so it is only trimmed once the backend has caught up on disk.
+    // The log may only be trimmed past what the backend holds on disk.
     await this.backend.flushed();
     await wal.saveSnapshot(this.rn.raft.snapshot.meta);
     await wal.releaseTo(applied - config.snapshotCatchUpEntries);
