@@ -60,6 +60,17 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
   const stack = new Int32Array(n);
   const states: S[] = [];
   let depth = 0;
+  /** For the configuration at each depth, the depth where its trailing run of unknown operations began. */
+  const anchor = new Int32Array(n + 1);
+  // An unknown operation after other unknown ones is redundant if, taken alone straight after
+  // the last answered operation, it reaches the same state: that dominating configuration is
+  // explored from there (the anchor is an ancestor, and its candidates include this one).
+  const redundant = (op: Checkable, after: S): boolean => {
+    const from = anchor[depth]!;
+    if (from === depth) return false;
+    const direct = model.step(states[from]!, op);
+    return direct !== undefined && model.equal(direct, after);
+  };
   // The longest linearized prefix seen, kept up to date by copying only what changed since.
   const best = new Int32Array(n);
   let bestDepth = 0;
@@ -78,11 +89,12 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
     if (node < n) {
       const op = ops[node]!;
       const after = (op.status === 'unknown') === late ? model.step(state, op) : undefined;
-      if (after !== undefined) {
+      if (after !== undefined && !(late && redundant(op, after))) {
         linearized.add(node);
         if (cache.add(linearized, after)) {
           states[depth] = state;
           stack[depth++] = node;
+          anchor[depth] = op.status === 'ok' ? depth : anchor[depth - 1]!;
           if (depth > bestDepth) {
             best.set(stack.subarray(agreed, depth), agreed);
             bestDepth = agreed = depth;
