@@ -73,6 +73,8 @@ export class Member extends EventEmitter {
   private readonly reads: ReadBatcher;
   private hardState: HardState;
   private snapshotIndex: number;
+  /** The last log index the WAL holds durably. */
+  private persistedIndex: number;
   private wakeUp: (() => void) | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -92,6 +94,7 @@ export class Member extends EventEmitter {
     const initial = this.initialRaftState();
     this.hardState = initial.hardState;
     this.snapshotIndex = initial.snapshot.meta.index;
+    this.persistedIndex = initial.entries.at(-1)?.index ?? initial.snapshot.meta.index;
     this.rn = new RawNode(
       {
         id: this.id,
@@ -221,7 +224,7 @@ export class Member extends EventEmitter {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const { wal, metrics } = this.p;
+    const { metrics } = this.p;
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     const leaderNow = this.rn.raft.role === 'leader';
@@ -229,15 +232,25 @@ export class Member extends EventEmitter {
     // they are durable), so it replicates while it writes, as Raft allows.
     if (leaderNow) this.send(rd.messages);
     if (rd.hardState) this.hardState = rd.hardState;
-    if (rd.mustSync || rd.entries.length > 0) {
-      const t0 = process.hrtime.bigint();
-      await wal.save(this.hardState, rd.entries);
-      metrics.walFsync(Number(process.hrtime.bigint() - t0) / 1e9);
-    }
+    const saving = rd.mustSync || rd.entries.length > 0 ? this.save(rd) : undefined;
+    // Entries persisted by an earlier Ready may be applied while this one's fsync runs (the
+    // backend's commit and the WAL's fdatasync then overlap); the rest wait for it.
+    const lastCommitted = rd.committedEntries.at(-1)?.index ?? 0;
+    const early = !rd.snapshot && lastCommitted <= this.persistedIndex;
+    if (early && rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    await saving;
     if (!leaderNow) this.send(rd.messages);
-    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    if (!early && rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.onReadState(rs.context, rs.index);
     metrics.raft(this.rn.status(), this.backend);
+  }
+
+  private async save(rd: Ready): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    await this.p.wal.save(this.hardState, rd.entries);
+    this.p.metrics.walFsync(Number(process.hrtime.bigint() - t0) / 1e9);
+    const last = rd.entries.at(-1);
+    if (last) this.persistedIndex = last.index;
   }
 
   private send(msgs: Message[]): void {
@@ -278,6 +291,7 @@ export class Member extends EventEmitter {
     await this.backend.flushed();
     await wal.saveSnapshot(snap.meta);
     this.snapshotIndex = snap.meta.index;
+    this.persistedIndex = snap.meta.index;
     this.syncPeers();
   }
 
