@@ -320,7 +320,7 @@ export class Member extends EventEmitter {
       ids.push(id);
     }
     const t0 = process.hrtime.bigint();
-    const results = this.backend.applyBatch(batch);
+    const results = await this.backend.applyBatchAsync(batch);
     this.p.metrics.backendCommit(Number(process.hrtime.bigint() - t0) / 1e9);
     results.forEach((r, i) => {
       const id = ids[i];

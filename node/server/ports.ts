@@ -21,7 +21,9 @@ export interface KvBackend {
    * Applies encoded write requests (null = no-op) in one transaction with the applied index,
    * skipping indexes already applied; the commit is on disk when it returns.
    */
-  applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
+  applyBatchAsync(
+    items: Array<{ index: number; term: number; request: Uint8Array | null }>,
+  ): Promise<WriteOutcome[]>;
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
