@@ -2,7 +2,7 @@
 //   node dist/test/bench/run-bench.js [--seconds 10] [--out bench/RESULTS.md]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { benchBoth, resultsTable } from './bench.js';
 
@@ -14,7 +14,9 @@ function arg(name: string, fallback: string): string {
 const seconds = Number(arg('seconds', '10'));
 const out = arg('out', 'bench/RESULTS.md');
 const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
+const loadBefore = loadavg()[0]!.toFixed(1);
 const { raftkv, etcd } = await benchBoth(seconds);
+const loadAfter = loadavg()[0]!.toFixed(1);
 const table = resultsTable(raftkv, etcd);
 const doc = `# raftkv vs etcd
 
@@ -24,7 +26,9 @@ by the same process tree with the same flags (heartbeat 100 ms, election timeout
 at the same time and taking turns workload by workload, driven by the same closed-loop HTTP/JSON
 load generator
 (\`test/bench/load.ts\`, keep-alive, workers spread over the 3 members) through the v3 JSON API,
-256-byte values, ${seconds} s per workload.
+256-byte values, ${seconds} s per workload. Machine load average (1 min) before and after:
+${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
+the figures noisy.
 
 ${table}
 `;
