@@ -227,10 +227,14 @@ export class Member extends EventEmitter {
     const { metrics } = this.p;
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    const leaderNow = this.rn.raft.role === 'leader';
     // A leader's messages never depend on its own unsynced entries (it counts itself only once
-    // they are durable), so it replicates while it writes, as Raft allows.
-    if (leaderNow) this.send(rd.messages);
+    // they are durable), so it replicates while it writes, as Raft allows. Not so for a new term
+    // or vote (a single voter wins its election within one Ready): those are durable first.
+    const termOrVoteChanged =
+      rd.hardState !== undefined &&
+      (rd.hardState.term !== this.hardState.term || rd.hardState.vote !== this.hardState.vote);
+    const sendEarly = this.rn.raft.role === 'leader' && !termOrVoteChanged;
+    if (sendEarly) this.send(rd.messages);
     if (rd.hardState) this.hardState = rd.hardState;
     const saving = rd.mustSync || rd.entries.length > 0 ? this.save(rd) : undefined;
     // Entries persisted by an earlier Ready may be applied while this one's fsync runs (the
@@ -239,7 +243,7 @@ export class Member extends EventEmitter {
     const early = !rd.snapshot && lastCommitted <= this.persistedIndex;
     if (early && rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     await saving;
-    if (!leaderNow) this.send(rd.messages);
+    if (!sendEarly) this.send(rd.messages);
     if (!early && rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.onReadState(rs.context, rs.index);
     metrics.raft(this.rn.status(), this.backend);
