@@ -147,6 +147,13 @@ describe('histories that are not linearizable', () => {
       ].join('\n'),
     );
   });
+  test('the counterexample shows values as recorded, even ones no read returned', () => {
+    const c = checkLinearizable([put([1, 0, 1], 'a'), put([1, 2, 3], 'unread'), get([2, 4, 5], 'a')], {
+      deadlineMs: 5_000,
+    }).counterexample!;
+    expect(c.linearized.map((op) => op.input.value)).toEqual(['a', 'unread']);
+    expect(c.state).toBe("'unread'");
+  });
 });
 
 describe('compare-and-swap', () => {

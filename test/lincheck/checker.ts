@@ -39,13 +39,20 @@ export function checkLinearizable(history: readonly Operation[], options: CheckO
   let counterexample: Counterexample | undefined;
   for (const [key, ops] of partition(history)) {
     const start = performance.now();
-    const outcome = search(ops, model, deadline);
+    const outcome = search(model.prepare?.(ops) ?? ops, model, deadline);
     perKey.set(key, { result: outcome.result, ops: ops.length, ms: performance.now() - start });
     if (outcome.result === 'illegal' && counterexample === undefined) {
-      const { linearized, next } = outcome;
+      // Reported with the operations as recorded, not as prepared for the search.
+      const linearized = outcome.linearized.map((i) => ops[i]!);
       let state = model.init();
       for (const op of linearized) state = model.step(state, op);
-      counterexample = { key, ops, linearized, state: model.describe(state), next };
+      counterexample = {
+        key,
+        ops,
+        linearized,
+        state: model.describe(state),
+        next: outcome.next.map((i) => ops[i]!),
+      };
     }
   }
   const verdicts = [...perKey.values()].map((k) => k.result);

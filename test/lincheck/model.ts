@@ -11,6 +11,11 @@ export interface Model<S> {
   step(state: S, op: Operation): S | undefined;
   equal(a: S, b: S): boolean;
   describe(state: S): string;
+  /**
+   * Optionally rewrites one key's operations (same order) into an equivalent history that is
+   * cheaper to search. step must depend only on an operation's kind, input and output.
+   */
+  prepare?<T extends Operation>(ops: readonly T[]): T[];
 }
 
 /** The key's value; null when absent. */
@@ -37,4 +42,20 @@ export const registerModel: Model<Register> = {
   },
   equal: (a, b) => a === b,
   describe: (state) => (state === null ? 'absent' : `'${state}'`),
+  prepare(ops) {
+    // A value that no read returns and no cas compares against behaves like any other such
+    // value, so they all become one placeholder and the cache merges states that held them.
+    const observed = new Set<string>();
+    for (const op of ops) {
+      if (op.kind === 'get' && typeof op.output?.value === 'string') observed.add(op.output.value);
+      if (op.kind === 'cas' && typeof op.input.expect === 'string') observed.add(op.input.expect);
+    }
+    let placeholder = 'unobserved';
+    while (observed.has(placeholder)) placeholder += "'";
+    return ops.map((op) =>
+      op.input.value === undefined || observed.has(op.input.value)
+        ? op
+        : { ...op, input: { ...op.input, value: placeholder } },
+    );
+  },
 };

@@ -13,10 +13,10 @@ export type SearchOutcome =
   | { result: 'unknown' }
   | {
       result: 'illegal';
-      /** The longest sequence that could be linearized... */
-      linearized: Checkable[];
-      /** ...and the operations that could have come next, none of which leads anywhere. */
-      next: Checkable[];
+      /** Indexes of the longest sequence that could be linearized... */
+      linearized: number[];
+      /** ...and of the operations that could have come next, none of which leads anywhere. */
+      next: number[];
     };
 
 /** How often (in search steps) to look at the clock: often enough for a 1 ms deadline. */
@@ -76,6 +76,18 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
   let bestDepth = 0;
   let agreed = 0;
 
+  // Unknown operations with the same kind and input are interchangeable, so only the earliest
+  // called of those still open is tried: it is a candidate whenever a later twin is.
+  const twin = new Int32Array(n).fill(-1);
+  const lastOfKind = new Map<string, number>();
+  for (const i of nodes) {
+    const op = ops[i]!;
+    if (i >= n || op.status === 'ok') continue;
+    const kind = `${op.kind} ${JSON.stringify(op.input.expect)} ${JSON.stringify(op.input.value)}`;
+    twin[i] = lastOfKind.get(kind) ?? -1;
+    lastOfKind.set(kind, i);
+  }
+
   // Unknown operations never need to be linearized: they may take effect after everything else.
   let remaining = ops.filter((op) => op.status === 'ok').length;
   let state = model.init();
@@ -88,7 +100,9 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
     if (steps % CLOCK_EVERY === 0 && performance.now() > deadline) return { result: 'unknown' };
     if (node < n) {
       const op = ops[node]!;
-      const after = (op.status === 'unknown') === late ? model.step(state, op) : undefined;
+      const eligible =
+        (op.status === 'unknown') === late && (twin[node] === -1 || linearized.has(twin[node]!));
+      const after = eligible ? model.step(state, op) : undefined;
       if (after !== undefined && !(late && redundant(op, after))) {
         linearized.add(node);
         if (cache.add(linearized, after)) {
@@ -132,14 +146,10 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
 
 function illegal(ops: readonly Checkable[], order: Int32Array): SearchOutcome {
   const done = new Set(order);
-  const open = ops.filter((_, i) => !done.has(i));
+  const open = [...ops.keys()].filter((i) => !done.has(i));
   // What could go next: every open operation called before the first open one returned.
-  const firstReturn = open.reduce((min, op) => Math.min(min, op.ret), Infinity);
-  return {
-    result: 'illegal',
-    linearized: Array.from(order, (i) => ops[i]!),
-    next: open.filter((op) => op.call <= firstReturn),
-  };
+  const firstReturn = open.reduce((min, i) => Math.min(min, ops[i]!.ret), Infinity);
+  return { result: 'illegal', linearized: [...order], next: open.filter((i) => ops[i]!.call <= firstReturn) };
 }
 
 /** A set of operation indexes with an incrementally maintained (Zobrist) hash. */
@@ -150,6 +160,10 @@ class Bitset {
   /** `weights` holds each index's share of the hash. */
   constructor(private readonly weights: Uint32Array) {
     this.words = new Uint32Array((weights.length + 31) >>> 5);
+  }
+
+  has(i: number): boolean {
+    return ((this.words[i >>> 5]! >>> (i & 31)) & 1) === 1;
   }
 
   add(i: number): void {
