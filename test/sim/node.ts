@@ -46,6 +46,8 @@ export interface NodeHooks {
   applied(id: NodeId, cmd: Command, index: number): void;
   readServed(id: NodeId, rs: ReadState): void;
   becameLeader(id: NodeId, term: number): void;
+  /** Whether to crash a leader after it sent a Ready's messages and before it persisted them. */
+  crashBeforePersist(id: NodeId): boolean;
 }
 
 export class SimNode {
@@ -105,6 +107,7 @@ export class SimNode {
     for (let guard = 0; rn.hasReady(); guard++) {
       if (guard > 1000) throw new Error(`${this.id}: Ready loop does not settle`);
       this.handleReady(rn, now);
+      if (this.rn !== rn) return; // crashed in the middle of the Ready
     }
     const commit = rn.status().commit;
     SafetyChecker.commitMonotonic(this.id, 'in-memory', this.memoryCommit, commit);
@@ -118,6 +121,18 @@ export class SimNode {
       this.checker.leaderElected(this.id, rn.raft.term);
       this.checker.leaderLogComplete(this.id, rn.raft.term, (i) => log.term(i), log.firstIndex());
       this.hooks.becameLeader(this.id, rn.raft.term);
+    }
+    // A leader sends before it persists, as the member does, unless its term or vote is new.
+    const termOrVoteChanged =
+      rd.hardState !== undefined &&
+      (rd.hardState.term !== this.disk.hardState.term || rd.hardState.vote !== this.disk.hardState.vote);
+    const sendEarly = rn.raft.role === 'leader' && !termOrVoteChanged;
+    if (sendEarly) {
+      for (const m of rd.messages) this.hooks.send(m);
+      if (this.hooks.crashBeforePersist(this.id)) {
+        this.crash();
+        return;
+      }
     }
     // 1. Persist: snapshot, entries, hard state.
     if (rd.snapshot) {
@@ -137,8 +152,8 @@ export class SimNode {
       this.disk.hardState = rd.hardState;
       this.checker.commitObserved(this.id, rd.hardState.commit, (i) => log.term(i), log.firstIndex());
     }
-    // 2. Send.
-    for (const m of rd.messages) this.hooks.send(m);
+    // 2. Send (a follower only now: its answers promise what it persisted).
+    if (!sendEarly) for (const m of rd.messages) this.hooks.send(m);
     // 3. Apply.
     for (const e of rd.committedEntries) this.apply(e);
     this.waitingReads.push(...rd.readStates);

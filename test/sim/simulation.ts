@@ -120,6 +120,12 @@ export class Simulation {
         send: (m) => this.net.send(m, this.now),
         applied: (_id, cmd) => this.commandApplied(cmd),
         readServed: (nid, rs) => this.readServed(nid, rs),
+        crashBeforePersist: (nid) => {
+          if (!this.faultPhase || !this.rng.chance(0.002 * this.intensity)) return false;
+          this.stats.crashes++;
+          this.trace(`t=${this.now} ${nid} crashes between sending and persisting`);
+          return true;
+        },
         becameLeader: (nid, term) => {
           this.stats.elections++;
           this.trace(`t=${this.now} ${nid} leads term ${term}`);
