@@ -24,39 +24,12 @@ const CLOCK_EVERY = 1024;
 
 export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: number): SearchOutcome {
   const n = ops.length;
-  // Node i < n is the call of ops[i], node n + i its return; HEAD and TAIL are sentinels.
-  const HEAD = 2 * n;
-  const TAIL = 2 * n + 1;
-  const nodes = Array.from({ length: 2 * n }, (_, i) => i);
-  const time = nodes.map((node) => (node < n ? ops[node]!.call : ops[node - n]!.ret));
-  // On equal times calls go first: touching operations are treated as concurrent, never ordered.
-  // (No subtraction of times: unknown returns are all Infinity.)
-  nodes.sort((a, b) => Math.sign(time[a]! - time[b]!) || (a < n ? -1 : 0) + (b < n ? 1 : 0) || a - b);
-  const next = new Int32Array(2 * n + 2);
-  const prev = new Int32Array(2 * n + 2);
-  let last = HEAD;
-  for (const node of nodes) {
-    next[last] = node;
-    prev[node] = last;
-    last = node;
-  }
-  next[last] = TAIL;
-  prev[TAIL] = last;
+  const lists = new Lists(ops);
+  const { next, HEAD, UHEAD, UTAIL } = lists;
+  const answered = (i: number): boolean => ops[i]!.status === 'ok';
 
-  const unlink = (node: number): void => {
-    next[prev[node]!] = next[node]!;
-    prev[next[node]!] = prev[node]!;
-  };
-  // Dancing links: a node's own pointers survive its removal, so it goes back where it was.
-  const relink = (node: number): void => {
-    next[prev[node]!] = node;
-    prev[next[node]!] = node;
-  };
-
-  // Only answered operations count towards the cache's hash: configurations that differ just
-  // in which unknown operations they took are compared by dominance within one bucket.
-  const linearized = new Bitset(Uint32Array.from(ops, (op, i) => (op.status === 'ok' ? zobrist(i) : 0)));
-  const cache = new Cache<S>(model, ops);
+  const linearized = new Linearized(ops);
+  const cache = new Cache<S>(model);
   const stack = new Int32Array(n);
   const states: S[] = [];
   let depth = 0;
@@ -75,48 +48,36 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
   const best = new Int32Array(n);
   let bestDepth = 0;
   let agreed = 0;
-
-  // Unknown operations with the same kind and input are interchangeable, so only the earliest
-  // called of those still open is tried: it is a candidate whenever a later twin is.
-  const twin = new Int32Array(n).fill(-1);
-  const lastOfKind = new Map<string, number>();
-  for (const i of nodes) {
-    const op = ops[i]!;
-    if (i >= n || op.status === 'ok') continue;
-    const kind = `${op.kind} ${JSON.stringify(op.input.expect)} ${JSON.stringify(op.input.value)}`;
-    twin[i] = lastOfKind.get(kind) ?? -1;
-    lastOfKind.set(kind, i);
-  }
+  const twin = twins(ops);
 
   // Unknown operations never need to be linearized: they may take effect after everything else.
   let remaining = ops.filter((op) => op.status === 'ok').length;
   let state = model.init();
   cache.add(linearized, state);
-  // Candidates are tried in two passes, answered operations first and unknown ones late, so
-  // that configurations without an unknown operation are explored before (and dominate) those with it.
+  // Candidates are tried in two passes, answered operations first, then (late) unknown ones
+  // called before the first return, so that configurations without an unknown operation are
+  // explored before, and dominate, those with it. `bound[d]` keeps that return's time per depth.
   let late = false;
+  const bound = new Float64Array(n + 1);
   let node = next[HEAD]!;
   for (let steps = 1; remaining > 0; steps++) {
     if (steps % CLOCK_EVERY === 0 && performance.now() > deadline) return { result: 'unknown' };
-    if (node < n) {
+    if (late ? node !== UTAIL && ops[node]!.call <= bound[depth]! : node < n) {
       const op = ops[node]!;
-      const eligible =
-        (op.status === 'unknown') === late && (twin[node] === -1 || linearized.has(twin[node]!));
-      const after = eligible ? model.step(state, op) : undefined;
+      const after = twin[node] === -1 || linearized.has(twin[node]!) ? model.step(state, op) : undefined;
       if (after !== undefined && !(late && redundant(op, after))) {
         linearized.add(node);
         if (cache.add(linearized, after)) {
           states[depth] = state;
           stack[depth++] = node;
-          anchor[depth] = op.status === 'ok' ? depth : anchor[depth - 1]!;
+          anchor[depth] = answered(node) ? depth : anchor[depth - 1]!;
           if (depth > bestDepth) {
             best.set(stack.subarray(agreed, depth), agreed);
             bestDepth = agreed = depth;
           }
           state = after;
-          if (op.status === 'ok') remaining--;
-          unlink(node);
-          unlink(node + n);
+          if (answered(node)) remaining--;
+          lists.lift(node);
           late = false;
           node = next[HEAD]!;
           continue;
@@ -125,23 +86,109 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
       }
       node = next[node]!;
     } else if (!late) {
+      // The first return: every answered candidate has been tried.
       late = true;
-      node = next[HEAD]!;
+      bound[depth] = ops[node - n]!.ret;
+      node = next[UHEAD]!;
     } else {
-      // A return: its operation had to be linearized by now, so undo the latest choice.
+      // Every candidate has been tried: undo the latest choice.
       if (depth === 0) return illegal(ops, best.subarray(0, bestDepth));
       const undone = stack[--depth]!;
       agreed = Math.min(agreed, depth);
       state = states[depth]!;
       linearized.delete(undone);
-      if (ops[undone]!.status === 'ok') remaining++;
-      relink(undone + n);
-      relink(undone);
-      late = ops[undone]!.status === 'unknown';
+      if (answered(undone)) remaining++;
+      lists.unlift(undone);
+      late = !answered(undone);
       node = next[undone]!;
     }
   }
   return { result: 'ok' };
+}
+
+/**
+ * Two doubly-linked lists over one pair of arrays. Node i < n is the call of ops[i], n + i its
+ * return. The Wing–Gong list holds answered calls and returns in time order; unknown calls sit
+ * in a list of their own, in call order (their returns, at infinity, would never be reached).
+ */
+class Lists {
+  readonly HEAD: number;
+  readonly TAIL: number;
+  readonly UHEAD: number;
+  readonly UTAIL: number;
+  readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly n: number;
+  private readonly answered: boolean[];
+
+  constructor(ops: readonly Checkable[]) {
+    const n = (this.n = ops.length);
+    this.answered = ops.map((op) => op.status === 'ok');
+    [this.HEAD, this.TAIL, this.UHEAD, this.UTAIL] = [2 * n, 2 * n + 1, 2 * n + 2, 2 * n + 3];
+    this.next = new Int32Array(2 * n + 4);
+    this.prev = new Int32Array(2 * n + 4);
+    const time = (node: number): number => (node < n ? ops[node]!.call : ops[node - n]!.ret);
+    // On equal times calls go first: touching operations are concurrent, never ordered.
+    const byTime = (a: number, b: number): number =>
+      time(a) - time(b) || (a < n ? -1 : 0) + (b < n ? 1 : 0) || a - b;
+    const answered = [...ops.keys()].filter((i) => this.answered[i]);
+    const unknown = [...ops.keys()].filter((i) => !this.answered[i]);
+    this.chain(this.HEAD, [...answered, ...answered.map((i) => i + n)].sort(byTime), this.TAIL);
+    this.chain(this.UHEAD, unknown.sort(byTime), this.UTAIL);
+  }
+
+  /** Takes an operation's call, and its return if it has one, out of the lists. */
+  lift(i: number): void {
+    this.unlink(i);
+    if (this.answered[i]) this.unlink(this.n + i);
+  }
+
+  /** Undoes the latest lift, which must be of i. */
+  unlift(i: number): void {
+    if (this.answered[i]) this.relink(this.n + i);
+    this.relink(i);
+  }
+
+  private chain(head: number, nodes: number[], tail: number): void {
+    let last = head;
+    for (const node of nodes) {
+      this.next[last] = node;
+      this.prev[node] = last;
+      last = node;
+    }
+    this.next[last] = tail;
+    this.prev[tail] = last;
+  }
+
+  private unlink(node: number): void {
+    this.next[this.prev[node]!] = this.next[node]!;
+    this.prev[this.next[node]!] = this.prev[node]!;
+  }
+
+  // Dancing links: a node's own pointers survive its removal, so it goes back where it was.
+  private relink(node: number): void {
+    this.next[this.prev[node]!] = node;
+    this.prev[this.next[node]!] = node;
+  }
+}
+
+/**
+ * Unknown operations with the same kind and input are interchangeable, so only the earliest
+ * called of those still open is tried: it is a candidate whenever a later twin is. twin[i] is
+ * the previous such operation, or -1.
+ */
+function twins(ops: readonly Checkable[]): Int32Array {
+  const twin = new Int32Array(ops.length).fill(-1);
+  const last = new Map<string, number>();
+  const byCall = [...ops.keys()].sort((a, b) => ops[a]!.call - ops[b]!.call || a - b);
+  for (const i of byCall) {
+    const op = ops[i]!;
+    if (op.status === 'ok') continue;
+    const kind = `${op.kind} ${JSON.stringify(op.input.expect)} ${JSON.stringify(op.input.value)}`;
+    twin[i] = last.get(kind) ?? -1;
+    last.set(kind, i);
+  }
+  return twin;
 }
 
 function illegal(ops: readonly Checkable[], order: Int32Array): SearchOutcome {
@@ -152,28 +199,45 @@ function illegal(ops: readonly Checkable[], order: Int32Array): SearchOutcome {
   return { result: 'illegal', linearized: [...order], next: open.filter((i) => ops[i]!.call <= firstReturn) };
 }
 
-/** A set of operation indexes with an incrementally maintained (Zobrist) hash. */
-class Bitset {
-  readonly words: Uint32Array;
+/**
+ * The set of linearized operations, as two bitsets: answered operations, with an incrementally
+ * maintained (Zobrist) hash, and unknown ones, which the cache compares by inclusion instead.
+ */
+class Linearized {
+  readonly answered: Uint32Array;
+  readonly unknown: Uint32Array;
   hash = 0;
+  /** Each operation's bit within its own bitset. */
+  private readonly rank: Int32Array;
+  private readonly isAnswered: boolean[];
 
-  /** `weights` holds each index's share of the hash. */
-  constructor(private readonly weights: Uint32Array) {
-    this.words = new Uint32Array((weights.length + 31) >>> 5);
+  constructor(ops: readonly Checkable[]) {
+    this.isAnswered = ops.map((op) => op.status === 'ok');
+    const counts = [0, 0];
+    this.rank = Int32Array.from(this.isAnswered, (a) => counts[a ? 0 : 1]!++);
+    this.answered = new Uint32Array((counts[0]! + 31) >>> 5);
+    this.unknown = new Uint32Array((counts[1]! + 31) >>> 5);
   }
 
   has(i: number): boolean {
-    return ((this.words[i >>> 5]! >>> (i & 31)) & 1) === 1;
+    const r = this.rank[i]!;
+    return ((this.words(i)[r >>> 5]! >>> (r & 31)) & 1) === 1;
   }
 
   add(i: number): void {
-    this.words[i >>> 5]! |= 1 << (i & 31);
-    this.hash ^= this.weights[i]!;
+    const r = this.rank[i]!;
+    this.words(i)[r >>> 5]! |= 1 << (r & 31);
+    if (this.isAnswered[i]) this.hash ^= zobrist(r);
   }
 
   delete(i: number): void {
-    this.words[i >>> 5]! &= ~(1 << (i & 31));
-    this.hash ^= this.weights[i]!;
+    const r = this.rank[i]!;
+    this.words(i)[r >>> 5]! &= ~(1 << (r & 31));
+    if (this.isAnswered[i]) this.hash ^= zobrist(r);
+  }
+
+  private words(i: number): Uint32Array {
+    return this.isAnswered[i] ? this.answered : this.unknown;
   }
 }
 
@@ -185,40 +249,39 @@ function zobrist(i: number): number {
 }
 
 /**
- * Configurations already explored, or being explored further up the stack. A configuration is
- * redundant if one with the same state and the same answered operations, but a subset of its
- * unknown ones, is there: everything that can follow it can follow that one too.
+ * Configurations already explored, or being explored further up the stack, grouped by their
+ * answered operations. A configuration is redundant if one with the same state, the same
+ * answered operations and a subset of its unknown ones is there: everything that can follow it
+ * can follow that one too.
  */
 class Cache<S> {
-  private readonly buckets = new Map<number, { words: Uint32Array; state: S }[]>();
-  private readonly answered: Uint32Array;
+  private readonly buckets = new Map<
+    number,
+    { answered: Uint32Array; seen: { unknown: Uint32Array; state: S }[] }[]
+  >();
 
-  constructor(
-    private readonly model: Model<S>,
-    ops: readonly Checkable[],
-  ) {
-    this.answered = new Uint32Array((ops.length + 31) >>> 5);
-    ops.forEach((op, i) => {
-      if (op.status === 'ok') this.answered[i >>> 5]! |= 1 << (i & 31);
-    });
-  }
+  constructor(private readonly model: Model<S>) {}
 
   /** False if redundant; otherwise records it. */
-  add(set: Bitset, state: S): boolean {
-    let bucket = this.buckets.get(set.hash);
-    if (bucket === undefined) this.buckets.set(set.hash, (bucket = []));
-    for (const seen of bucket) {
-      if (this.model.equal(seen.state, state) && this.dominates(seen.words, set.words)) return false;
+  add(set: Linearized, state: S): boolean {
+    let groups = this.buckets.get(set.hash);
+    if (groups === undefined) this.buckets.set(set.hash, (groups = []));
+    let group = groups.find((g) => sameWords(g.answered, set.answered));
+    if (group === undefined) groups.push((group = { answered: set.answered.slice(), seen: [] }));
+    for (const seen of group.seen) {
+      if (this.model.equal(seen.state, state) && subset(seen.unknown, set.unknown)) return false;
     }
-    bucket.push({ words: set.words.slice(), state });
+    group.seen.push({ unknown: set.unknown.slice(), state });
     return true;
   }
+}
 
-  /** a ⊆ b, and b adds only unknown operations. */
-  private dominates(a: Uint32Array, b: Uint32Array): boolean {
-    for (let i = 0; i < a.length; i++) {
-      if ((a[i]! & ~b[i]!) !== 0 || (b[i]! & ~a[i]! & this.answered[i]!) !== 0) return false;
-    }
-    return true;
-  }
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function subset(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if ((a[i]! & ~b[i]!) !== 0) return false;
+  return true;
 }
