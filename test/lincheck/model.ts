@@ -6,15 +6,14 @@ export interface Model<S> {
   init(): S;
   /**
    * The state after `op`, or undefined if `op` cannot happen in `state`. Operations reach here
-   * with status 'ok' (the output must match) or 'unknown' (any output is fine).
+   * with status 'ok' (the output must match) or 'unknown' (any output is fine). It may depend
+   * only on the operation's kind, input, status and output: the search takes unknown operations
+   * of equal kind and input to be interchangeable.
    */
   step(state: S, op: Operation): S | undefined;
   equal(a: S, b: S): boolean;
   describe(state: S): string;
-  /**
-   * Optionally rewrites one key's operations (same order) into an equivalent history that is
-   * cheaper to search. step must depend only on an operation's kind, input and output.
-   */
+  /** Optionally rewrites one key's operations (same order) into an equivalent history that is cheaper to search. */
   prepare?<T extends Operation>(ops: readonly T[]): T[];
 }
 

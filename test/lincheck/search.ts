@@ -1,7 +1,9 @@
 // The Wing–Gong search for one key, with Lowe's memoization as in porcupine: calls and returns
-// sit in one time-ordered doubly-linked list; linearizing an operation lifts its call and return
+// sit in a time-ordered doubly-linked list; linearizing an operation lifts its call and return
 // out of the list, backtracking puts them back. A cache of (set of linearized operations, state)
 // prunes any configuration already explored, which keeps moderate concurrency near-linear.
+// Unknown operations (no answer, so no return) are what makes the search blow up; they get a
+// list of their own, are tried last, and are pruned by dominance and by symmetry (see below).
 import type { Operation } from './history.js';
 import type { Model } from './model.js';
 
@@ -113,7 +115,7 @@ export function search<S>(ops: readonly Checkable[], model: Model<S>, deadline: 
  */
 class Lists {
   readonly HEAD: number;
-  readonly TAIL: number;
+  private readonly TAIL: number;
   readonly UHEAD: number;
   readonly UTAIL: number;
   readonly next: Int32Array;
