@@ -1,6 +1,7 @@
 // Hand-made histories with known verdicts. Spans are [client, call, return].
 import { checkLinearizable, formatCounterexample } from './checker.js';
 import type { Operation } from './history.js';
+import { registerModel, type Model, type Register } from './model.js';
 import { cas, del, failed, get, put, unanswered } from './ops.js';
 
 const verdict = (history: Operation[]) => checkLinearizable(history, { deadlineMs: 5_000 }).result;
@@ -198,6 +199,17 @@ describe('malformed records are refused rather than guessed at', () => {
   ])('%s', (_, op) => {
     expect(() => verdict([op])).toThrow(/malformed operation/);
   });
+});
+
+test('another sequential specification can be plugged in', () => {
+  // A write-once register: a put over an existing value is impossible.
+  const writeOnce: Model<Register> = {
+    ...registerModel,
+    step: (state, op) => (op.kind === 'put' && state !== null ? undefined : registerModel.step(state, op)),
+  };
+  const history = [put([1, 0, 1], 'a'), put([1, 2, 3], 'b'), get([2, 4, 5], 'b')];
+  expect(verdict(history)).toBe('ok');
+  expect(checkLinearizable(history, { deadlineMs: 5_000, model: writeOnce }).result).toBe('illegal');
 });
 
 describe('the deadline', () => {
