@@ -5,7 +5,14 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Compare, RangeRequest, RequestOp, TxnRequest } from '../mvcc/types.js';
+import {
+  MvccError,
+  type Compare,
+  type RangeRequest,
+  type RequestOp,
+  type TxnRequest,
+} from '../mvcc/types.js';
+import type { WatchSink, WatchSpec } from '../server/watch-hub.js';
 import { parseMemberId } from '../server/ids.js';
 import { grpcCode } from './errors.js';
 import { BadRequest } from './json.js';
@@ -141,6 +148,66 @@ function idOf(v: unknown, name: string): string {
   return id;
 }
 
+function watchSpec(c: Obj): WatchSpec {
+  const filters = Array.isArray(c.filters) ? (c.filters as string[]) : [];
+  return {
+    key: key(c),
+    rangeEnd: bytesOrUndefined(c.range_end),
+    startRevision: num(c.start_revision) ?? 0,
+    prevKv: c.prev_kv === true,
+    noPut: filters.includes('NOPUT'),
+    noDelete: filters.includes('NODELETE'),
+  };
+}
+
+/** etcd's Watch: one bidirectional stream carries any number of watches. */
+function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unknown> {
+  return (call) => {
+    const hub = service.watches;
+    const mine = new Set<number>();
+    const write = (res: Obj) => {
+      if (!call.writableEnded) call.write(toProto({ header: service.header(), ...res }));
+    };
+    const sink: WatchSink = {
+      events: (watch_id, events) => write({ watch_id, events }),
+      canceled: (watch_id, cancel_reason, compact_revision) => {
+        mine.delete(watch_id);
+        write({ watch_id, canceled: true, cancel_reason, compact_revision });
+      },
+    };
+    call.on('data', (req: Obj) => {
+      if (req.request_union === 'create_request') {
+        try {
+          hub.create(watchSpec(req.create_request as Obj), sink, (watch_id) => {
+            mine.add(watch_id);
+            write({ watch_id, created: true });
+          });
+        } catch (e) {
+          const compact_revision =
+            e instanceof MvccError && e.code === 'compacted' ? service.compactedRevision() : 0;
+          const cancel_reason = e instanceof Error ? e.message : String(e);
+          write({ watch_id: -1, created: true, canceled: true, compact_revision, cancel_reason });
+        }
+      } else if (req.request_union === 'cancel_request') {
+        const watch_id = num((req.cancel_request as Obj).watch_id) ?? 0;
+        hub.cancel(watch_id);
+        mine.delete(watch_id);
+        write({ watch_id, canceled: true });
+      } else if (req.request_union === 'progress_request') {
+        write({ watch_id: -1 });
+      }
+    });
+    const close = () => {
+      for (const id of mine) hub.cancel(id);
+      mine.clear();
+      if (!call.writableEnded) call.end();
+    };
+    call.on('end', close);
+    call.on('cancelled', close);
+    call.on('error', close);
+  };
+}
+
 export function loadServices(): grpc.GrpcObject {
   const def = protoLoader.loadSync(['rpc.proto'], {
     includeDirs: [PROTO_DIR],
@@ -178,6 +245,7 @@ export async function startGrpc(
     MemberList: unary((r) => service.memberList(r.linearizable === true)),
     MemberPromote: unary((r) => service.memberPromote(idOf(r.ID, 'ID'))),
   });
+  server.addService(svc('Watch'), { Watch: watchStream(service) });
   server.addService(svc('Maintenance'), {
     Status: unary(async () => service.status()),
     MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),

@@ -44,6 +44,14 @@ export class KvService {
     };
   }
 
+  get watches() {
+    return this.member.watches;
+  }
+
+  compactedRevision(): number {
+    return this.member.kv.compactedRevision();
+  }
+
   async range(req: RangeRequest) {
     if (!req.serializable) await this.member.linearizableBarrier();
     const r = this.member.kv.range(req);

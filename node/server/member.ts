@@ -30,6 +30,7 @@ import type { KvBackend, LogStore, MemberMetrics, PeerTransport, WriteOutcome } 
 import { ReadBatcher } from './read-batcher.js';
 import { decodeSnapshotPayload, encodeSnapshotPayload } from './snapshot-payload.js';
 import { Waiters } from './waiters.js';
+import { WatchHub } from './watch-hub.js';
 
 export class MemberError extends Error {
   constructor(
@@ -83,6 +84,8 @@ export class Member extends EventEmitter {
   private readonly bootNonce = Math.random().toString(36).slice(2, 8);
   private leader = NONE;
   private published = false;
+  /** Watches over this member's backend. */
+  readonly watches = new WatchHub(() => this.backend);
   /** Members added as voters: they join as learners and are promoted once caught up. */
   private readonly autoPromote = new Set<string>();
 
@@ -296,6 +299,7 @@ export class Member extends EventEmitter {
     await wal.saveSnapshot(snap.meta);
     this.snapshotIndex = snap.meta.index;
     this.persistedIndex = snap.meta.index;
+    this.watches.resetAll();
     this.syncPeers();
   }
 

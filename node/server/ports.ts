@@ -3,6 +3,7 @@
 import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
 import type { Status } from '../raft/rawnode.js';
 import type { Entry, HardState, Message, SnapshotMeta } from '../raft/types.js';
+import type { WatchSource } from './watch-hub.js';
 
 export interface LogStore {
   /** Appends entries and the hard state with one fsync. */
@@ -16,7 +17,7 @@ export interface LogStore {
 /** The per-request outcome of applying a write: the backend's result or its error. */
 export type WriteOutcome = unknown;
 
-export interface KvBackend {
+export interface KvBackend extends WatchSource {
   /**
    * Applies encoded write requests (null = no-op) in one transaction with the applied index,
    * skipping indexes already applied; the commit is on disk when it returns.

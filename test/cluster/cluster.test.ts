@@ -2,7 +2,7 @@
 // member, linearizable reads everywhere, SIGKILL of the leader, restarts that catch up from the
 // log and from a snapshot, and membership changes.
 import { jest } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,28 @@ test('etcdctl talks to raftkv over gRPC on the same client port: put, get, txn, 
   const members = JSON.parse(ctl(['member', 'list', '-w', 'json'])) as { members: { name: string }[] };
   expect(members.members.map((m) => m.name).sort()).toEqual(['m1', 'm2', 'm3']);
   expect(ctl(['endpoint', 'health'])).toMatch(/is healthy/);
+});
+
+test('etcdctl watch gets the history from a revision, then live events, in order', async () => {
+  const c = client(cluster.members[0]!);
+  const from = await c.put('w/a', '1');
+  await c.put('w/a', '2');
+  const endpoint = `--endpoints=${cluster.members[2]!.clientURL}`;
+  const watcher = spawn('etcdctl', [endpoint, 'watch', 'w/', '--prefix', `--rev=${from}`], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
+  let out = '';
+  watcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await waitFor('the history', async () => (out.includes('PUT\nw/a\n2\n') ? true : undefined));
+    await c.put('w/b', '3');
+    await client(cluster.members[1]!).del('w/a');
+    // etcdctl prints type, key and value per event; a deletion's value is empty.
+    await waitFor('live events', async () => (out.includes('DELETE\nw/a\n\n') ? true : undefined));
+    expect(out).toBe('PUT\nw/a\n1\nPUT\nw/a\n2\nPUT\nw/b\n3\nDELETE\nw/a\n\n');
+  } finally {
+    watcher.kill('SIGKILL');
+  }
 });
 
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {

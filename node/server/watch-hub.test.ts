@@ -1,0 +1,96 @@
+// The watch hub against a small in-memory event source: history then live events, exactly once
+// and in order, filters, prev_kv, and cancellation when the backend is replaced.
+import type { Event, KeyValue } from '../mvcc/types.js';
+import { WatchHub, type WatchSink, type WatchSource } from './watch-hub.js';
+
+const b = (s: string) => new TextEncoder().encode(s);
+const s = (u: Uint8Array) => new TextDecoder().decode(u);
+
+function kv(key: string, rev: number): KeyValue {
+  return { key: b(key), value: b(`v${rev}`), create_revision: rev, mod_revision: rev, version: 1, lease: 0 };
+}
+
+class Source implements WatchSource {
+  history: Event[] = [];
+  private listener: ((e: Event[]) => void) | undefined;
+  commit(type: Event['type'], key: string): void {
+    const rev = this.currentRevision() + 1;
+    const e: Event = { type, kv: kv(key, rev), prev_kv: kv(key, rev - 1) };
+    this.history.push(e);
+    this.listener?.([e]);
+  }
+  eventsSince(from: number): Event[] {
+    return this.history.filter((e) => e.kv.mod_revision >= from);
+  }
+  onEvents(l: (e: Event[]) => void): () => void {
+    this.listener = l;
+    return () => (this.listener = undefined);
+  }
+  currentRevision(): number {
+    return 1 + this.history.length;
+  }
+  compactedRevision(): number {
+    return 0;
+  }
+}
+
+function recorder() {
+  const got: string[] = [];
+  const sink: WatchSink = {
+    events: (id, events) =>
+      got.push(
+        ...events.map(
+          (e) => `${id}:${e.type}:${s(e.kv.key)}@${e.kv.mod_revision}${e.prev_kv ? '+prev' : ''}`,
+        ),
+      ),
+    canceled: (id, reason) => got.push(`${id}:canceled:${reason.slice(0, 20)}`),
+  };
+  return { got, sink };
+}
+
+const spec = {
+  key: b('a'),
+  rangeEnd: b('b'),
+  startRevision: 0,
+  prevKv: false,
+  noPut: false,
+  noDelete: false,
+};
+
+test('a watch from a past revision gets the history, then live events, each once and in order', () => {
+  const src = new Source();
+  src.commit('PUT', 'a1');
+  src.commit('PUT', 'z');
+  src.commit('DELETE', 'a1');
+  const hub = new WatchHub(() => src);
+  const { got, sink } = recorder();
+  const id = hub.create({ ...spec, startRevision: 2 }, sink);
+  src.commit('PUT', 'a2');
+  src.commit('PUT', 'zz');
+  expect(got).toEqual([`${id}:PUT:a1@2`, `${id}:DELETE:a1@4`, `${id}:PUT:a2@5`]);
+});
+
+test('filters and prev_kv are honoured, and a canceled watch gets nothing more', () => {
+  const src = new Source();
+  const hub = new WatchHub(() => src);
+  const a = recorder();
+  const b2 = recorder();
+  const noPut = hub.create({ ...spec, noPut: true, prevKv: true }, a.sink);
+  const all = hub.create(spec, b2.sink);
+  src.commit('PUT', 'a');
+  src.commit('DELETE', 'a');
+  hub.cancel(all);
+  src.commit('PUT', 'a');
+  expect(a.got).toEqual([`${noPut}:DELETE:a@3+prev`]);
+  expect(b2.got).toEqual([`${all}:PUT:a@2`, `${all}:DELETE:a@3`]);
+});
+
+test('replacing the backend cancels every watch so that clients watch again', () => {
+  const src = new Source();
+  const hub = new WatchHub(() => src);
+  const { got, sink } = recorder();
+  const id = hub.create(spec, sink);
+  hub.resetAll();
+  src.commit('PUT', 'a');
+  expect(got).toEqual([`${id}:canceled:the member installed`]);
+});
