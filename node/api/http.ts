@@ -6,6 +6,8 @@ import {
   asObject,
   bool,
   BadRequest,
+  field,
+  watchCreateRequest,
   deleteRangeRequest,
   int64,
   putRequest,
@@ -77,6 +79,45 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
   route('/v3/cluster/member/promote', (body) => service.memberPromote(targetId(body, 'ID')));
   route('/v3/maintenance/status', async () => service.status());
   route('/v3/maintenance/transfer-leadership', (body) => service.moveLeader(targetId(body, 'targetID')));
+
+  // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
+  app.post('/v3/watch', (req, res, next) => {
+    let spec;
+    try {
+      spec = watchCreateRequest(field(asObject(req.body, 'request'), 'create_request'));
+    } catch (e) {
+      next(e);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const line = (result: object) =>
+      res.write(`${JSON.stringify({ result: responseJson({ header: service.header(), ...result }) })}\n`);
+    let watchId: number | undefined;
+    try {
+      watchId = service.watches.create(
+        spec,
+        {
+          events: (watch_id, events) => line({ watch_id, events }),
+          canceled: (watch_id, cancel_reason, compact_revision) => {
+            line({ watch_id, canceled: true, cancel_reason, compact_revision });
+            res.end();
+          },
+        },
+        (watch_id) => line({ watch_id, created: true }),
+      );
+    } catch (e) {
+      const { body } = errorBody(e);
+      line({
+        created: true,
+        canceled: true,
+        cancel_reason: body.message,
+        compact_revision: service.compactedRevision(),
+      });
+      res.end();
+      return;
+    }
+    res.on('close', () => service.watches.cancel(watchId));
+  });
 
   // ---- health and metrics -----------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ import type {
   TxnRequest,
 } from '../mvcc/types.js';
 
+import type { WatchSpec } from '../server/watch-hub.js';
+
 export class BadRequest extends Error {
   constructor(message: string) {
     super(message);
@@ -29,7 +31,7 @@ function camel(name: string): string {
   return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function field(o: Obj, name: string): unknown {
+export function field(o: Obj, name: string): unknown {
   return o[name] ?? o[camel(name)];
 }
 
@@ -168,6 +170,19 @@ export function txnRequest(body: unknown): TxnRequest {
     compare: list(o, 'compare').map(compare),
     success: list(o, 'success').map(requestOp),
     failure: list(o, 'failure').map(requestOp),
+  };
+}
+
+export function watchCreateRequest(body: unknown): WatchSpec {
+  const o = asObject(body, 'create_request');
+  const filters = list(o, 'filters');
+  return {
+    key: key(o),
+    rangeEnd: bytes(o, 'range_end'),
+    startRevision: int64(o, 'start_revision') ?? 0,
+    prevKv: bool(o, 'prev_kv') ?? false,
+    noPut: filters.includes('NOPUT') || filters.includes(0),
+    noDelete: filters.includes('NODELETE') || filters.includes(1),
   };
 }
 

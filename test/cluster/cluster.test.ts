@@ -110,6 +110,40 @@ test('etcdctl watch gets the history from a revision, then live events, in order
   }
 });
 
+test('the JSON gateway streams a watch: created, then the history and live events as result lines', async () => {
+  const c = client(cluster.members[0]!);
+  const from = await c.put('hw', '1');
+  const abort = new AbortController();
+  const res = await fetch(new URL('/v3/watch', cluster.members[1]!.clientURL), {
+    method: 'POST',
+    body: JSON.stringify({
+      create_request: { key: Buffer.from('hw').toString('base64'), start_revision: String(from) },
+    }),
+    signal: abort.signal,
+  });
+  const reader = res.body!.getReader();
+  let text = '';
+  const lines = () => text.split('\n').filter((l) => l.length > 0);
+  try {
+    await c.put('hw', '2');
+    await waitFor('three result lines', async () => {
+      const { value } = await reader.read();
+      text += Buffer.from(value!).toString();
+      return lines().length >= 3 ? true : undefined;
+    });
+    const results = lines().map((l) => (JSON.parse(l) as { result: Record<string, unknown> }).result);
+    expect(results[0]!.created).toBe(true);
+    const values = results
+      .slice(1)
+      .flatMap((r) =>
+        (r.events as { kv: { value: string } }[]).map((e) => Buffer.from(e.kv.value, 'base64').toString()),
+      );
+    expect(values).toEqual(['1', '2']);
+  } finally {
+    abort.abort();
+  }
+});
+
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {
   const c = client(cluster.members[1]!);
   expect(await c.cas('lock', undefined, 'a')).toBe(true);
