@@ -202,13 +202,18 @@ function illegal(ops: readonly Checkable[], order: Int32Array): SearchOutcome {
 }
 
 /**
- * The set of linearized operations, as two bitsets: answered operations, with an incrementally
- * maintained (Zobrist) hash, and unknown ones, which the cache compares by inclusion instead.
+ * The set of linearized operations, as two bitsets ranked by call time: answered operations,
+ * with an incrementally maintained (Zobrist) hash, and unknown ones, which the cache compares
+ * by inclusion instead. Linearized answered operations are mostly a run of full words and then
+ * a narrow frontier, and only the frontier is copied and compared.
  */
 class Linearized {
-  readonly answered: Uint32Array;
   readonly unknown: Uint32Array;
   hash = 0;
+  /** Words of `answered` below `low` are full, and from `high` on empty. */
+  low = 0;
+  private high = 0;
+  private readonly answered: Uint32Array;
   /** Each operation's bit within its own bitset. */
   private readonly rank: Int32Array;
   private readonly isAnswered: boolean[];
@@ -216,30 +221,48 @@ class Linearized {
   constructor(ops: readonly Checkable[]) {
     this.isAnswered = ops.map((op) => op.status === 'ok');
     const counts = [0, 0];
-    this.rank = Int32Array.from(this.isAnswered, (a) => counts[a ? 0 : 1]!++);
+    this.rank = new Int32Array(ops.length);
+    for (const i of [...ops.keys()].sort((a, b) => ops[a]!.call - ops[b]!.call || a - b)) {
+      this.rank[i] = counts[this.isAnswered[i] ? 0 : 1]!++;
+    }
     this.answered = new Uint32Array((counts[0]! + 31) >>> 5);
     this.unknown = new Uint32Array((counts[1]! + 31) >>> 5);
   }
 
+  /** What `answered` holds beyond its first `low` full words. */
+  frontier(): Uint32Array {
+    return this.answered.subarray(this.low, this.high);
+  }
+
   has(i: number): boolean {
     const r = this.rank[i]!;
-    return ((this.words(i)[r >>> 5]! >>> (r & 31)) & 1) === 1;
+    return (((this.isAnswered[i] ? this.answered : this.unknown)[r >>> 5]! >>> (r & 31)) & 1) === 1;
   }
 
   add(i: number): void {
     const r = this.rank[i]!;
-    this.words(i)[r >>> 5]! |= 1 << (r & 31);
-    if (this.isAnswered[i]) this.hash ^= zobrist(r);
+    const w = r >>> 5;
+    if (!this.isAnswered[i]) {
+      this.unknown[w]! |= 1 << (r & 31);
+      return;
+    }
+    this.answered[w]! |= 1 << (r & 31);
+    this.hash ^= zobrist(r);
+    this.high = Math.max(this.high, w + 1);
+    while (this.low < this.high && this.answered[this.low] === 0xffffffff) this.low++;
   }
 
   delete(i: number): void {
     const r = this.rank[i]!;
-    this.words(i)[r >>> 5]! &= ~(1 << (r & 31));
-    if (this.isAnswered[i]) this.hash ^= zobrist(r);
-  }
-
-  private words(i: number): Uint32Array {
-    return this.isAnswered[i] ? this.answered : this.unknown;
+    const w = r >>> 5;
+    if (!this.isAnswered[i]) {
+      this.unknown[w]! &= ~(1 << (r & 31));
+      return;
+    }
+    this.answered[w]! &= ~(1 << (r & 31));
+    this.hash ^= zobrist(r);
+    this.low = Math.min(this.low, w);
+    while (this.high > 0 && this.answered[this.high - 1] === 0) this.high--;
   }
 }
 
@@ -259,7 +282,7 @@ function zobrist(i: number): number {
 class Cache<S> {
   private readonly buckets = new Map<
     number,
-    { answered: Uint32Array; seen: { unknown: Uint32Array; state: S }[] }[]
+    { low: number; frontier: Uint32Array; seen: { unknown: Uint32Array; state: S }[] }[]
   >();
 
   constructor(private readonly model: Model<S>) {}
@@ -268,17 +291,19 @@ class Cache<S> {
   add(set: Linearized, state: S): boolean {
     let groups = this.buckets.get(set.hash);
     if (groups === undefined) this.buckets.set(set.hash, (groups = []));
-    let group = groups.find((g) => sameWords(g.answered, set.answered));
-    if (group === undefined) groups.push((group = { answered: set.answered.slice(), seen: [] }));
+    const frontier = set.frontier();
+    let group = groups.find((g) => g.low === set.low && sameWords(g.frontier, frontier));
+    if (group === undefined) groups.push((group = { low: set.low, frontier: frontier.slice(), seen: [] }));
     for (const seen of group.seen) {
       if (this.model.equal(seen.state, state) && subset(seen.unknown, set.unknown)) return false;
     }
-    group.seen.push({ unknown: set.unknown.slice(), state });
+    group.seen.push({ unknown: set.unknown.length === 0 ? set.unknown : set.unknown.slice(), state });
     return true;
   }
 }
 
 function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
