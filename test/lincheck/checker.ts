@@ -8,7 +8,10 @@ import { search, type Checkable } from './search.js';
 export type Verdict = 'ok' | 'illegal' | 'unknown';
 
 export interface CheckOptions {
-  /** Budget for the whole history, in milliseconds. */
+  /**
+   * Budget for the whole history, in milliseconds. Keys still unchecked when it has passed get
+   * a brief look each (up to a thousand search steps), so small violations are still found.
+   */
   deadlineMs: number;
   /** The sequential specification of one key; a get/put/delete/cas register by default. */
   model?: Model<unknown>;
