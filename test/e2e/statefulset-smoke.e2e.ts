@@ -55,6 +55,11 @@ interface Pod {
   };
 }
 
+const t0 = Date.now();
+const step = (what: string): void => {
+  process.stderr.write(`[smoke +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
+};
+
 const isReady = (p: Pod | undefined): boolean =>
   p?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
@@ -161,7 +166,9 @@ describe('e2e environment: StatefulSet smoke', () => {
     });
 
     await readyReplicas(3);
+    step('3 replicas ready');
     const before = await expectMesh(3);
+    step('mesh of 3 by name');
     const web1 = (await getJson<Pod>(['pod', 'web-1', '-n', ns]))!;
     const web1Id = before[`web-1.web.${ns}.svc.cluster.local`]!.id;
     expect(before[`web-1.web.${ns}.svc.cluster.local`]!.ip).toBe(web1.status.podIP);
@@ -177,6 +184,7 @@ describe('e2e environment: StatefulSet smoke', () => {
       120_000,
       500,
     );
+    step('web-1 recreated and ready');
     expect(again.status.containerStatuses?.[0]?.restartCount).toBe(0);
     const after = await expectMesh(3);
     expect(after[`web-1.web.${ns}.svc.cluster.local`]!.id).toBe(web1Id);
@@ -184,10 +192,12 @@ describe('e2e environment: StatefulSet smoke', () => {
       before[`web-0.web.${ns}.svc.cluster.local`]!.id,
     );
 
+    step('web-1 kept its data; peers see it');
     // scale to 5 and back to 3
     await kubectl(['scale', 'statefulset', 'web', '-n', ns, '--replicas=5']);
     await readyReplicas(5);
     await expectMesh(5);
+    step('5 replicas ready, mesh of 5');
     await kubectl(['scale', 'statefulset', 'web', '-n', ns, '--replicas=3']);
     await readyReplicas(3);
     await waitFor(
@@ -201,6 +211,7 @@ describe('e2e environment: StatefulSet smoke', () => {
     );
     await expectMesh(3);
 
+    step('back to 3');
     // teardown: namespace deletion stops every pod; nothing is left running on the host
     await kubectl(['delete', 'namespace', ns, '--wait=false']);
     await waitFor(
@@ -209,6 +220,7 @@ describe('e2e environment: StatefulSet smoke', () => {
       180_000,
       1000,
     );
+    step('namespace deleted');
     if (localProvider) {
       const procs = (() => {
         try {

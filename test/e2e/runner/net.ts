@@ -87,11 +87,18 @@ export function writeHosts(netns: string, content: string): void {
   }
 }
 
-/** Hands out pod addresses 10.244.0.2 .. 10.244.0.254. */
+/**
+ * Hands out pod addresses 10.244.0.2 .. 10.244.0.254 round-robin, so a freed address is not
+ * reused at once: other pods (and the host) may still hold its old MAC in their neighbour
+ * caches for up to a minute, and a new pod at that address would be unreachable meanwhile.
+ */
 export class IpPool {
   private readonly used = new Set<number>();
+  private next = 2;
   allocate(): string {
-    for (let i = 2; i < 255; i++) {
+    for (let n = 0; n < 253; n++) {
+      const i = this.next;
+      this.next = i >= 254 ? 2 : i + 1;
       if (!this.used.has(i)) {
         this.used.add(i);
         return `10.244.0.${i}`;
@@ -101,5 +108,6 @@ export class IpPool {
   }
   release(address: string): void {
     this.used.delete(Number(address.split('.')[3]));
+    ip(['neigh', 'flush', 'to', address, 'dev', BRIDGE], true);
   }
 }
