@@ -10,7 +10,10 @@ E2E_JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js -c $(E2
 # etcd from Debian + kube-* binaries built once per machine into $${RAFTKV_CACHE:-~/.cache/raftkv}.
 e2e-env:
 	@command -v etcd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; }
-	@command -v ip >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; }
+	@for t in ip:iproute2 openssl:openssl setsid:util-linux unshare:util-linux; do \
+	  command -v $${t%%:*} >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${t#*:}; }; \
+	done
+	@test -x /usr/local/go/bin/go || command -v go >/dev/null || { echo "e2e-env: Go is needed (/usr/local/go/bin/go) to build Kubernetes" >&2; exit 1; }
 	@$(E2E_DIR)/tools/build.sh >/dev/null
 
 e2e-up: e2e-env e2e-runner

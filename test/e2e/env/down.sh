@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 stop_group() {
   local name pid t
   local -a pids=() names=()
-  t=$(date +%s.%N)
+  t=$(date +%s%N)
   for name in "$@"; do
     [[ -f "$STATE/$name.pid" ]] || continue
     pid=$(cat "$STATE/$name.pid")
@@ -26,7 +26,7 @@ stop_group() {
     fi
   done
   if [[ -n "${RAFTKV_E2E_VERBOSE:-}" && ${#names[@]} -gt 0 ]]; then
-    echo "e2e-down: ${names[*]} stopped in $(echo "$(date +%s.%N) - $t" | bc)s" >&2
+    echo "e2e-down: ${names[*]} stopped in $(((($(date +%s%N) - t) / 1000000)))ms" >&2
   fi
 }
 stop_group pod-runner kube-scheduler kube-controller-manager

@@ -4,7 +4,7 @@
 # Prints the kubeconfig path. Stop with down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 bin="$("$E2E_ROOT/test/e2e/tools/build.sh")"
 export PATH="$bin:$PATH"
 command -v etcd >/dev/null || { echo "etcd not found: run make e2e-env" >&2; exit 1; }
@@ -90,7 +90,7 @@ start etcd etcd --name e2e --data-dir "$STATE/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --experimental-watch-progress-notify-interval 5s
-wait_for etcd 20 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+wait_for etcd 20 node -e "fetch('http://127.0.0.1:$ETCD_PORT/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 
 start kube-apiserver kube-apiserver \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -132,5 +132,5 @@ fi
 # The default ServiceAccount must exist before pods can be created in a namespace.
 wait_for kube-controller-manager 30 kubectl get serviceaccount default -n default
 running kube-scheduler || fail "kube-scheduler exited" kube-scheduler
-echo "e2e-up: $(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1) up in $(echo "$(date +%s.%N) - $t0" | bc)s; export KUBECONFIG=$KUBECONFIG" >&2
+echo "e2e-up: $(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1) up in $(((($(date +%s%N) - t0) / 1000000)))ms; export KUBECONFIG=$KUBECONFIG" >&2
 echo "$STATE/kubeconfig"

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import {
   BRIDGE_IP,
@@ -35,6 +36,21 @@ const images: Record<string, string[]> = {
   'raftkv*': ['node', join(repoRoot, 'dist/node/main.js')],
   ...(imagesFile ? (JSON.parse(readFileSync(imagesFile, 'utf8')) as Record<string, string[]>) : {}),
 };
+
+// Pods reach the API server (which listens on loopback) at BRIDGE_IP:6443 through this TCP
+// forwarder; the serving certificate has BRIDGE_IP as a SAN, so in-cluster clients verify it.
+const API_PROXY_PORT = 6443;
+function forwardApiServer(): Server {
+  const target = new URL(kc.getCurrentCluster()!.server);
+  const server = createServer((client) => {
+    const upstream = connect({ host: target.hostname, port: Number(target.port || 443) });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  server.listen(API_PROXY_PORT, BRIDGE_IP);
+  return server;
+}
 
 const log = (msg: string): void => console.log(`${new Date().toISOString()} ${msg}`);
 
@@ -178,6 +194,8 @@ function onPod(pod: k8s.V1Pod): void {
     core,
     nodeName,
     hostIP: BRIDGE_IP,
+    apiHost: BRIDGE_IP,
+    apiPort: API_PROXY_PORT,
     stateDir,
     images,
     allocateIp: () => ips.allocate(),
@@ -207,6 +225,7 @@ async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   for (const ns of listPodNetns()) deletePodNetwork(ns); // leftovers of a killed runner
   ensureBridge();
+  const apiProxy = forwardApiServer();
   await registerNode();
   log(`node ${nodeName} registered`);
   const beat = setInterval(() => {
@@ -237,6 +256,7 @@ async function main(): Promise<void> {
     stopping = true;
     log('stopping: killing pod processes, removing network namespaces');
     clearInterval(beat);
+    apiProxy.close();
     await informer.stop();
     await Promise.all(
       [...pods.values()].map(async (p) => {

@@ -11,6 +11,8 @@ export interface PodEnv {
   core: k8s.CoreV1Api;
   nodeName: string;
   hostIP: string;
+  apiHost: string;
+  apiPort: number;
   stateDir: string;
   /** image (exact, or prefix ending in '*') -> entrypoint used when a container has no command */
   images: Record<string, string[]>;
@@ -412,8 +414,96 @@ export class PodRunner {
           writeFileSync(file, val);
         }
         this.mounts.set(v.name, d);
+      } else if (v.projected || v.downwardAPI) {
+        const d = join(this.dir, 'volumes', v.name);
+        mkdirSync(d, { recursive: true });
+        const put = (path: string, content: string): void => {
+          const file = join(d, path);
+          mkdirSync(join(file, '..'), { recursive: true });
+          writeFileSync(file, content);
+        };
+        const sources: k8s.V1VolumeProjection[] = v.projected?.sources ?? [{ downwardAPI: v.downwardAPI }];
+        for (const src of sources) {
+          if (src.serviceAccountToken) {
+            const t = src.serviceAccountToken;
+            const tr = await this.env.core.createNamespacedServiceAccountToken({
+              name: this.pod.spec!.serviceAccountName ?? 'default',
+              namespace: ns,
+              body: {
+                spec: {
+                  audiences: t.audience ? [t.audience] : [],
+                  expirationSeconds: t.expirationSeconds ?? 3607,
+                  boundObjectRef: {
+                    apiVersion: 'v1',
+                    kind: 'Pod',
+                    name: this.pod.metadata!.name!,
+                    uid: this.uid,
+                  },
+                },
+              },
+            });
+            put(t.path, tr.status?.token ?? '');
+          } else if (src.configMap || src.secret) {
+            let data: Record<string, string> = {};
+            if (src.configMap) {
+              const cm = await this.env.core.readNamespacedConfigMap({
+                name: src.configMap.name!,
+                namespace: ns,
+              });
+              data = cm.data ?? {};
+            } else {
+              const sec = await this.env.core.readNamespacedSecret({
+                name: src.secret!.name!,
+                namespace: ns,
+              });
+              data = Object.fromEntries(
+                Object.entries(sec.data ?? {}).map(([k, b]) => [
+                  k,
+                  Buffer.from(b, 'base64').toString('utf8'),
+                ]),
+              );
+            }
+            const items = (src.configMap ?? src.secret)!.items;
+            for (const [k, val] of Object.entries(data)) {
+              const item = items?.find((i) => i.key === k);
+              if (!items || item) put(item?.path ?? k, val);
+            }
+          } else if (src.downwardAPI) {
+            for (const item of src.downwardAPI.items ?? []) {
+              if (item.fieldRef) put(item.path, this.field(item.fieldRef.fieldPath));
+            }
+          }
+        }
+        this.mounts.set(v.name, d);
       }
-      // projected (service-account token) and other kinds are not mounted yet (docs/e2e.md)
+      // other volume kinds (CSI, ...) are not mounted (docs/e2e.md)
+    }
+  }
+
+  /** Downward-API field values. */
+  private field(path: string): string {
+    const pod = this.pod;
+    const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+    if (m) return (m[1] === 'labels' ? pod.metadata!.labels : pod.metadata!.annotations)?.[m[2]!] ?? '';
+    switch (path) {
+      case 'metadata.name':
+        return pod.metadata!.name!;
+      case 'metadata.namespace':
+        return pod.metadata!.namespace!;
+      case 'metadata.uid':
+        return pod.metadata!.uid!;
+      case 'spec.nodeName':
+        return this.env.nodeName;
+      case 'spec.serviceAccountName':
+        return pod.spec!.serviceAccountName ?? 'default';
+      case 'status.podIP':
+      case 'status.podIPs':
+        return this.podIP ?? '';
+      case 'status.hostIP':
+      case 'status.hostIPs':
+        return this.env.hostIP;
+      default:
+        return '';
     }
   }
 
@@ -423,35 +513,15 @@ export class PodRunner {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: '/root',
       HOSTNAME: pod.spec!.hostname ?? pod.metadata!.name!,
-    };
-    const field = (path: string): string => {
-      const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-      if (m) return (m[1] === 'labels' ? pod.metadata!.labels : pod.metadata!.annotations)?.[m[2]!] ?? '';
-      switch (path) {
-        case 'metadata.name':
-          return pod.metadata!.name!;
-        case 'metadata.namespace':
-          return pod.metadata!.namespace!;
-        case 'metadata.uid':
-          return pod.metadata!.uid!;
-        case 'spec.nodeName':
-          return this.env.nodeName;
-        case 'spec.serviceAccountName':
-          return pod.spec!.serviceAccountName ?? 'default';
-        case 'status.podIP':
-        case 'status.podIPs':
-          return this.podIP ?? '';
-        case 'status.hostIP':
-        case 'status.hostIPs':
-          return this.env.hostIP;
-        default:
-          return '';
-      }
+      // in-cluster config: the runner forwards BRIDGE_IP:6443 to the API server
+      KUBERNETES_SERVICE_HOST: this.env.apiHost,
+      KUBERNETES_SERVICE_PORT: String(this.env.apiPort),
+      KUBERNETES_SERVICE_PORT_HTTPS: String(this.env.apiPort),
     };
     for (const e of spec.env ?? []) {
       if (e.value !== undefined)
         env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (x, v: string) => env[v] ?? x);
-      else if (e.valueFrom?.fieldRef) env[e.name] = field(e.valueFrom.fieldRef.fieldPath);
+      else if (e.valueFrom?.fieldRef) env[e.name] = this.field(e.valueFrom.fieldRef.fieldPath);
       else if (e.valueFrom?.resourceFieldRef) env[e.name] = '0';
       else env[e.name] = '';
     }
