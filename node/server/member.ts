@@ -84,6 +84,7 @@ export class Member extends EventEmitter {
   private readonly bootNonce = Math.random().toString(36).slice(2, 8);
   private leader = NONE;
   private published = false;
+  private metricsAt = 0;
   /** Watches over this member's backend. */
   readonly watches = new WatchHub(() => this.backend);
   /** Members added as voters: they join as learners and are promoted once caught up. */
@@ -249,7 +250,12 @@ export class Member extends EventEmitter {
     if (!sendEarly) this.send(rd.messages);
     if (!early && rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.onReadState(rs.context, rs.index);
-    metrics.raft(this.rn.status(), this.backend);
+    // Gauges are read at scrape time; refreshing them on every Ready would cost more than it tells.
+    const now = performance.now();
+    if (rd.softState || now - this.metricsAt >= 100) {
+      this.metricsAt = now;
+      metrics.raft(this.rn.status(), this.backend);
+    }
   }
 
   private async save(rd: Ready): Promise<void> {

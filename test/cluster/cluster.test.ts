@@ -144,6 +144,26 @@ test('the JSON gateway streams a watch: created, then the history and live event
   }
 });
 
+test('/metrics speaks etcd: leader gauges, proposals, WAL fsync and peer round-trip histograms', async () => {
+  const leader = await leaderOf(cluster);
+  const metric = async (m: LocalMember, name: string) => {
+    const text = await (await fetch(new URL('/metrics', m.clientURL))).text();
+    const line = text.split('\n').find((l) => l.startsWith(name));
+    return line === undefined ? undefined : Number(line.split(' ').at(-1));
+  };
+  expect(await metric(leader, 'etcd_server_is_leader')).toBe(1);
+  for (const m of cluster.members) {
+    expect(await metric(m, 'etcd_server_has_leader')).toBe(1);
+    expect(await metric(m, 'etcd_server_proposals_committed_total')).toBeGreaterThan(0);
+    expect(await metric(m, 'etcd_disk_wal_fsync_duration_seconds_count')).toBeGreaterThan(0);
+    await waitFor('a peer round trip', async () =>
+      ((await metric(m, 'etcd_network_peer_round_trip_time_seconds_count')) ?? 0) > 0 ? true : undefined,
+    );
+  }
+  const health = await (await fetch(new URL('/health', leader.clientURL))).json();
+  expect(health).toEqual({ health: 'true', reason: '' });
+});
+
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {
   const c = client(cluster.members[1]!);
   expect(await c.cas('lock', undefined, 'a')).toBe(true);
