@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants } from 'node:os';
 import type * as k8s from '@kubernetes/client-node';
 import { createPodNetwork, deletePodNetwork, netnsName, setPodLink } from './net.js';
 
@@ -238,7 +239,7 @@ export class PodRunner {
       this.stopProbes(c);
       const now = new Date();
       c.exit = {
-        code: code ?? 128 + 9,
+        code: code ?? 128 + (signal ? (constants.signals[signal] ?? 9) : 9),
         signal,
         reason: code === 0 ? 'Completed' : 'Error',
         startedAt: c.startedAt ?? now,
@@ -304,8 +305,8 @@ export class PodRunner {
   private schedule(c: Container, probe: k8s.V1Probe, onResult: (ok: boolean) => void): void {
     const period = (probe.periodSeconds ?? 10) * 1000;
     const run = async (): Promise<void> => {
-      if (!c.proc || this.terminating || c.paused) return;
-      onResult(await this.probe(probe));
+      if (!c.proc || this.terminating) return;
+      if (!c.paused) onResult(await this.probe(probe)); // a paused (SIGSTOP) container keeps its last result
       if (c.proc && !this.terminating) c.probeTimers.push(setTimeout(() => void run(), period));
     };
     c.probeTimers.push(setTimeout(() => void run(), (probe.initialDelaySeconds ?? 0) * 1000));
