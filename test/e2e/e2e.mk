@@ -36,3 +36,17 @@ e2e: e2e-up
 # The pod runner alone (dist/test/e2e/runner/), so the environment does not wait on a full build.
 e2e-runner: install
 	npx tsc -p $(E2E_DIR)/tsconfig.runner.json
+
+# The same suite on kind, where Docker exists (our Docker-less machines cannot run this; untested
+# here). E2E_IMAGES: locally built images to `kind load` (none yet: the repo has no Dockerfile).
+KIND_CLUSTER ?= raftkv-e2e
+E2E_IMAGES ?=
+.PHONY: e2e-kind
+e2e-kind: install
+	@command -v docker >/dev/null && command -v kind >/dev/null || { echo "e2e-kind needs docker and kind on PATH" >&2; exit 1; }
+	kind create cluster --name $(KIND_CLUSTER) --wait 180s
+	@for img in $(E2E_IMAGES); do kind load docker-image --name $(KIND_CLUSTER) $$img || exit 1; done
+	@kc=$$(mktemp); kind get kubeconfig --name $(KIND_CLUSTER) > $$kc; \
+	  command -v kubectl >/dev/null || export PATH="$$($(E2E_DIR)/tools/build.sh):$$PATH"; \
+	  rc=0; KUBECONFIG=$$kc RAFTKV_E2E_PROVIDER=kind $(E2E_JEST) --runInBand || rc=$$?; \
+	  kind delete cluster --name $(KIND_CLUSTER); rm -f $$kc; exit $$rc
