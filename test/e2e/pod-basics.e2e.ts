@@ -96,7 +96,6 @@ describe('e2e environment: pod basics', () => {
 });
 
 describe('e2e environment: fault injection (local pod runner only)', () => {
-  const local = (process.env.RAFTKV_E2E_PROVIDER ?? 'local') === 'local';
   const ns2 = `e2e-faults-${randomBytes(3).toString('hex')}`;
   const server = `require('node:http').createServer((q, s) => s.end('ok')).listen(8080);`;
   const get = (timeout = '3s'): Promise<string> =>
@@ -108,67 +107,64 @@ describe('e2e environment: fault injection (local pod runner only)', () => {
     await kubectl(['delete', 'namespace', ns2, '--wait=true', '--timeout=120s']).catch(() => undefined);
   });
 
-  (local ? it : it.skip)(
-    'pauses, cuts off and kills a pod on request (annotation raftkv.e2e/fault)',
-    async () => {
-      await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns2 } });
-      await waitFor(
-        'default service account',
-        () => getJson(['serviceaccount', 'default', '-n', ns2]),
-        60_000,
-        500,
-      );
-      await apply({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'f', namespace: ns2 },
-        spec: {
-          automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 2,
-          containers: [{ name: 'main', image: 'node:20-bookworm-slim', command: ['node', '-e', server] }],
-        },
-      });
-      await waitFor('f serving', () => get(), 60_000, 300);
+  it('pauses, cuts off and kills a pod on request (annotation raftkv.e2e/fault)', async () => {
+    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns2 } });
+    await waitFor(
+      'default service account',
+      () => getJson(['serviceaccount', 'default', '-n', ns2]),
+      60_000,
+      500,
+    );
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'f', namespace: ns2 },
+      spec: {
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: 2,
+        containers: [{ name: 'main', image: 'node:20-bookworm-slim', command: ['node', '-e', server] }],
+      },
+    });
+    await waitFor('f serving', () => get(), 60_000, 300);
 
-      await fault('pause');
-      await waitFor(
-        'f unresponsive',
-        () =>
-          get('1s').then(
-            () => undefined,
-            () => true,
-          ),
-        10_000,
-        200,
-      );
-      await fault('none');
-      await waitFor('f serving after pause', () => get(), 10_000, 200);
+    await fault('pause');
+    await waitFor(
+      'f unresponsive',
+      () =>
+        get('1s').then(
+          () => undefined,
+          () => true,
+        ),
+      10_000,
+      200,
+    );
+    await fault('none');
+    await waitFor('f serving after pause', () => get(), 10_000, 200);
 
-      await fault('cut');
-      await waitFor(
-        'f cut off',
-        () =>
-          get('1s').then(
-            () => undefined,
-            () => true,
-          ),
-        10_000,
-        200,
-      );
-      await fault('none');
-      await waitFor('f serving after cut', () => get(), 10_000, 200);
+    await fault('cut');
+    await waitFor(
+      'f cut off',
+      () =>
+        get('1s').then(
+          () => undefined,
+          () => true,
+        ),
+      10_000,
+      200,
+    );
+    await fault('none');
+    await waitFor('f serving after cut', () => get(), 10_000, 200);
 
-      await fault('kill');
-      await waitFor(
-        'f restarted after kill',
-        async () => {
-          const p = await getJson<Pod>(['pod', 'f', '-n', ns2]);
-          return (p?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1 ? p : undefined;
-        },
-        30_000,
-        300,
-      );
-      await waitFor('f serving after kill', () => get(), 30_000, 300);
-    },
-  );
+    await fault('kill');
+    await waitFor(
+      'f restarted after kill',
+      async () => {
+        const p = await getJson<Pod>(['pod', 'f', '-n', ns2]);
+        return (p?.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1 ? p : undefined;
+      },
+      30_000,
+      300,
+    );
+    await waitFor('f serving after kill', () => get(), 30_000, 300);
+  });
 });
