@@ -1,0 +1,453 @@
+// Fault runs on real member processes: a 3-member LocalCluster, clients bound to one member each
+// doing a random mix of reads, writes, compare-and-swaps and deletes on a small key space (every
+// operation recorded), and a seeded fault injector (SIGKILL + restart, SIGSTOP/SIGCONT pauses
+// longer than the election timeout, leadership transfers). When the load and the faults stop,
+// the cluster must converge, every acknowledged write must still be in the store at the revision
+// it was acknowledged at, and the history must be linearizable (serializable reads: monotonic
+// per session, only written values).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, KvClient } from '../../node/client/client.js';
+import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
+import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
+import { checkSerializableReads, describeViolation, type ReadViolation } from '../lincheck/monotonic.js';
+import { waitFor } from '../support/wait.js';
+
+export interface FaultRunOptions {
+  /** How long clients run and faults are injected. */
+  seconds: number;
+  seed: number;
+  members?: number;
+  /** Clients per member. */
+  clientsPerMember?: number;
+  keys?: number;
+  /** Per-request timeout of the clients: past it, a write is 'unknown'. */
+  requestTimeoutMs?: number;
+  /** A random pause of up to this many ms between a client's operations (keeps histories checkable). */
+  thinkMs?: number;
+  /** Gap between two faults, [min, max] ms. */
+  faultGapMs?: [number, number];
+  /** Relative weights of the fault kinds; 0 turns one off. */
+  faultWeights?: { kill: number; pause: number; transfer: number };
+  checkDeadlineMs?: number;
+  /** Where the member data goes (a temporary directory by default; removed at the end). */
+  dataRoot?: string;
+  log?: (line: string) => void;
+}
+
+export interface FaultRunResult {
+  seed: number;
+  seconds: number;
+  ops: { total: number; ok: number; fail: number; unknown: number; byKind: Record<string, number> };
+  faults: {
+    kill: number;
+    killLeader: number;
+    pause: number;
+    pauseLeader: number;
+    transfer: number;
+    transferFailed: number;
+  };
+  /** Time from the end of the faults until every member agreed, in ms. */
+  convergeMs: number;
+  finalRevision: number;
+  /** Acknowledged writes not found in the final store at the revision they were acknowledged at. */
+  lost: string[];
+  /** Writes checked for loss (ok puts and successful cas) times members asked. */
+  writesVerified: number;
+  check: CheckResult;
+  checkMs: number;
+  counterexample?: string[];
+  serializable: { ok: boolean; violations: ReadViolation[]; described: string[] };
+  history: Operation[];
+  memberLogs: Record<string, string>;
+}
+
+/** mulberry32: a small seeded PRNG, so a seed names a run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether an error proves the request never took effect: a 4xx answer, or a refused connection. */
+function provesNotApplied(e: unknown): boolean {
+  if (e instanceof ApiError) return e.status >= 400 && e.status < 500;
+  const cause = (e as { cause?: { code?: string } } | undefined)?.cause;
+  return cause?.code === 'ECONNREFUSED';
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+interface Ack {
+  key: string;
+  value: string;
+  revision: number;
+  what: string;
+}
+
+export class FaultRun {
+  readonly cluster: LocalCluster;
+  private readonly rnd: () => number;
+  private readonly recorder = new HistoryRecorder();
+  private readonly acks: Ack[] = [];
+  private readonly ids = new Map<string, string>();
+  private readonly paused = new Set<LocalMember>();
+  private readonly root: string;
+  private readonly ownRoot: boolean;
+  private readonly o: Required<Omit<FaultRunOptions, 'dataRoot' | 'log'>> & { log: (l: string) => void };
+  readonly faults: FaultRunResult['faults'] = {
+    kill: 0,
+    killLeader: 0,
+    pause: 0,
+    pauseLeader: 0,
+    transfer: 0,
+    transferFailed: 0,
+  };
+
+  constructor(options: FaultRunOptions) {
+    this.o = {
+      members: 3,
+      clientsPerMember: 2,
+      keys: 4,
+      requestTimeoutMs: 1500,
+      thinkMs: 5,
+      faultGapMs: [1000, 2500],
+      faultWeights: { kill: 4, pause: 4, transfer: 2 },
+      checkDeadlineMs: 10_000,
+      log: () => {},
+      ...options,
+    };
+    this.rnd = prng(options.seed);
+    this.ownRoot = options.dataRoot === undefined;
+    this.root = options.dataRoot ?? mkdtempSync(join(tmpdir(), 'raftkv-fault-'));
+    this.cluster = new LocalCluster({
+      size: this.o.members,
+      dataRoot: this.root,
+      extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
+    });
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rnd() * xs.length)]!;
+  }
+
+  private client(m: LocalMember, timeoutMs = 2000): KvClient {
+    return new KvClient([m.clientURL], timeoutMs);
+  }
+
+  async start(): Promise<void> {
+    await this.cluster.plan();
+    await this.cluster.startAll();
+    await this.leader(30_000);
+    for (const m of this.cluster.members) {
+      const s = await waitFor(`${m.name} status`, () => this.client(m).status(), 20_000);
+      this.ids.set(m.name, s.memberId);
+    }
+  }
+
+  /** The leader every live, unpaused member agrees on. */
+  async leader(ms = 20_000): Promise<LocalMember> {
+    return waitFor(
+      'an agreed leader',
+      async () => {
+        const live = this.cluster.members.filter((m) => m.proc && !this.paused.has(m));
+        const statuses = await Promise.all(live.map((m) => this.client(m, 1000).status()));
+        const leader = statuses[0]?.leader;
+        if (!leader || leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
+        const i = statuses.findIndex((s) => s.memberId === leader);
+        return i >= 0 ? live[i] : undefined;
+      },
+      ms,
+    );
+  }
+
+  /** Runs clients and faults for `seconds`, then checks everything. */
+  async run(): Promise<FaultRunResult> {
+    const end = Date.now() + this.o.seconds * 1000;
+    const clients: Promise<void>[] = [];
+    let clientId = 0;
+    for (const m of this.cluster.members) {
+      for (let i = 0; i < this.o.clientsPerMember; i++) clients.push(this.clientLoop(clientId++, m, end));
+    }
+    const injector = this.faultLoop(end);
+    await Promise.all([injector, ...clients]);
+    this.o.log(
+      `load and faults done: ${this.recorder.history().length} ops, faults ${JSON.stringify(this.faults)}`,
+    );
+
+    const convergeStart = Date.now();
+    const finalRevision = await this.converge();
+    const convergeMs = Date.now() - convergeStart;
+    this.o.log(`converged at revision ${finalRevision} in ${convergeMs} ms`);
+
+    // A last linearizable read of every key joins the history, so the final state is checked too.
+    for (let k = 0; k < this.o.keys; k++) {
+      const key = `k${k}`;
+      await waitFor(
+        `a final linearizable read of ${key}`,
+        async () => {
+          const leader = await this.leader(5000);
+          const h = this.recorder.invoke(clientId, key, 'get', {}, { member: leader.name });
+          try {
+            const r = await this.client(leader).get(key);
+            h.ok({ ok: true, value: r.kvs[0]?.value ?? null, revision: r.revision });
+            return true;
+          } catch (e) {
+            h.fail();
+            this.o.log(`final read of ${key} through ${leader.name} failed: ${String(e)}`);
+            throw e;
+          }
+        },
+        30_000,
+      );
+    }
+
+    const { lost, verified } = await this.verifyAcks();
+    const history = this.recorder.history();
+    const t0 = performance.now();
+    // Serializable reads may be stale by design: they are checked separately, not for linearizability.
+    const linearizable = history.filter((op) => op.serializable !== true);
+    const check = checkLinearizable(linearizable, { deadlineMs: this.o.checkDeadlineMs });
+    const checkMs = performance.now() - t0;
+    const serial = checkSerializableReads(history);
+    const ops = {
+      total: history.length,
+      ok: history.filter((op) => op.status === 'ok').length,
+      fail: history.filter((op) => op.status === 'fail').length,
+      unknown: history.filter((op) => op.status === 'unknown').length,
+      byKind: {} as Record<string, number>,
+    };
+    for (const op of history) {
+      const kind = op.kind === 'get' && op.serializable ? 'sget' : op.kind;
+      ops.byKind[kind] = (ops.byKind[kind] ?? 0) + 1;
+    }
+    const result: FaultRunResult = {
+      seed: this.o.seed,
+      seconds: this.o.seconds,
+      ops,
+      faults: { ...this.faults },
+      convergeMs,
+      finalRevision,
+      lost,
+      writesVerified: verified,
+      check,
+      checkMs,
+      serializable: { ...serial, described: serial.violations.slice(0, 20).map(describeViolation) },
+      history,
+      memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, m.log.join('').slice(-4000)])),
+    };
+    if (check.counterexample) {
+      const c = check.counterexample;
+      result.counterexample = [
+        `key ${c.key}: ${c.ops.length} ops; linearized ${c.linearized.length}, leaving ${c.state}`,
+        ...c.linearized.slice(-10).map((op) => `  … ${describeOp(op)}`),
+        'none of these can go next:',
+        ...c.next.slice(0, 10).map((op) => `  ✗ ${describeOp(op)}`),
+      ];
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.paused) if (m.proc?.pid) process.kill(m.proc.pid, 'SIGCONT');
+    this.paused.clear();
+    await this.cluster.stopAll('SIGKILL');
+    if (this.ownRoot) rmSync(this.root, { recursive: true, force: true });
+  }
+
+  // --- clients -------------------------------------------------------------------------------
+
+  private async clientLoop(id: number, m: LocalMember, end: number): Promise<void> {
+    const rnd = prng(this.o.seed * 1000 + id + 1);
+    const kv = new KvClient([m.clientURL], this.o.requestTimeoutMs);
+    const lastSeen = new Map<string, string | null>();
+    let n = 0;
+    while (Date.now() < end) {
+      const key = `k${Math.floor(rnd() * this.o.keys)}`;
+      const r = rnd();
+      const value = `c${id}-${n++}`;
+      let h: OpHandle | undefined;
+      let isRead = false;
+      try {
+        if (r < 0.25) {
+          isRead = true;
+          h = this.recorder.invoke(id, key, 'get', {}, { member: m.name, serializable: false });
+          const g = await kv.get(key);
+          const v = g.kvs[0]?.value ?? null;
+          lastSeen.set(key, v);
+          h.ok({ ok: true, value: v, revision: g.revision });
+        } else if (r < 0.45) {
+          isRead = true;
+          h = this.recorder.invoke(id, key, 'get', {}, { member: m.name, serializable: true });
+          const g = await kv.get(key, { serializable: true });
+          const v = g.kvs[0]?.value ?? null;
+          lastSeen.set(key, v);
+          h.ok({ ok: true, value: v, revision: g.revision });
+        } else if (r < 0.7) {
+          h = this.recorder.invoke(id, key, 'put', { value }, { member: m.name });
+          const revision = await kv.put(key, value);
+          h.ok({ ok: true, revision });
+          this.acks.push({ key, value, revision, what: `c${id} put(${key}, '${value}')` });
+        } else if (r < 0.9) {
+          // Compare against what this client saw last (often stale: both outcomes happen).
+          const expect = lastSeen.get(key) ?? (rnd() < 0.5 ? null : `c${id}-${Math.max(0, n - 3)}`);
+          h = this.recorder.invoke(id, key, 'cas', { expect, value }, { member: m.name });
+          const compare =
+            expect === null
+              ? { key: b64(key), target: 'VERSION', result: 'EQUAL', version: '0' }
+              : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expect) };
+          const res = await kv.call('/v3/kv/txn', {
+            compare: [compare],
+            success: [{ request_put: { key: b64(key), value: b64(value) } }],
+          });
+          const ok = res.succeeded === true;
+          const revision = Number((res.header as { revision?: string }).revision);
+          h.ok({ ok, revision });
+          if (ok) this.acks.push({ key, value, revision, what: `c${id} cas(${key}, →'${value}')` });
+        } else {
+          h = this.recorder.invoke(id, key, 'delete', {}, { member: m.name });
+          await kv.del(key);
+          h.ok({ ok: true });
+        }
+      } catch (e) {
+        // A read that got no answer did not observe anything: dropping it is exact (and cheaper).
+        if (isRead || provesNotApplied(e)) h?.fail();
+        else h?.unknown();
+        // The member is down or paused: do not spin on it.
+        await delay(20 + rnd() * 50);
+      }
+      if (this.o.thinkMs > 0) await delay(rnd() * this.o.thinkMs);
+    }
+  }
+
+  // --- faults --------------------------------------------------------------------------------
+
+  private async faultLoop(end: number): Promise<void> {
+    const [gapMin, gapMax] = this.o.faultGapMs;
+    const w = this.o.faultWeights;
+    const total = w.kill + w.pause + w.transfer;
+    while (Date.now() < end) {
+      await delay(gapMin + this.rnd() * (gapMax - gapMin));
+      if (Date.now() >= end || total === 0) break;
+      // One fault at a time: a cluster that lost its quorum tells nothing more.
+      let leader: LocalMember;
+      try {
+        leader = await this.leader(10_000);
+      } catch (e) {
+        this.o.log(`no leader before a fault: ${String(e)}`);
+        continue;
+      }
+      const r = this.rnd() * total;
+      const target = this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
+      const isLeader = target === leader;
+      if (r < w.kill) {
+        this.o.log(`SIGKILL ${target.name}${isLeader ? ' (leader)' : ''}`);
+        await this.cluster.stop(target, 'SIGKILL');
+        this.faults.kill++;
+        if (isLeader) this.faults.killLeader++;
+        await delay(200 + this.rnd() * 1000);
+        await this.cluster.start(target);
+        await waitFor(`${target.name} back after SIGKILL`, () => this.client(target, 1000).status(), 20_000);
+      } else if (r < w.kill + w.pause) {
+        const pid = target.proc?.pid;
+        if (pid === undefined) continue;
+        const ms = 700 + this.rnd() * 1300;
+        this.o.log(`SIGSTOP ${target.name}${isLeader ? ' (leader)' : ''} for ${Math.round(ms)} ms`);
+        process.kill(pid, 'SIGSTOP');
+        this.paused.add(target);
+        this.faults.pause++;
+        if (isLeader) this.faults.pauseLeader++;
+        try {
+          await delay(ms);
+        } finally {
+          process.kill(pid, 'SIGCONT');
+          this.paused.delete(target);
+        }
+      } else {
+        const followers = this.cluster.members.filter((m) => m !== leader);
+        const to = this.pick(followers);
+        this.o.log(`transfer leadership ${leader.name} -> ${to.name}`);
+        this.faults.transfer++;
+        try {
+          await this.client(leader, 5000).call('/v3/maintenance/transfer-leadership', {
+            targetID: this.ids.get(to.name),
+          });
+        } catch (e) {
+          this.faults.transferFailed++;
+          this.o.log(`transfer failed: ${String(e)}`);
+        }
+      }
+    }
+  }
+
+  // --- after the faults ----------------------------------------------------------------------
+
+  /** Waits until a leader exists and every member serves the same revision and the same data. */
+  private async converge(): Promise<number> {
+    await this.leader(30_000);
+    // A linearizable read through the leader: every member must reach at least its revision.
+    return waitFor(
+      'every member at the same revision with the same data',
+      async () => {
+        const reads = await Promise.all(
+          this.cluster.members.map((m) =>
+            this.client(m, 1000).get('k', { prefix: true, serializable: true }),
+          ),
+        );
+        const first = JSON.stringify(reads[0]);
+        if (!reads.every((r) => JSON.stringify(r) === first)) return undefined;
+        const statuses = await Promise.all(this.cluster.members.map((m) => this.client(m, 1000).status()));
+        const leader = statuses[0]!.leader;
+        if (leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
+        if (!statuses.every((s) => s.raftAppliedIndex === statuses[0]!.raftAppliedIndex)) return undefined;
+        return reads[0]!.revision;
+      },
+      30_000,
+    );
+  }
+
+  /** Every acknowledged write must be in every member's store, at the revision it was acknowledged at. */
+  private async verifyAcks(): Promise<{ lost: string[]; verified: number }> {
+    const lost: string[] = [];
+    let verified = 0;
+    for (const m of this.cluster.members) {
+      const kv = this.client(m, 5000);
+      for (let i = 0; i < this.acks.length; i += 32) {
+        await Promise.all(
+          this.acks.slice(i, i + 32).map(async (a) => {
+            const r = await kv.get(a.key, { serializable: true, revision: a.revision });
+            const got = r.kvs[0];
+            verified++;
+            if (got?.value !== a.value || got.modRevision !== a.revision) {
+              lost.push(
+                `${m.name}: ${a.what} acknowledged at revision ${a.revision}, ` +
+                  `store has ${got ? `'${got.value}' (mod ${got.modRevision})` : 'nothing'} there`,
+              );
+            }
+          }),
+        );
+      }
+    }
+    return { lost, verified };
+  }
+}
+
+/** One full run: start, load + faults, checks, stop. */
+export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
+  const run = new FaultRun(options);
+  try {
+    await run.start();
+    return await run.run();
+  } finally {
+    await run.close();
+  }
+}

@@ -1,0 +1,59 @@
+// A fault soak of any length: node dist/test/fault/soak.js --seconds N --seed S [--clients C] [--keys K]
+// Prints a summary table; exits non-zero when any anomaly was found or the checker could not decide.
+import { faultRun } from './harness.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+const seconds = arg('seconds', 60);
+const seed = arg('seed', Date.now() % 100000);
+const verbose = process.argv.includes('--verbose');
+const r = await faultRun({
+  seconds,
+  seed,
+  clientsPerMember: arg('clients', 2),
+  keys: arg('keys', 4),
+  checkDeadlineMs: arg('check-deadline', 60) * 1000,
+  log: (line) => {
+    if (verbose) console.error(`[${new Date().toISOString()}] ${line}`);
+  },
+});
+const anomalies = (r.check.result === 'illegal' ? 1 : 0) + r.serializable.violations.length + r.lost.length;
+const rows: Array<[string, string]> = [
+  ['seed', String(r.seed)],
+  ['load + faults', `${r.seconds} s`],
+  ['operations', `${r.ops.total} (ok ${r.ops.ok}, failed ${r.ops.fail}, unknown ${r.ops.unknown})`],
+  [
+    '  by kind',
+    Object.entries(r.ops.byKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', '),
+  ],
+  [
+    'faults injected',
+    `${r.faults.kill + r.faults.pause + r.faults.transfer} (SIGKILL ${r.faults.kill} [leader ${r.faults.killLeader}], ` +
+      `SIGSTOP ${r.faults.pause} [leader ${r.faults.pauseLeader}], transfer ${r.faults.transfer} [failed ${r.faults.transferFailed}])`,
+  ],
+  ['converged', `revision ${r.finalRevision} after ${r.convergeMs} ms`],
+  ['acknowledged writes verified', `${r.writesVerified} (lost ${r.lost.length})`],
+  ['linearizable', `${r.check.result} (${r.check.perKey.size} keys)`],
+  ['checker time', `${Math.round(r.checkMs)} ms`],
+  ['serializable anomalies', String(r.serializable.violations.length)],
+  ['anomalies (must be 0)', String(anomalies)],
+];
+const width = Math.max(...rows.map(([k]) => k.length));
+for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+for (const line of r.counterexample ?? []) console.log(line);
+for (const line of r.serializable.described) console.log(line);
+for (const line of r.lost.slice(0, 20)) console.log(line);
+const dump = process.argv.indexOf('--dump');
+if (dump >= 0) {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(process.argv[dump + 1]!, JSON.stringify({ history: r.history, logs: r.memberLogs }, null, 1));
+}
+process.exitCode = anomalies > 0 || r.check.result !== 'ok' ? 1 : 0;
