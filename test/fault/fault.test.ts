@@ -37,6 +37,10 @@ test('serializable reads never go backwards, never invent values, and agree per 
   expect(r.serializable.described).toEqual([]);
 });
 
+test('no read returns a row newer than the revision in its header', () => {
+  expect(r.headerAnomalies.slice(0, 10)).toEqual([]);
+});
+
 test('the cluster converged and no acknowledged write is missing', () => {
   expect(r.finalRevision).toBeGreaterThan(0);
   expect(r.writesVerified).toBeGreaterThan(0);

@@ -60,6 +60,8 @@ export interface FaultRunResult {
   checkMs: number;
   counterexample?: string[];
   serializable: { ok: boolean; violations: ReadViolation[]; described: string[] };
+  /** Reads whose rows are newer than the revision in their header. */
+  headerAnomalies: string[];
   history: Operation[];
   memberLogs: Record<string, string>;
 }
@@ -101,6 +103,7 @@ export class FaultRun {
   private readonly acks: Ack[] = [];
   private readonly ids = new Map<string, string>();
   private readonly paused = new Set<LocalMember>();
+  private readonly headerAnomalies: string[] = [];
   private readonly root: string;
   private readonly ownRoot: boolean;
   private readonly o: Required<Omit<FaultRunOptions, 'dataRoot' | 'log'>> & { log: (l: string) => void };
@@ -242,6 +245,7 @@ export class FaultRun {
       check,
       checkMs,
       serializable: { ...serial, described: serial.violations.slice(0, 20).map(describeViolation) },
+      headerAnomalies: [...this.headerAnomalies],
       history,
       memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, m.log.join('').slice(-4000)])),
     };
@@ -285,6 +289,7 @@ export class FaultRun {
           const v = g.kvs[0]?.value ?? null;
           lastSeen.set(key, v);
           h.ok({ ok: true, value: v, revision: g.revision });
+          this.checkHeader(id, m, key, g, false);
         } else if (r < 0.45) {
           isRead = true;
           h = this.recorder.invoke(id, key, 'get', {}, { member: m.name, serializable: true });
@@ -292,6 +297,7 @@ export class FaultRun {
           const v = g.kvs[0]?.value ?? null;
           lastSeen.set(key, v);
           h.ok({ ok: true, value: v, revision: g.revision });
+          this.checkHeader(id, m, key, g, true);
         } else if (r < 0.7) {
           h = this.recorder.invoke(id, key, 'put', { value }, { member: m.name });
           const revision = await kv.put(key, value);
@@ -329,6 +335,23 @@ export class FaultRun {
     }
   }
 
+  /** A read's rows can be no newer than the revision its header names. */
+  private checkHeader(
+    id: number,
+    m: LocalMember,
+    key: string,
+    g: { kvs: Array<{ value: string; modRevision: number }>; revision: number },
+    serializable: boolean,
+  ): void {
+    const kv = g.kvs[0];
+    if (kv && kv.modRevision > g.revision) {
+      this.headerAnomalies.push(
+        `c${id} ${serializable ? 'serializable ' : ''}get(${key}) @${m.name} = '${kv.value}' ` +
+          `(mod revision ${kv.modRevision}) under header revision ${g.revision}`,
+      );
+    }
+  }
+
   // --- faults --------------------------------------------------------------------------------
 
   private async faultLoop(end: number): Promise<void> {
@@ -356,7 +379,19 @@ export class FaultRun {
         if (isLeader) this.faults.killLeader++;
         await delay(200 + this.rnd() * 1000);
         await this.cluster.start(target);
-        await waitFor(`${target.name} back after SIGKILL`, () => this.client(target, 1000).status(), 20_000);
+        try {
+          await waitFor(
+            `${target.name} back after SIGKILL`,
+            () => this.client(target, 1000).status(),
+            20_000,
+          );
+        } catch (e) {
+          const proc = target.proc;
+          throw new Error(
+            `${String(e)}; process ${proc?.pid} exit ${proc?.exitCode} signal ${proc?.signalCode}; ` +
+              `log:\n${target.log.join('').slice(-3000)}`,
+          );
+        }
       } else if (r < w.kill + w.pause) {
         const pid = target.proc?.pid;
         if (pid === undefined) continue;

@@ -23,7 +23,11 @@ const r = await faultRun({
     if (verbose) console.error(`[${new Date().toISOString()}] ${line}`);
   },
 });
-const anomalies = (r.check.result === 'illegal' ? 1 : 0) + r.serializable.violations.length + r.lost.length;
+const anomalies =
+  (r.check.result === 'illegal' ? 1 : 0) +
+  r.serializable.violations.length +
+  r.headerAnomalies.length +
+  r.lost.length;
 const rows: Array<[string, string]> = [
   ['seed', String(r.seed)],
   ['load + faults', `${r.seconds} s`],
@@ -44,12 +48,14 @@ const rows: Array<[string, string]> = [
   ['linearizable', `${r.check.result} (${r.check.perKey.size} keys)`],
   ['checker time', `${Math.round(r.checkMs)} ms`],
   ['serializable anomalies', String(r.serializable.violations.length)],
+  ['reads newer than their header', String(r.headerAnomalies.length)],
   ['anomalies (must be 0)', String(anomalies)],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 for (const line of r.counterexample ?? []) console.log(line);
 for (const line of r.serializable.described) console.log(line);
+for (const line of r.headerAnomalies.slice(0, 20)) console.log(line);
 for (const line of r.lost.slice(0, 20)) console.log(line);
 const dump = process.argv.indexOf('--dump');
 if (dump >= 0) {
