@@ -34,6 +34,8 @@ export interface FaultRunOptions {
   checkDeadlineMs?: number;
   /** Where the member data goes (a temporary directory by default; removed at the end). */
   dataRoot?: string;
+  /** Extra member flags, e.g. ['--snapshot-count=1000'] to take snapshots (and cut the WAL) often. */
+  memberArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -106,7 +108,9 @@ export class FaultRun {
   private readonly headerAnomalies: string[] = [];
   private readonly root: string;
   private readonly ownRoot: boolean;
-  private readonly o: Required<Omit<FaultRunOptions, 'dataRoot' | 'log'>> & { log: (l: string) => void };
+  private readonly o: Required<Omit<FaultRunOptions, 'dataRoot' | 'log' | 'memberArgs'>> & {
+    log: (l: string) => void;
+  };
   readonly faults: FaultRunResult['faults'] = {
     kill: 0,
     killLeader: 0,
@@ -135,7 +139,7 @@ export class FaultRun {
     this.cluster = new LocalCluster({
       size: this.o.members,
       dataRoot: this.root,
-      extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
+      extraArgs: ['--heartbeat-interval=50', '--election-timeout=500', ...(options.memberArgs ?? [])],
     });
   }
 
@@ -261,11 +265,13 @@ export class FaultRun {
     return result;
   }
 
-  async close(): Promise<void> {
+  /** Stops every member; the data is removed unless `keep` (kept for a post-mortem). */
+  async close(keep = false): Promise<string> {
     for (const m of this.paused) if (m.proc?.pid) process.kill(m.proc.pid, 'SIGCONT');
     this.paused.clear();
     await this.cluster.stopAll('SIGKILL');
-    if (this.ownRoot) rmSync(this.root, { recursive: true, force: true });
+    if (this.ownRoot && !keep) rmSync(this.root, { recursive: true, force: true });
+    return this.root;
   }
 
   // --- clients -------------------------------------------------------------------------------
@@ -479,10 +485,15 @@ export class FaultRun {
 /** One full run: start, load + faults, checks, stop. */
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const run = new FaultRun(options);
+  let failed = true;
   try {
     await run.start();
-    return await run.run();
+    const r = await run.run();
+    failed = false;
+    return r;
   } finally {
-    await run.close();
+    // A run that threw (a member that would not restart, no convergence) keeps its data directories.
+    const root = await run.close(failed);
+    if (failed) console.error(`fault run failed; member data kept in ${root}`);
   }
 }

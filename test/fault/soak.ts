@@ -19,6 +19,9 @@ const r = await faultRun({
   clientsPerMember: arg('clients', 2),
   keys: arg('keys', 4),
   checkDeadlineMs: arg('check-deadline', 60) * 1000,
+  memberArgs: process.argv.includes('--snapshot-count')
+    ? [`--snapshot-count=${arg('snapshot-count', 10000)}`]
+    : [],
   log: (line) => {
     if (verbose) console.error(`[${new Date().toISOString()}] ${line}`);
   },
