@@ -159,22 +159,3 @@ test('a directory where the store file should be (the old layout) is refused wit
   mkdirSync(path);
   expect(() => MvccStore.open(path)).toThrow('is a directory, a store from an older layout');
 });
-
-test('applyBatchAsync gives the results applyBatch gives and survives a reopen', async () => {
-  h.put('a', '1');
-  const batch = [
-    { index: 2, term: 1, request: { put: { key: b('a'), value: b('2'), prev_kv: true } } },
-    { index: 3, term: 1, request: null },
-    { index: 4, term: 1, request: encodeRequest({ put: { key: b('missing'), ignore_value: true } }) },
-  ];
-  const results = await h.store.applyBatchAsync(batch);
-  expect(str((results[0] as PutResponse).prev_kv!.value)).toBe('1');
-  expect(results[1]).toEqual({ noop: true });
-  expect((results[2] as MvccError).message).toBe('etcdserver: key not found');
-  expect(h.store.appliedIndex().index).toBe(4);
-  expect(str(h.get('a')!.value)).toBe('2');
-  await h.store.close();
-  h.store = MvccStore.open(h.path);
-  expect(h.store.appliedIndex().index).toBe(4);
-  expect(str(h.get('a')!.value)).toBe('2');
-});

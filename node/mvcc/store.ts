@@ -108,23 +108,6 @@ export class MvccStore {
     return results;
   }
 
-  /**
-   * applyBatch with the commit's fsync on lmdb's writer thread instead of the caller's: the
-   * results are the same and are returned once the commit is durable, but the event loop keeps
-   * serving while the disk syncs.
-   */
-  async applyBatchAsync(entries: ApplyEntry[]): Promise<ApplyResult[]> {
-    const state: BatchState = { meta: { ...this.meta }, events: [] };
-    const applier = new Applier(this.db, state, this.limits);
-    const results = await this.db.env.transaction(() => {
-      const out = entries.map((e) => this.applyEntry(applier, state.meta, e));
-      this.db.writeMeta(state.meta);
-      return out;
-    });
-    this.commitState(state);
-    return results;
-  }
-
   private applyEntry(applier: Applier, meta: Meta, e: ApplyEntry): ApplyResult {
     if (e.index <= meta.appliedIndex) return { skipped: true };
     if (meta.appliedIndex > 0 && e.index !== meta.appliedIndex + 1) {

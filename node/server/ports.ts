@@ -22,9 +22,7 @@ export interface KvBackend extends WatchSource {
    * Applies encoded write requests (null = no-op) in one transaction with the applied index,
    * skipping indexes already applied; the commit is on disk when it returns.
    */
-  applyBatchAsync(
-    items: Array<{ index: number; term: number; request: Uint8Array | null }>,
-  ): Promise<WriteOutcome[]>;
+  applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
