@@ -1,104 +1,123 @@
-// The WAL's record types and their payloads. Terms and indexes are stored as unsigned 64-bit
-// little-endian integers, written as two 32-bit halves: exact for every safe integer (the Raft core
-// stops at 2^53-1) without going through BigInt. Layouts:
-//   entry      [u64 index][u64 term][u8 0=normal 1=conf][data...]
-//   hardState  [u64 term][u64 commit][vote, UTF-8...]
-//   snapshot   [u64 index][u64 term][confState, JSON...]   (a compaction point)
+// One WAL record on disk:
+//
+//   [u32 LE payload length][u32 LE crc32 of type byte + payload][u8 type][payload]
+//
+// Payloads are fixed binary layouts. Terms and indexes are written as float64 (LE): every integer
+// up to 2^53-1 — the Raft core's bound — is exact in a double, so no BigInt round trip is needed;
+// decoding rejects anything that is not a non-negative safe integer.
+//
+//   entry (1):        f64 term, f64 index, u8 kind (0 normal, 1 conf), data bytes (the rest)
+//   hardState (2):    f64 term, f64 commit, vote as UTF-8 (the rest)
+//   snapshotMeta (3): f64 index, f64 term, confState as UTF-8 JSON (the rest)
+import { crc32 } from 'node:zlib';
 import type { ConfState, Entry, HardState, SnapshotMeta } from '../raft/types.js';
-import type { Frame } from './frame.js';
 
 export type WalRecord =
   | { type: 'entry'; entry: Entry }
   | { type: 'hardState'; hardState: HardState }
-  | { type: 'snapshot'; meta: SnapshotMeta };
+  | { type: 'snapshotMeta'; meta: SnapshotMeta };
 
-const TYPE_CODES = { entry: 1, hardState: 2, snapshot: 3 } as const;
-const TWO_32 = 2 ** 32;
+export const HEADER_BYTES = 9;
+const TYPE_CODE = { entry: 1, hardState: 2, snapshotMeta: 3 } as const;
+const FIXED_BYTES = 16; // every payload starts with two float64s
 
-/** A payload whose checksum matched but whose contents make no sense: written by something else. */
-export class RecordFormatError extends Error {}
-
-function writeU64(buf: Buffer, off: number, n: number, what: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${n}`);
-  buf.writeUInt32LE(n % TWO_32, off);
-  buf.writeUInt32LE(Math.floor(n / TWO_32), off + 4);
-}
-
-function readU64(buf: Buffer, off: number): number {
-  const n = buf.readUInt32LE(off + 4) * TWO_32 + buf.readUInt32LE(off);
-  if (!Number.isSafeInteger(n)) throw new RecordFormatError(`integer at payload offset ${off} exceeds 2^53-1`);
-  return n;
-}
-
-function withTail(head: number, tail: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(head + tail.length);
-  buf.set(tail, head);
-  return buf;
-}
-
-export function toFrame(r: WalRecord): Frame {
-  let payload: Buffer;
+/** The type code and payload of a record, the payload split as fixed part + variable bytes. */
+function payloadOf(r: WalRecord): { code: number; fixed: Buffer; rest: Uint8Array } {
+  const fixed = Buffer.allocUnsafe(r.type === 'entry' ? FIXED_BYTES + 1 : FIXED_BYTES);
   switch (r.type) {
     case 'entry':
-      if (r.entry.index < 1) throw new RangeError(`entry index must be at least 1, got ${r.entry.index}`);
-      payload = withTail(17, r.entry.data);
-      writeU64(payload, 0, r.entry.index, 'entry index');
-      writeU64(payload, 8, r.entry.term, 'entry term');
-      payload.writeUInt8(r.entry.type === 'conf' ? 1 : 0, 16);
-      break;
+      fixed.writeDoubleLE(r.entry.term, 0);
+      fixed.writeDoubleLE(r.entry.index, 8);
+      fixed.writeUInt8(r.entry.type === 'conf' ? 1 : 0, FIXED_BYTES);
+      return { code: TYPE_CODE.entry, fixed, rest: r.entry.data };
     case 'hardState':
-      payload = withTail(16, Buffer.from(r.hardState.vote, 'utf8'));
-      writeU64(payload, 0, r.hardState.term, 'term');
-      writeU64(payload, 8, r.hardState.commit, 'commit index');
-      break;
-    case 'snapshot':
-      payload = withTail(16, Buffer.from(JSON.stringify(r.meta.confState), 'utf8'));
-      writeU64(payload, 0, r.meta.index, 'snapshot index');
-      writeU64(payload, 8, r.meta.term, 'snapshot term');
-      break;
+      fixed.writeDoubleLE(r.hardState.term, 0);
+      fixed.writeDoubleLE(r.hardState.commit, 8);
+      return { code: TYPE_CODE.hardState, fixed, rest: Buffer.from(r.hardState.vote, 'utf8') };
+    case 'snapshotMeta':
+      fixed.writeDoubleLE(r.meta.index, 0);
+      fixed.writeDoubleLE(r.meta.term, 8);
+      return {
+        code: TYPE_CODE.snapshotMeta,
+        fixed,
+        rest: Buffer.from(JSON.stringify(r.meta.confState), 'utf8'),
+      };
   }
-  return { type: TYPE_CODES[r.type], payload };
 }
 
-export function fromFrame(f: Frame): WalRecord {
-  const p = Buffer.from(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength);
-  const need = f.type === TYPE_CODES.entry ? 17 : 16;
-  if (p.length < need) throw new RecordFormatError(`record of type ${f.type} is ${p.length} bytes long`);
-  switch (f.type) {
-    case TYPE_CODES.entry: {
-      const kind = p[16];
-      if (kind !== 0 && kind !== 1) throw new RecordFormatError(`unknown entry type ${kind}`);
-      // A copy, so that a live entry does not pin the whole segment's buffer in memory.
-      const data = new Uint8Array(p.subarray(17));
+export function encodeRecord(r: WalRecord): Buffer {
+  const { code, fixed, rest } = payloadOf(r);
+  const len = fixed.length + rest.length;
+  const out = Buffer.allocUnsafe(HEADER_BYTES + len);
+  out.writeUInt32LE(len, 0);
+  out.writeUInt8(code, 8);
+  fixed.copy(out, HEADER_BYTES);
+  out.set(rest, HEADER_BYTES + fixed.length);
+  out.writeUInt32LE(crc32(out.subarray(8)), 4);
+  return out;
+}
+
+export type Decoded =
+  | { kind: 'ok'; record: WalRecord; next: number }
+  /** The buffer ends inside the record (header or payload). */
+  | { kind: 'short' }
+  /** The record is complete but its checksum does not match; `next` is where it would end. */
+  | { kind: 'bad-crc'; next: number }
+  /** The checksum matches but the content is not a record this code writes. */
+  | { kind: 'malformed'; reason: string };
+
+export function decodeRecord(buf: Buffer, off: number): Decoded {
+  if (buf.length - off < HEADER_BYTES) return { kind: 'short' };
+  const len = buf.readUInt32LE(off);
+  const next = off + HEADER_BYTES + len;
+  if (next > buf.length) return { kind: 'short' };
+  if (crc32(buf.subarray(off + 8, next)) !== buf.readUInt32LE(off + 4)) return { kind: 'bad-crc', next };
+  const code = buf.readUInt8(off + 8);
+  const payload = buf.subarray(off + HEADER_BYTES, next);
+  if (payload.length < FIXED_BYTES)
+    return { kind: 'malformed', reason: `payload of ${payload.length} bytes` };
+  const a = payload.readDoubleLE(0);
+  const b = payload.readDoubleLE(8);
+  if (!isIndex(a) || !isIndex(b)) return { kind: 'malformed', reason: 'term or index is not a safe integer' };
+  const rest = payload.subarray(FIXED_BYTES);
+  switch (code) {
+    case TYPE_CODE.entry: {
+      const kind = rest[0];
+      if (kind !== 0 && kind !== 1) return { kind: 'malformed', reason: `entry kind ${kind}` };
+      // Copy: the segment buffer is large and would otherwise be kept alive by every entry.
+      const data = new Uint8Array(rest.subarray(1));
       return {
-        type: 'entry',
-        entry: { index: readU64(p, 0), term: readU64(p, 8), type: kind === 1 ? 'conf' : 'normal', data },
+        kind: 'ok',
+        next,
+        record: { type: 'entry', entry: { term: a, index: b, type: kind === 1 ? 'conf' : 'normal', data } },
       };
     }
-    case TYPE_CODES.hardState:
+    case TYPE_CODE.hardState:
       return {
-        type: 'hardState',
-        hardState: { term: readU64(p, 0), commit: readU64(p, 8), vote: p.toString('utf8', 16) },
+        kind: 'ok',
+        next,
+        record: { type: 'hardState', hardState: { term: a, commit: b, vote: rest.toString('utf8') } },
       };
-    case TYPE_CODES.snapshot:
-      return {
-        type: 'snapshot',
-        meta: { index: readU64(p, 0), term: readU64(p, 8), confState: parseConfState(p.toString('utf8', 16)) },
-      };
+    case TYPE_CODE.snapshotMeta: {
+      const confState = parseConfState(rest.toString('utf8'));
+      if (!confState) return { kind: 'malformed', reason: 'bad confState' };
+      return { kind: 'ok', next, record: { type: 'snapshotMeta', meta: { index: a, term: b, confState } } };
+    }
     default:
-      throw new RecordFormatError(`unknown record type ${f.type}`);
+      return { kind: 'malformed', reason: `unknown record type ${code}` };
   }
 }
 
-function parseConfState(text: string): ConfState {
-  let v: unknown;
+function isIndex(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+function parseConfState(text: string): ConfState | undefined {
   try {
-    v = JSON.parse(text);
+    const v = JSON.parse(text) as Partial<ConfState>;
+    const ids = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+    return ids(v.voters) && ids(v.learners) ? { voters: v.voters, learners: v.learners } : undefined;
   } catch {
-    throw new RecordFormatError('snapshot record holds no valid confState');
+    return undefined;
   }
-  const ids = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
-  const cs = v as Partial<ConfState> | null;
-  if (!cs || !ids(cs.voters) || !ids(cs.learners)) throw new RecordFormatError('malformed confState');
-  return { voters: cs.voters, learners: cs.learners };
 }
