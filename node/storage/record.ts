@@ -26,23 +26,29 @@ function payloadOf(r: WalRecord): { code: number; fixed: Buffer; rest: Uint8Arra
   const fixed = Buffer.allocUnsafe(r.type === 'entry' ? FIXED_BYTES + 1 : FIXED_BYTES);
   switch (r.type) {
     case 'entry':
-      fixed.writeDoubleLE(r.entry.term, 0);
-      fixed.writeDoubleLE(r.entry.index, 8);
+      writeIndex(fixed, r.entry.term, 0);
+      writeIndex(fixed, r.entry.index, 8);
       fixed.writeUInt8(r.entry.type === 'conf' ? 1 : 0, FIXED_BYTES);
       return { code: TYPE_CODE.entry, fixed, rest: r.entry.data };
     case 'hardState':
-      fixed.writeDoubleLE(r.hardState.term, 0);
-      fixed.writeDoubleLE(r.hardState.commit, 8);
+      writeIndex(fixed, r.hardState.term, 0);
+      writeIndex(fixed, r.hardState.commit, 8);
       return { code: TYPE_CODE.hardState, fixed, rest: Buffer.from(r.hardState.vote, 'utf8') };
     case 'snapshotMeta':
-      fixed.writeDoubleLE(r.meta.index, 0);
-      fixed.writeDoubleLE(r.meta.term, 8);
+      writeIndex(fixed, r.meta.index, 0);
+      writeIndex(fixed, r.meta.term, 8);
       return {
         code: TYPE_CODE.snapshotMeta,
         fixed,
         rest: Buffer.from(JSON.stringify(r.meta.confState), 'utf8'),
       };
   }
+}
+
+/** Refuses, before anything is written, a number replay would reject. */
+function writeIndex(buf: Buffer, n: number, at: number): void {
+  if (!isIndex(n)) throw new RangeError(`WAL: ${n} is not a term or index (a non-negative safe integer)`);
+  buf.writeDoubleLE(n, at);
 }
 
 export function encodeRecord(r: WalRecord): Buffer {

@@ -73,6 +73,13 @@ describe('replay', () => {
     expect(state.snapshotMeta).toBeUndefined();
   });
 
+  test('a term or index that is not a safe integer is refused before anything is written', async () => {
+    const { wal } = await Wal.open(dir);
+    await expect(wal.save(undefined, [entry(2 ** 53)])).rejects.toThrow(RangeError);
+    await wal.close();
+    expect((await stat((await segments())[0]!)).size).toBe(0);
+  });
+
   test('a rewritten suffix replaces the old entries, as Raft overwrites', async () => {
     const { wal } = await Wal.open(dir, { segmentBytes: 200 });
     await wal.save(undefined, range(1, 6, 1));
