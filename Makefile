@@ -6,7 +6,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak sim-demo sim-replay bench etcd clean
+.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench etcd clean
 
 help:
 	@echo "make run      build and start a local 3-member cluster on loopback"
@@ -50,6 +50,12 @@ bench: build etcd
 
 soak: build
 	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)
+
+# Fault soak on real processes (SIGKILL, SIGSTOP, leadership transfers under recorded load, then
+# convergence, no lost writes and linearizability); prints a summary table. See docs/fault.md.
+FAULT_SEED ?= 1
+soak-fault: build
+	node dist/test/fault/soak.js --seconds $(SOAK_SECONDS) --seed $(FAULT_SEED)
 
 # Replays one simulation with its event trace: make sim-replay SEED=42 MEMBERS=5
 sim-demo: build
