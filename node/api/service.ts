@@ -127,6 +127,11 @@ export class KvService {
     };
   }
 
+  alarms() {
+    const memberID = hexToDecimal(this.member.id);
+    return { header: this.header(), alarms: this.member.kv.alarms().map((alarm) => ({ memberID, alarm })) };
+  }
+
   async moveLeader(target: string) {
     if (!this.member.isLeader()) {
       return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) });

@@ -164,6 +164,15 @@ test('/metrics speaks etcd: leader gauges, proposals, WAL fsync and peer round-t
   expect(health).toEqual({ health: 'true', reason: '' });
 });
 
+test('the alarm API lists no alarms on a healthy cluster and accepts a disarm through the log', async () => {
+  const c = client(cluster.members[0]!);
+  expect((await c.call('/v3/maintenance/alarm', {})).alarms).toBeUndefined();
+  const disarm = await c.call('/v3/maintenance/alarm', { action: 'DEACTIVATE', alarm: 'NOSPACE' });
+  expect(disarm.header).toBeDefined();
+  const bad = await c.call('/v3/maintenance/alarm', { action: 'EXPLODE' }).catch((e: unknown) => e);
+  expect((bad as ApiError).status).toBe(400);
+});
+
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {
   const c = client(cluster.members[1]!);
   expect(await c.cas('lock', undefined, 'a')).toBe(true);
