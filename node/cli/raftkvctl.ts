@@ -76,7 +76,7 @@ async function main(): Promise<number> {
       return 0;
     case 'cas': {
       need(values.absent ? 2 : 3);
-      const ok = values.absent
+      const { succeeded: ok } = values.absent
         ? await c.cas(args[0]!, undefined, args[1]!)
         : await c.cas(args[0]!, args[1]!, args[2]!);
       console.log(ok ? 'SUCCEEDED' : 'FAILED');

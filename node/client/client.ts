@@ -106,8 +106,15 @@ export class KvClient {
     return Number(r.deleted ?? 0);
   }
 
-  /** Compare-and-swap: set key to `next` only if its value is `expected` (undefined = absent). */
-  async cas(key: string, expected: string | undefined, next: string): Promise<boolean> {
+  /**
+   * Compare-and-swap in one txn: set key to `next` only if its value is `expected` (undefined =
+   * absent). Returns whether it did, and the revision the txn was answered at.
+   */
+  async cas(
+    key: string,
+    expected: string | undefined,
+    next: string,
+  ): Promise<{ succeeded: boolean; revision: number }> {
     const compare =
       expected === undefined
         ? { key: b64(key), target: 'VERSION', result: 'EQUAL', version: '0' }
@@ -116,7 +123,7 @@ export class KvClient {
       compare: [compare],
       success: [{ request_put: { key: b64(key), value: b64(next) } }],
     });
-    return r.succeeded === true;
+    return { succeeded: r.succeeded === true, revision: Number((r.header as Json).revision) };
   }
 
   async members(): Promise<

@@ -5,10 +5,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runLoad, type LoadResult } from './load.js';
-import { waitFor } from '../support/wait.js';
+import { agreedLeader } from '../support/leader.js';
 
 export type System = 'raftkv' | 'etcd';
 
@@ -25,15 +24,7 @@ export interface SystemResult {
 const VALUE = Buffer.alloc(256, 'v').toString('base64');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-async function leader(members: LocalMember[]): Promise<LocalMember> {
-  return waitFor('a leader', async () => {
-    const live = members.filter((m) => m.proc);
-    const s = await Promise.all(live.map((m) => new KvClient([m.clientURL], 1000).status()));
-    const id = s[0]!.leader;
-    const i = s.findIndex((x) => x.memberId === id);
-    return id !== '0' && s.every((x) => x.leader === id) && i >= 0 ? live[i] : undefined;
-  });
-}
+const leader = (members: LocalMember[]) => agreedLeader(() => members.filter((m) => m.proc));
 
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
@@ -15,16 +16,8 @@ jest.setTimeout(120_000);
 const client = (m: LocalMember) => new KvClient([m.clientURL], 5000);
 
 /** The leader every live member agrees on. */
-async function leaderOf(cluster: LocalCluster): Promise<LocalMember> {
-  return waitFor('an agreed leader', async () => {
-    const live = cluster.members.filter((m) => m.proc);
-    const statuses = await Promise.all(live.map((m) => client(m).status()));
-    const leader = statuses[0]!.leader;
-    if (leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
-    const i = statuses.findIndex((s) => s.memberId === leader);
-    return i >= 0 ? live[i] : undefined;
-  });
-}
+const leaderOf = (cluster: LocalCluster) =>
+  agreedLeader(() => cluster.members.filter((m) => m.proc), 20_000, 5000);
 
 let root: string;
 let cluster: LocalCluster;
@@ -175,9 +168,9 @@ test('the alarm API lists no alarms on a healthy cluster and accepts a disarm th
 
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {
   const c = client(cluster.members[1]!);
-  expect(await c.cas('lock', undefined, 'a')).toBe(true);
-  expect(await c.cas('lock', undefined, 'b')).toBe(false);
-  expect(await c.cas('lock', 'a', 'c')).toBe(true);
+  expect((await c.cas('lock', undefined, 'a')).succeeded).toBe(true);
+  expect((await c.cas('lock', undefined, 'b')).succeeded).toBe(false);
+  expect((await c.cas('lock', 'a', 'c')).succeeded).toBe(true);
   expect((await c.get('lock')).kvs[0]!.value).toBe('c');
 });
 

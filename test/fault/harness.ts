@@ -13,6 +13,7 @@ import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.j
 import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
 import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
 import { checkSerializableReads, describeViolation, type ReadViolation } from '../lincheck/monotonic.js';
+import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
 export interface FaultRunOptions {
@@ -89,8 +90,6 @@ function provesNotApplied(e: unknown): boolean {
   return cause?.code === 'ECONNREFUSED';
 }
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 interface Ack {
   key: string;
   value: string;
@@ -162,19 +161,8 @@ export class FaultRun {
   }
 
   /** The leader every live, unpaused member agrees on. */
-  async leader(ms = 20_000): Promise<LocalMember> {
-    return waitFor(
-      'an agreed leader',
-      async () => {
-        const live = this.cluster.members.filter((m) => m.proc && !this.paused.has(m));
-        const statuses = await Promise.all(live.map((m) => this.client(m, 1000).status()));
-        const leader = statuses[0]?.leader;
-        if (!leader || leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
-        const i = statuses.findIndex((s) => s.memberId === leader);
-        return i >= 0 ? live[i] : undefined;
-      },
-      ms,
-    );
+  leader(ms = 20_000): Promise<LocalMember> {
+    return agreedLeader(() => this.cluster.members.filter((m) => m.proc && !this.paused.has(m)), ms);
   }
 
   /** Runs clients and faults for `seconds`, then checks everything. */
@@ -313,16 +301,7 @@ export class FaultRun {
           // Compare against what this client saw last (often stale: both outcomes happen).
           const expect = lastSeen.get(key) ?? (rnd() < 0.5 ? null : `c${id}-${Math.max(0, n - 3)}`);
           h = this.recorder.invoke(id, key, 'cas', { expect, value }, { member: m.name });
-          const compare =
-            expect === null
-              ? { key: b64(key), target: 'VERSION', result: 'EQUAL', version: '0' }
-              : { key: b64(key), target: 'VALUE', result: 'EQUAL', value: b64(expect) };
-          const res = await kv.call('/v3/kv/txn', {
-            compare: [compare],
-            success: [{ request_put: { key: b64(key), value: b64(value) } }],
-          });
-          const ok = res.succeeded === true;
-          const revision = Number((res.header as { revision?: string }).revision);
+          const { succeeded: ok, revision } = await kv.cas(key, expect ?? undefined, value);
           h.ok({ ok, revision });
           if (ok) this.acks.push({ key, value, revision, what: `c${id} cas(${key}, →'${value}')` });
         } else {

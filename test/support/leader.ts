@@ -1,0 +1,25 @@
+// The leader that every given member reports, once they all agree on one (polled with a deadline).
+import { KvClient } from '../../node/client/client.js';
+import type { LocalMember } from '../../node/tools/local-cluster.js';
+import { waitFor } from './wait.js';
+
+export async function agreedLeader(
+  live: () => LocalMember[],
+  ms = 20_000,
+  statusTimeoutMs = 1000,
+): Promise<LocalMember> {
+  return waitFor(
+    'an agreed leader',
+    async () => {
+      const members = live();
+      const statuses = await Promise.all(
+        members.map((m) => new KvClient([m.clientURL], statusTimeoutMs).status()),
+      );
+      const leader = statuses[0]?.leader;
+      if (!leader || leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
+      const i = statuses.findIndex((s) => s.memberId === leader);
+      return i >= 0 ? members[i] : undefined;
+    },
+    ms,
+  );
+}
