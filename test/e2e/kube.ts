@@ -2,6 +2,7 @@
 // (pods are reached with the API server's pod proxy), so the same tests run on the local
 // control plane and on kind. KUBECONFIG and a kubectl on PATH come from test/e2e/e2e.mk.
 import { execFile } from 'node:child_process';
+import { waitFor } from '../support/wait.js';
 
 export function kubectl(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -24,6 +25,17 @@ export async function getJson<T = Record<string, unknown>>(args: string[]): Prom
     if (/NotFound|not found/.test(String(err))) return undefined;
     throw err;
   }
+}
+
+/** Creates a namespace and waits for its default service account (pods need it to be admitted). */
+export async function createNamespace(name: string): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  await waitFor(
+    'default service account',
+    () => getJson(['serviceaccount', 'default', '-n', name]),
+    60_000,
+    500,
+  );
 }
 
 /** GET http://<pod>:<port><path> through the API server's pod proxy. */

@@ -2,7 +2,7 @@
 // service-account token, terminal phases, restarts per restartPolicy.
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../support/wait.js';
-import { apply, getJson, kubectl } from './kube.js';
+import { apply, createNamespace, getJson, kubectl } from './kube.js';
 
 const ns = `e2e-pods-${randomBytes(3).toString('hex')}`;
 
@@ -57,13 +57,7 @@ const pod = (name: string, restartPolicy: string, script: string, automount = fa
 
 describe('e2e environment: pod basics', () => {
   beforeAll(async () => {
-    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    await waitFor(
-      'default service account',
-      () => getJson(['serviceaccount', 'default', '-n', ns]),
-      60_000,
-      500,
-    );
+    await createNamespace(ns);
   });
   afterAll(async () => {
     await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s']).catch(() => undefined);
@@ -108,13 +102,7 @@ describe('e2e environment: fault injection (local pod runner only)', () => {
   });
 
   it('pauses, cuts off and kills a pod on request (annotation raftkv.e2e/fault)', async () => {
-    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns2 } });
-    await waitFor(
-      'default service account',
-      () => getJson(['serviceaccount', 'default', '-n', ns2]),
-      60_000,
-      500,
-    );
+    await createNamespace(ns2);
     await apply({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -127,33 +115,25 @@ describe('e2e environment: fault injection (local pod runner only)', () => {
     });
     await waitFor('f serving', () => get(), 60_000, 300);
 
-    await fault('pause');
-    await waitFor(
-      'f unresponsive',
-      () =>
-        get('1s').then(
-          () => undefined,
-          () => true,
-        ),
-      10_000,
-      200,
-    );
-    await fault('none');
-    await waitFor('f serving after pause', () => get(), 10_000, 200);
-
-    await fault('cut');
-    await waitFor(
-      'f cut off',
-      () =>
-        get('1s').then(
-          () => undefined,
-          () => true,
-        ),
-      10_000,
-      200,
-    );
-    await fault('none');
-    await waitFor('f serving after cut', () => get(), 10_000, 200);
+    // Paused and cut-off pods stop answering, and answer again once the fault is lifted.
+    for (const [f, what] of [
+      ['pause', 'unresponsive'],
+      ['cut', 'cut off'],
+    ] as const) {
+      await fault(f);
+      await waitFor(
+        `f ${what}`,
+        () =>
+          get('1s').then(
+            () => undefined,
+            () => true,
+          ),
+        10_000,
+        200,
+      );
+      await fault('none');
+      await waitFor(`f serving after ${f}`, () => get(), 10_000, 200);
+    }
 
     await fault('kill');
     await waitFor(

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../support/wait.js';
-import { apply, getJson, kubectl, localProvider, podGet } from './kube.js';
+import { apply, createNamespace, getJson, kubectl, localProvider, podGet } from './kube.js';
 
 const ns = `e2e-smoke-${randomBytes(3).toString('hex')}`;
 const marker = `raftkv-e2e-marker-${ns}`;
@@ -112,13 +112,7 @@ describe('e2e environment: StatefulSet smoke', () => {
   });
 
   it('runs a StatefulSet whose pods find each other by name, keep data across deletion, scale 5 and back', async () => {
-    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    await waitFor(
-      'default service account',
-      () => getJson(['serviceaccount', 'default', '-n', ns]),
-      60_000,
-      500,
-    );
+    await createNamespace(ns);
     await apply({
       apiVersion: 'v1',
       kind: 'Service',
