@@ -403,6 +403,8 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'prop':
+      case 'readIndex':
+        // Forwarded to the leader as a request (term 0); without a leader it is dropped.
         if (this.lead !== NONE) this.send({ ...m, to: this.lead, term: 0 });
         break;
       case 'app':
@@ -424,9 +426,6 @@ export class Raft {
       case 'timeoutNow':
         // Leadership transfer: skip pre-vote and the lease, the old leader asked for this.
         if (this.canCampaign()) this.campaign('vote', true);
-        break;
-      case 'readIndex':
-        if (this.lead !== NONE) this.send({ ...m, to: this.lead, term: 0 });
         break;
       case 'readIndexResp':
         this.readStates.push({ index: m.index, context: m.context ?? '' });
