@@ -89,6 +89,13 @@ export class Member extends EventEmitter {
   readonly watches = new WatchHub(() => this.backend);
   /** Members added as voters: they join as learners and are promoted once caught up. */
   private readonly autoPromote = new Set<string>();
+  /**
+   * Started with an empty data dir to join a running cluster. Until the leader's first snapshot
+   * arrives it casts no votes: if it had been a voter before and lost its disk, a vote now could
+   * contradict one it cast before (two leaders in one term). The leader, which remembers how far
+   * this member's log went, exposes such a member with its first heartbeat (see stepOrStop).
+   */
+  private joining: boolean;
 
   constructor(private readonly p: MemberParts) {
     super();
@@ -99,6 +106,7 @@ export class Member extends EventEmitter {
     this.hardState = initial.hardState;
     this.snapshotIndex = initial.snapshot.meta.index;
     this.persistedIndex = initial.entries.at(-1)?.index ?? initial.snapshot.meta.index;
+    this.joining = !p.walState.snapshotMeta && cfg.initialClusterState === 'existing';
     this.rn = new RawNode(
       {
         id: this.id,
@@ -177,11 +185,14 @@ export class Member extends EventEmitter {
       await wal.save(this.hardState, []);
     }
     transport.onMessages((msgs) => {
-      for (const m of msgs) this.rn.step(m);
+      for (const m of msgs) {
+        if (this.joining && (m.type === 'vote' || m.type === 'preVote')) continue;
+        if (!this.stepOrStop(m)) return;
+      }
       this.wake();
     });
     transport.onSnapshot(async (m) => {
-      this.rn.step(m);
+      if (!this.stepOrStop(m)) return;
       this.wake();
     });
     this.syncPeers();
@@ -296,6 +307,7 @@ export class Member extends EventEmitter {
   private async installSnapshot(snap: Snapshot): Promise<void> {
     const { logger, wal } = this.p;
     logger.info('installing snapshot from leader', { index: snap.meta.index, term: snap.meta.term });
+    this.joining = false;
     const { members, db } = decodeSnapshotPayload(snap.data);
     this.backend = await this.p.restoreBackend(db);
     for (const m of members) this.p.members.upsert(m);
@@ -307,6 +319,30 @@ export class Member extends EventEmitter {
     this.persistedIndex = snap.meta.index;
     this.watches.resetAll();
     this.syncPeers();
+  }
+
+  /**
+   * The core refuses a message that contradicts this member's durable state (e.g. "commit 26 is
+   * past the last index 0": the leader knows this member had entries its disk no longer has).
+   * Serving on would mean serving from lost data, so the member stops, as etcd does.
+   */
+  private stepOrStop(m: Message): boolean {
+    try {
+      this.rn.step(m);
+      return true;
+    } catch (e) {
+      const lost = this.joining
+        ? ' It started with an empty data dir: its data was lost; remove it from the cluster and add it back as a new member.'
+        : '';
+      this.p.logger.error(`message from ${m.from} contradicts this member's log; stopping.${lost}`, {
+        error: String(e),
+        type: m.type,
+        term: this.hardState.term,
+      });
+      this.stopping = true;
+      this.emit('fatal', e);
+      return false;
+    }
   }
 
   private onSoftState(leader: string, role: string): void {

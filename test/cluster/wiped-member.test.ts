@@ -1,0 +1,68 @@
+// A voter that lost its disk must not rejoin under its old identity (it could vote twice in one
+// term): it refuses with a clear error, and the remedy the operator automates works by hand —
+// remove it, add it back as a learner, let it catch up, promote it.
+import { jest } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvClient } from '../../node/client/client.js';
+import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { waitFor } from '../support/wait.js';
+
+jest.setTimeout(90_000);
+
+let root: string;
+let cluster: LocalCluster;
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'raftkv-wiped-'));
+  cluster = new LocalCluster({
+    size: 3,
+    dataRoot: root,
+    extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
+  });
+  await cluster.plan();
+  await cluster.startAll();
+});
+afterAll(async () => {
+  await cluster.stopAll('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function exitOf(m: LocalMember): Promise<number | null> {
+  const proc = m.proc!;
+  if (proc.exitCode !== null) return proc.exitCode;
+  return new Promise((ok) => proc.once('exit', (code) => ok(code)));
+}
+
+test('a voter restarted with an empty data dir refuses to rejoin, and is replaced by remove + add', async () => {
+  const [m1, m2, m3] = cluster.members as [LocalMember, LocalMember, LocalMember];
+  const c = new KvClient([m1.clientURL, m2.clientURL]);
+  await waitFor('writes', async () => c.put('ready', 'yes'), 30_000, 100);
+  for (let i = 0; i < 20; i++) await c.put(`k${i}`, `v${i}`);
+  const id = (await new KvClient([m3.clientURL]).status()).memberId;
+
+  await cluster.stop(m3, 'SIGKILL');
+  rmSync(m3.dataDir, { recursive: true, force: true });
+  await cluster.start(m3, 'existing');
+  expect(await exitOf(m3)).toBe(1);
+  expect(m3.log.join('')).toMatch(/started with an empty data dir.*its data was lost/);
+  expect((await c.members()).find((m) => m.ID === id)?.isLearner).toBeFalsy();
+  await c.put('still', 'serving');
+
+  await c.memberRemove(id);
+  const again = await c.memberAdd(m3.peerURL, true);
+  rmSync(m3.dataDir, { recursive: true, force: true });
+  await cluster.start(m3, 'existing');
+  const m3c = new KvClient([m3.clientURL]);
+  await waitFor(
+    'the new learner caught up',
+    async () => ((await m3c.get('still', { serializable: true })).kvs.length === 1 ? true : undefined),
+    30_000,
+    100,
+  );
+  await waitFor('promotion', async () => c.memberPromote(again).then(() => true), 30_000, 200);
+  const members = await c.members();
+  expect(members.filter((m) => !m.isLearner)).toHaveLength(3);
+  const { kvs } = await m3c.get('k', { prefix: true, serializable: true });
+  expect(kvs).toHaveLength(20);
+});
