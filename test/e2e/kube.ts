@@ -45,3 +45,17 @@ export async function podGet(ns: string, pod: string, port: number, path: string
 
 /** The local control plane (not kind): host-level checks (processes, netns) apply. */
 export const localProvider = (process.env.RAFTKV_E2E_PROVIDER ?? 'local') === 'local';
+
+/** POST a JSON body to http://<pod>:<port><path> through the API server's pod proxy. */
+export async function podPost(
+  ns: string,
+  pod: string,
+  port: number,
+  path: string,
+  body: unknown,
+): Promise<string> {
+  return kubectl(
+    ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}:${port}/proxy${path}`, '-f', '-'],
+    JSON.stringify(body),
+  );
+}

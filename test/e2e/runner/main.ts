@@ -32,7 +32,9 @@ const stateDir = arg('state', '/tmp/raftkv-e2e/runner');
 const nodeName = arg('node', 'raftkv-e2e');
 const imagesFile = process.argv.includes('--images') ? arg('images') : undefined;
 // Images run as local programs: a container without `command` runs the mapped entrypoint + args.
+// First match wins: the operator's image before the members'.
 const images: Record<string, string[]> = {
+  'raftkv-operator*': ['node', join(repoRoot, 'dist/operator/main.js')],
   'raftkv*': ['node', join(repoRoot, 'dist/node/main.js')],
   ...(imagesFile ? (JSON.parse(readFileSync(imagesFile, 'utf8')) as Record<string, string[]>) : {}),
 };
