@@ -23,6 +23,8 @@ export interface PvcView {
   ordinal: number;
   name: string;
   terminating: boolean;
+  /** Milliseconds since the epoch (the API server's creationTimestamp, whole seconds). */
+  createdAt: number;
 }
 
 /** One entry of the Raft membership, as a member reports it (`/v3/cluster/member/list`). */
@@ -91,6 +93,8 @@ export interface Observed {
   /** The leader's Raft index (what a learner must reach to be "caught up"). */
   leaderIndex: number;
   pending: PendingOperation | undefined;
+  /** Members were seen healthy before (status says so): no answer now means an outage, not a start. */
+  formedBefore: boolean;
   /** An explicit request (annotation raftkv.io/recover, value = a request id) to act while quorum is lost. */
   recoveryRequest: string | undefined;
   /** The request id last carried out (status.lastRecovery), so one request acts once. */
@@ -125,6 +129,8 @@ export interface Condition {
 export interface Assessment {
   phase: 'Creating' | 'Running' | 'Scaling' | 'Healing' | 'Upgrading' | 'Degraded' | 'QuorumLost' | 'Invalid';
   quorum: { voters: number; size: number; healthy: number; failureTolerance: number };
+  /** Member counts for the raftkv_cluster_members{state} metric. */
+  memberStates: { voter: number; learner: number; healthy: number; unhealthy: number };
   conditions: Condition[];
 }
 

@@ -1,0 +1,3 @@
+export * from './kvcluster.js';
+export * from './validate.js';
+export { crd } from './crd.js';

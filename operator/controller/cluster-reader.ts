@@ -1,0 +1,110 @@
+// One reconcile's reads: the KVCluster, its StatefulSet, pods and claims from the API server, and
+// each running member's own status and the membership from the members.
+import {
+  ApiException,
+  type CoreV1Api,
+  type KubernetesObjectApi,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type KVCluster } from '../api/index.js';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import type { MemberApi, MemberStatus } from '../members/client.js';
+import { CLIENT_PORT } from '../resources/index.js';
+import type { ClusterReading } from './observe.js';
+
+export interface KubeClients {
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  objects: KubernetesObjectApi;
+}
+
+export function isNotFound(e: unknown): boolean {
+  return e instanceof ApiException && e.code === 404;
+}
+
+export async function readKVCluster(
+  kube: KubeClients,
+  namespace: string,
+  name: string,
+): Promise<KVCluster | undefined> {
+  try {
+    return (await kube.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+    })) as KVCluster;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+export async function readCluster(
+  kube: KubeClients,
+  members: MemberApi,
+  kvc: KVCluster,
+): Promise<ClusterReading> {
+  const namespace = kvc.metadata.namespace!;
+  const name = kvc.metadata.name;
+  const [statefulSet, pods, pvcs] = await Promise.all([
+    kube.objects
+      .read<V1StatefulSet>({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name, namespace } })
+      .catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }),
+    kube.core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` }),
+    kube.core.listNamespacedPersistentVolumeClaim({ namespace }),
+  ]);
+  const owned = pods.items.filter((p) => p.metadata?.ownerReferences?.some((o) => o.name === name));
+  const endpoints = new Map<string, string>();
+  for (const p of owned) {
+    if (p.status?.podIP && !p.metadata?.deletionTimestamp) {
+      endpoints.set(p.metadata!.name!, `http://${p.status.podIP}:${CLIENT_PORT}`);
+    }
+  }
+  const statuses = new Map<string, MemberStatus | Error>();
+  await Promise.all(
+    [...endpoints].map(async ([pod, ep]) => {
+      statuses.set(
+        pod,
+        await members.status(ep).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      );
+    }),
+  );
+  return {
+    kvc,
+    statefulSet,
+    pods: owned,
+    pvcs: pvcs.items.filter((c) => c.metadata?.name?.startsWith(`data-${name}-`)),
+    statuses,
+    members: await membership(members, endpoints, statuses),
+  };
+}
+
+/** The membership as the leader sees it, else as any member that answers sees it. */
+async function membership(
+  api: MemberApi,
+  endpoints: Map<string, string>,
+  statuses: Map<string, MemberStatus | Error>,
+) {
+  const ok = [...statuses].filter((e): e is [string, MemberStatus] => !(e[1] instanceof Error));
+  const leaders = ok.filter(([, s]) => s.leader === s.id).map(([pod]) => endpoints.get(pod)!);
+  const others = ok.filter(([, s]) => s.leader !== s.id).map(([pod]) => endpoints.get(pod)!);
+  if (leaders.length + others.length === 0) return undefined;
+  return api.list([...leaders, ...others]).catch(() => undefined);
+}
+
+/** Endpoints of members that answered, the leader first: where membership changes are sent. */
+export function memberEndpoints(reading: ClusterReading): string[] {
+  const out: Array<[string, boolean]> = [];
+  for (const pod of reading.pods) {
+    const s = reading.statuses.get(pod.metadata!.name!);
+    if (s && !(s instanceof Error) && pod.status?.podIP) {
+      out.push([`http://${pod.status.podIP}:${CLIENT_PORT}`, s.leader === s.id]);
+    }
+  }
+  return out.sort((a, b) => Number(b[1]) - Number(a[1])).map(([ep]) => ep);
+}

@@ -1,0 +1,3 @@
+export * from './naming.js';
+export * from './services.js';
+export * from './statefulset.js';

@@ -1,0 +1,142 @@
+// The members' StatefulSet. The operator owns its size (one member at a time) and rolls its pods
+// itself (updateStrategy OnDelete), so the builder takes the size and the bootstrap state from
+// the reconciler rather than from the spec.
+import { createHash } from 'node:crypto';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { KVCluster } from '../api/index.js';
+import {
+  CLIENT_PORT,
+  DATA_DIR,
+  PEER_PORT,
+  labels,
+  metadata,
+  peerURL,
+  peersServiceName,
+  podName,
+  selectorLabels,
+  templatedURL,
+} from './naming.js';
+
+export const REVISION_ANNOTATION = 'raftkv.io/revision';
+
+export interface StatefulSetShape {
+  replicas: number;
+  /** `new` while the founders form the cluster; `existing` from then on, so empty pods join. */
+  initialClusterState: 'new' | 'existing';
+  /** The ordinals listed in --initial-cluster: the founders, or every member a joiner may need to reach. */
+  clusterOrdinals: number[];
+}
+
+export function image(kvc: KVCluster): string {
+  return kvc.spec.image ?? `raftkv:${kvc.spec.version ?? '0.1.0'}`;
+}
+
+/** Sorted keys, so the same spec always hashes the same. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/**
+ * What a pod must be restarted for: image, resources, pod overrides, tuning. Not replicas or the
+ * bootstrap bookkeeping, which change the template without making any running pod outdated.
+ */
+export function revision(kvc: KVCluster): string {
+  const { resources, podTemplate, raft } = kvc.spec;
+  const relevant = canonical({ image: image(kvc), resources, podTemplate, raft });
+  return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 12);
+}
+
+function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
+  const { raft } = kvc.spec;
+  const cluster = shape.clusterOrdinals.map((i) => `${podName(kvc, i)}=${peerURL(kvc, i)}`).join(',');
+  return [
+    '--name=$(POD_NAME)',
+    `--data-dir=${DATA_DIR}`,
+    `--listen-client-urls=http://0.0.0.0:${CLIENT_PORT}`,
+    `--advertise-client-urls=${templatedURL(kvc, CLIENT_PORT)}`,
+    `--listen-peer-urls=http://0.0.0.0:${PEER_PORT}`,
+    `--initial-advertise-peer-urls=${templatedURL(kvc, PEER_PORT)}`,
+    `--initial-cluster=${cluster}`,
+    `--initial-cluster-state=${shape.initialClusterState}`,
+    // The uid keeps a re-created cluster of the same name from accepting the old one's members.
+    `--initial-cluster-token=${kvc.metadata.namespace}/${kvc.metadata.name}/${kvc.metadata.uid}`,
+    `--heartbeat-interval=${raft.heartbeatIntervalMs}`,
+    `--election-timeout=${raft.electionTimeoutMs}`,
+    `--snapshot-count=${raft.snapshotCount}`,
+    `--quota-backend-bytes=${raft.quotaBackendBytes}`,
+  ];
+}
+
+export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1StatefulSet {
+  const o = kvc.spec.podTemplate ?? {};
+  const probe = (path: string, failureThreshold: number) => ({
+    httpGet: { path, port: CLIENT_PORT },
+    periodSeconds: 2,
+    timeoutSeconds: 2,
+    failureThreshold,
+  });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: metadata(kvc, kvc.metadata.name),
+    spec: {
+      replicas: shape.replicas,
+      serviceName: peersServiceName(kvc),
+      // Founders need each other to become ready: start them together, not one by one.
+      podManagementPolicy: 'Parallel',
+      // The operator deletes pods itself, leader last and never below quorum.
+      updateStrategy: { type: 'OnDelete' },
+      selector: { matchLabels: selectorLabels(kvc) },
+      template: {
+        metadata: {
+          labels: { ...o.labels, ...labels(kvc) },
+          annotations: { ...o.annotations, [REVISION_ANNOTATION]: revision(kvc) },
+        },
+        spec: {
+          terminationGracePeriodSeconds: 30,
+          affinity: o.affinity,
+          tolerations: o.tolerations,
+          nodeSelector: o.nodeSelector,
+          topologySpreadConstraints: o.topologySpreadConstraints,
+          containers: [
+            {
+              name: 'raftkv',
+              image: image(kvc),
+              args: args(kvc, shape),
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
+              ports: [
+                { name: 'client', containerPort: CLIENT_PORT },
+                { name: 'peer', containerPort: PEER_PORT },
+              ],
+              readinessProbe: probe('/readyz', 3),
+              livenessProbe: { ...probe('/livez', 10), initialDelaySeconds: 10 },
+              resources: kvc.spec.resources,
+              volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+            },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: selectorLabels(kvc) },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: kvc.spec.storage.storageClassName,
+            resources: { requests: { storage: kvc.spec.storage.size } },
+          },
+        },
+      ],
+    },
+  } as V1StatefulSet;
+}

@@ -1,0 +1,312 @@
+// The operator end to end, in a real control plane with real member processes as pods: install
+// the CRD and the operator (2 replicas, leader election) from deploy/, create a KVCluster, and
+// check status, events, data and metrics while it scales 3 → 5 → 3, heals a deleted pod, replaces
+// a member whose volume was lost, and resumes after its leader is killed in the middle of a scale.
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import { waitFor } from '../support/wait.js';
+import { apply, createNamespace, getJson, kubectl, podGet, podPost } from './kube.js';
+
+const ns = `e2e-op-${randomBytes(3).toString('hex')}`;
+const OPERATOR_NS = 'raftkv-system';
+const NAME = 'kv';
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+interface Status {
+  phase?: string;
+  members?: { name: string; id: string; role: string; healthy: boolean }[];
+  leader?: string;
+  quorum?: { voters: number; size: number; healthy: number; failureTolerance: number };
+  conditions?: Condition[];
+  pendingOperation?: { kind: string; ordinal: number };
+}
+interface Event {
+  reason: string;
+  message: string;
+  type: string;
+}
+
+const t0 = Date.now();
+const step = (what: string): void => {
+  process.stderr.write(`[operator +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}\n`);
+};
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function status(): Promise<Status> {
+  return (await getJson<{ status?: Status }>(['kvc', NAME, '-n', ns]))?.status ?? {};
+}
+
+const condition = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
+
+/** Waits until the cluster is Available with `n` healthy voters and no operation under way. */
+async function healthyVoters(n: number, ms = 240_000): Promise<Status> {
+  return waitFor(
+    `${n} healthy voters`,
+    async () => {
+      const s = await status();
+      const ok =
+        condition(s, 'Available')?.status === 'True' &&
+        s.quorum?.voters === n &&
+        s.quorum.healthy === n &&
+        s.members?.length === n &&
+        s.members.every((m) => m.healthy && m.role !== 'learner') &&
+        s.pendingOperation === undefined &&
+        s.phase === 'Running';
+      return ok ? s : undefined;
+    },
+    ms,
+    1000,
+  );
+}
+
+async function events(): Promise<Event[]> {
+  const list = await getJson<{ items: Event[] }>([
+    'events',
+    '-n',
+    ns,
+    '--field-selector',
+    `involvedObject.kind=KVCluster,involvedObject.name=${NAME}`,
+  ]);
+  return list?.items ?? [];
+}
+
+async function put(pod: string, key: string, value: string): Promise<void> {
+  await podPost(ns, pod, 2379, '/v3/kv/put', { key: b64(key), value: b64(value) });
+}
+
+async function get(pod: string, key: string, serializable = false): Promise<string | undefined> {
+  const r = JSON.parse(await podPost(ns, pod, 2379, '/v3/kv/range', { key: b64(key), serializable })) as {
+    kvs?: { value?: string }[];
+  };
+  const v = r.kvs?.[0]?.value;
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString();
+}
+
+/** Every key written so far reads back from `pod` (waits: a member that just started may still be catching up). */
+async function expectData(pod: string, data: Map<string, string>): Promise<void> {
+  await waitFor(
+    `${data.size} keys on ${pod}`,
+    async () => {
+      for (const [k, v] of data) if ((await get(pod, k, true)) !== v) return undefined;
+      return true;
+    },
+    60_000,
+    1000,
+  );
+}
+
+async function scale(replicas: number): Promise<void> {
+  await kubectl([
+    'patch',
+    'kvc',
+    NAME,
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { replicas } }),
+  ]);
+}
+
+/** The operator's manifests from deploy/, with a short replacement grace period for the test. */
+function operatorManifests(): Record<string, unknown>[] {
+  const docs = parseAllDocuments(readFileSync('deploy/operator/operator.yaml', 'utf8')).map(
+    (d) => d.toJSON() as Record<string, unknown>,
+  );
+  for (const d of docs) {
+    if (d.kind !== 'Deployment') continue;
+    const c = (d as { spec: { template: { spec: { containers: { args?: string[] }[] } } } }).spec.template
+      .spec.containers[0]!;
+    c.args = [...(c.args ?? []), '--replace-after=20s'];
+  }
+  return docs;
+}
+
+async function operatorLeader(): Promise<string> {
+  const lease = await getJson<{ spec: { holderIdentity?: string } }>([
+    'lease',
+    'raftkv-operator',
+    '-n',
+    OPERATOR_NS,
+  ]);
+  const holder = lease?.spec.holderIdentity;
+  if (!holder) throw new Error('no operator holds the lease');
+  return holder;
+}
+
+describe('operator end to end', () => {
+  const data = new Map<string, string>();
+
+  beforeAll(async () => {
+    await kubectl(['apply', '-f', 'deploy/crd/kvcluster.yaml']);
+    await kubectl(['wait', '--for=condition=Established', 'crd/kvclusters.raftkv.io', '--timeout=60s']);
+    for (const doc of operatorManifests()) await apply(doc);
+    await kubectl(['rollout', 'status', 'deployment/raftkv-operator', '-n', OPERATOR_NS, '--timeout=180s']);
+    await createNamespace(ns);
+    step('operator installed');
+  });
+
+  afterAll(async () => {
+    await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  });
+
+  it('creates a 3-member cluster that becomes Available and serves reads and writes', async () => {
+    await apply({
+      apiVersion: 'raftkv.io/v1alpha1',
+      kind: 'KVCluster',
+      metadata: { name: NAME, namespace: ns },
+      spec: { replicas: 3, storage: { size: '64Mi' } },
+    });
+    const s = await healthyVoters(3);
+    step(`available, leader ${s.leader}`);
+    expect(s.quorum).toEqual({ voters: 3, size: 2, healthy: 3, failureTolerance: 1 });
+    expect(s.members!.filter((m) => m.role === 'leader')).toHaveLength(1);
+
+    const pdb = await getJson<{ spec: { maxUnavailable: number } }>(['pdb', NAME, '-n', ns]);
+    expect(pdb?.spec.maxUnavailable).toBe(1);
+    const peers = await getJson<{ spec: { clusterIP: string; publishNotReadyAddresses: boolean } }>([
+      'service',
+      `${NAME}-peers`,
+      '-n',
+      ns,
+    ]);
+    expect(peers?.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    const table = await kubectl(['get', 'kvc', NAME, '-n', ns]);
+    expect(table).toMatch(/REPLICAS/);
+    expect(table).toMatch(/Running/);
+
+    for (let i = 0; i < 9; i++) {
+      const key = `k${i}`;
+      data.set(key, `v${i}`);
+      await put(`${NAME}-${i % 3}`, key, `v${i}`);
+    }
+    for (let i = 0; i < 3; i++) {
+      for (const [k, v] of data) expect(await get(`${NAME}-${i}`, k)).toBe(v);
+    }
+  });
+
+  it('rejects even and out-of-range replicas before they reach the operator', async () => {
+    for (const replicas of [4, 0, 11]) {
+      await expect(scale(replicas)).rejects.toThrow(/replicas/);
+    }
+    await expect(kubectl(['scale', 'kvc', NAME, '-n', ns, '--replicas=2'])).rejects.toThrow(/odd|replicas/);
+    expect((await getJson<{ spec: { replicas: number } }>(['kvc', NAME, '-n', ns]))?.spec.replicas).toBe(3);
+  });
+
+  it('scales 3 → 5 → 3 one member at a time, never with two learners', async () => {
+    await scale(5);
+    let maxLearners = 0;
+    const s5 = await waitFor(
+      '5 healthy voters',
+      async () => {
+        const s = await status();
+        maxLearners = Math.max(maxLearners, s.members?.filter((m) => m.role === 'learner').length ?? 0);
+        const done = s.quorum?.voters === 5 && s.quorum.healthy === 5 && s.pendingOperation === undefined;
+        return done && condition(s, 'Available')?.status === 'True' ? s : undefined;
+      },
+      300_000,
+      500,
+    );
+    step(`scaled to 5, leader ${s5.leader}`);
+    expect(maxLearners).toBeLessThanOrEqual(1);
+    const reasons = (await events()).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['MemberAdded', 'MemberPromoted', 'StatefulSetScaled']));
+    await expectData(`${NAME}-4`, data);
+
+    await scale(3);
+    await healthyVoters(3, 300_000);
+    step('scaled back to 3');
+    await waitFor(
+      'volume claims of ordinals 3 and 4 deleted',
+      async () => {
+        const pvcs = await getJson<{ items: { metadata: { name: string } }[] }>(['pvc', '-n', ns]);
+        const names = pvcs?.items.map((p) => p.metadata.name) ?? [];
+        return names.includes(`data-${NAME}-3`) || names.includes(`data-${NAME}-4`) ? undefined : names;
+      },
+      60_000,
+      1000,
+    );
+    expect((await events()).map((e) => e.reason)).toContain('MemberRemoved');
+  });
+
+  it('lets a deleted pod rejoin with its data and the same identity', async () => {
+    const before = await healthyVoters(3);
+    const id = before.members!.find((m) => m.name === `${NAME}-1`)!.id;
+    const removedBefore = (await events()).filter((e) => e.reason === 'MemberRemoved').length;
+    await kubectl(['delete', 'pod', `${NAME}-1`, '-n', ns]);
+    const after = await healthyVoters(3);
+    expect(after.members!.find((m) => m.name === `${NAME}-1`)?.id).toBe(id);
+    expect((await events()).filter((e) => e.reason === 'MemberRemoved')).toHaveLength(removedBefore);
+    await expectData(`${NAME}-1`, data);
+    step('deleted pod rejoined');
+  });
+
+  it('replaces a member whose volume was lost', async () => {
+    await healthyVoters(3);
+    const removedBefore = (await events()).filter((e) => e.reason === 'MemberRemoved').length;
+    await kubectl(['delete', 'pvc', `data-${NAME}-2`, '-n', ns, '--wait=false']);
+    await kubectl(['delete', 'pod', `${NAME}-2`, '-n', ns, '--wait=false']);
+    await waitFor(
+      'the lost member removed',
+      async () =>
+        (await events()).filter((e) => e.reason === 'MemberRemoved').length > removedBefore
+          ? true
+          : undefined,
+      180_000,
+      1000,
+    );
+    await healthyVoters(3, 300_000);
+    await expectData(`${NAME}-2`, data);
+    step('member with a lost volume replaced');
+  });
+
+  it('resumes a scale-up after the operator leading it is killed', async () => {
+    await healthyVoters(3);
+    const leader = await operatorLeader();
+    await scale(5);
+    await waitFor(
+      'a scale-up under way',
+      async () => ((await status()).pendingOperation?.kind === 'scaleUp' ? true : undefined),
+      120_000,
+      250,
+    );
+    await kubectl(['delete', 'pod', leader, '-n', OPERATOR_NS, '--grace-period=0', '--force']);
+    step(`killed operator ${leader} mid-scale`);
+    await waitFor(
+      'another operator leading',
+      async () => ((await operatorLeader()) !== leader ? true : undefined),
+      120_000,
+      1000,
+    );
+    await healthyVoters(5, 300_000);
+    await expectData(`${NAME}-3`, data);
+    step('scale-up finished by the new operator leader');
+  });
+
+  it('reports quorum health in its metrics', async () => {
+    const leader = await operatorLeader();
+    const text = await waitFor(
+      'operator metrics for the cluster',
+      async () => {
+        const t = await podGet(OPERATOR_NS, leader, 8080, '/metrics');
+        return t.includes(`cluster="${NAME}"`) ? t : undefined;
+      },
+      60_000,
+      1000,
+    );
+    const value = (metric: string) =>
+      Number(new RegExp(`^${metric}\\{[^}]*cluster="${NAME}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('raftkv_cluster_voters')).toBe(5);
+    expect(value('raftkv_cluster_quorum_size')).toBe(3);
+    expect(value('raftkv_cluster_quorum_healthy')).toBe(1);
+    expect(value('raftkv_cluster_failure_tolerance')).toBe(2);
+    expect(value('raftkv_cluster_leader_present')).toBe(1);
+  });
+});
