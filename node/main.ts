@@ -63,7 +63,7 @@ async function run(): Promise<void> {
     // Called only once the member below exists (after transport.start()).
     onUnreachable: (to) => member.reportUnreachable(to),
     isRemoved: (from) => members.isRemoved(from),
-    onRemoved: () => member.emit('removed'),
+    onRemoved: () => member.emit('removed', 'refused'),
   });
   await transport.start();
   const member: Member = new Member({
@@ -109,6 +109,11 @@ async function run(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('stopping', { reason: why });
+    // A stop that hangs (a peer connection that will not close) must not keep a dead member alive.
+    setTimeout(() => {
+      logger.error('clean stop took too long; exiting anyway');
+      process.exit(code === 0 ? 1 : code);
+    }, 15_000).unref();
     await member.stop();
     http.closeAllConnections();
     grpc.server.forceShutdown();
@@ -119,10 +124,14 @@ async function run(): Promise<void> {
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
   member.on('fatal', () => void stop(1, 'fatal error'));
-  member.on('removed', () => {
-    // Like etcd: give the others a moment to learn the change is committed, then exit.
+  member.on('removed', (how: 'applied' | 'refused') => {
+    // Like etcd: give the others a moment to learn the change is committed, then exit — unless
+    // the log this member applied has added it back since (a replaced member catching up).
     logger.warn('this member was removed from the cluster; exiting');
-    setTimeout(() => void stop(0, 'removed from the cluster'), 2 * cfg.electionTimeoutMs);
+    setTimeout(() => {
+      if (how === 'applied' && member.inConfiguration()) logger.info('added back to the cluster; staying');
+      else void stop(0, 'removed from the cluster');
+    }, 2 * cfg.electionTimeoutMs);
   });
 }
 

@@ -399,7 +399,9 @@ export class Member extends EventEmitter {
       member: cc.nodeId,
       term: this.rn.raft.term,
     });
-    if (cc.type === 'remove' && cc.nodeId === this.id) this.emit('removed');
+    // A joiner replays history: a removal of this member followed by its re-addition is no exit.
+    if (cc.type === 'remove' && cc.nodeId === this.id && !this.inConfiguration())
+      this.emit('removed', 'applied');
   }
 
   private syncPeers(): void {
@@ -529,6 +531,12 @@ export class Member extends EventEmitter {
     this.wake();
     if (!res.accepted) throw new MemberError(`etcdserver: ${res.reason}`, 'failedPrecondition');
     await this.waitApplied(before + 1);
+  }
+
+  /** In the latest configuration this member knows (configurations count from when they are appended). */
+  inConfiguration(): boolean {
+    const cs = this.rn.raft.confState;
+    return cs.voters.includes(this.id) || cs.learners.includes(this.id);
   }
 
   /** Adds a member as a learner; a voter-to-be is promoted automatically once it caught up. */

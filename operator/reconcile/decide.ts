@@ -202,7 +202,9 @@ function continueReplace(v: ClusterView, p: PendingOperation, policy: Policy): C
         reason: `replace: delete the old volume of member ${k}`,
       };
     }
-    if (pod && !pod.terminating && !createdSince(pod.createdAt, p.startedAt)) {
+    // A pod started while the old claim was still terminating holds it (pvc-protection): it goes too.
+    const holdsOldClaim = v.o.pvcs.some((c) => c.ordinal === k && c.terminating);
+    if (pod && !pod.terminating && (holdsOldClaim || !createdSince(pod.createdAt, p.startedAt))) {
       return {
         step: { kind: 'deletePod', ordinal: k },
         pending: p,

@@ -46,9 +46,17 @@ function forwardApiServer(): Server {
   const target = new URL(kc.getCurrentCluster()!.server);
   const server = createServer((client) => {
     const upstream = connect({ host: target.hostname, port: Number(target.port || 443) });
+    // Either side closing or failing ends both: half-closed pairs otherwise keep their file
+    // descriptors (thousands of API requests from an operator exhausted the runner's).
+    const finish = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on('close', finish);
+      s.on('error', finish);
+    }
     client.pipe(upstream).pipe(client);
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
   });
   server.listen(API_PROXY_PORT, BRIDGE_IP);
   return server;
