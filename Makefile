@@ -6,13 +6,16 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench etcd clean
+.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench etcd prometheus \
+	manifests manifests-check monitoring-check clean
 
 help:
 	@echo "make run      build and start a local 3-member cluster on loopback"
 	@echo "make test     lint, type-check and run the default test suite"
 	@echo "make soak     run seeded simulations for SOAK_SECONDS (default $(SOAK_SECONDS))"
 	@echo "make bench    raftkv vs etcd side by side, writes bench/RESULTS.md"
+	@echo "make e2e      operator end-to-end tests in a local Kubernetes control plane"
+	@echo "make manifests  regenerate the CRD, dashboard and deploy/ manifests"
 
 install: $(NODE_MODULES_STAMP)
 # `npm install` honours the lock file; `npm ci` refuses it here because the registry mirror lacks
@@ -31,8 +34,27 @@ lint: install
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
 
-test: lint build etcd
+test: lint build etcd prometheus manifests-check monitoring-check
 	SIM_SEEDS=$(SEEDS) $(JEST) --maxWorkers=2
+
+# Generated files: the CRD (operator/api) and Grafana dashboard (operator/monitoring) from code,
+# the plain manifests in deploy/ from the Helm chart (helm is built once with go install).
+manifests: build
+	node dist/operator/tools/gen-manifests.js
+	deploy/render.sh
+
+# deploy/ equals the chart's rendering and helm lint passes (generated-from-code files: jest).
+manifests-check:
+	deploy/render.sh --check
+
+# The alert rules parse and fire on the series they should (promtool unit tests).
+monitoring-check: prometheus
+	promtool check rules charts/raftkv-operator/files/alerts.yaml
+	cd test/monitoring && promtool test rules alerts.test.yaml
+
+# Debian's Prometheus: the scrape test runs it against a local cluster; promtool checks the alerts.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
 # A 3-member cluster on loopback (2379/22379/32379), data under ./data, Ctrl-C stops it.
 run: build

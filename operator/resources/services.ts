@@ -3,12 +3,17 @@ import type { V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import type { KVCluster } from '../api/index.js';
 import { CLIENT_PORT, PEER_PORT, metadata, peersServiceName, selectorLabels } from './naming.js';
 
-/** Headless: gives each member its stable DNS name, ready or not (members must find each other to become ready). */
+/**
+ * Headless: gives each member its stable DNS name, ready or not (members must find each other to
+ * become ready). Monitoring scrapes members through it too (component=peers), so a member without
+ * a leader still reports.
+ */
 export function peersService(kvc: KVCluster): V1Service {
+  const meta = metadata(kvc, peersServiceName(kvc));
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: metadata(kvc, peersServiceName(kvc)),
+    metadata: { ...meta, labels: { ...meta.labels, 'app.kubernetes.io/component': 'peers' } },
     spec: {
       clusterIP: 'None',
       publishNotReadyAddresses: true,

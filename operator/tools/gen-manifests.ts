@@ -1,18 +1,26 @@
-// Writes the CRD generated from operator/api to deploy/ and to the chart (make manifests). A test
-// fails when the committed files differ from what this produces. (`yaml`, not client-node's
-// dumpYaml: that one maps through its typed models and drops `default` and CEL rules.)
+// Writes what is generated from code (make manifests): the CRD from operator/api to deploy/ and
+// the chart, and the Grafana dashboard to the chart. test/operator/manifests.test.ts fails when
+// the committed files differ. (`yaml`, not client-node's dumpYaml: that one maps through its
+// typed models and drops `default` and CEL rules.)
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { crd } from '../api/index.js';
+import { dashboard } from '../monitoring/dashboard.js';
 
-export const CRD_FILES = ['deploy/crd/kvcluster.yaml', 'charts/raftkv-operator/crds/kvcluster.yaml'];
+const HEADER = (source: string) => `Generated from ${source} by \`make manifests\`; do not edit.`;
 
-export function crdYaml(): string {
-  return `# Generated from operator/api/kvcluster.ts by \`make manifests\`; do not edit.\n${stringify(crd(), { lineWidth: 120 })}`;
+/** Path → content of every generated file. */
+export function generated(): Record<string, string> {
+  const crdYaml = `# ${HEADER('operator/api/kvcluster.ts')}\n${stringify(crd(), { lineWidth: 120 })}`;
+  return {
+    'deploy/crd/kvcluster.yaml': crdYaml,
+    'charts/raftkv-operator/crds/kvcluster.yaml': crdYaml,
+    'charts/raftkv-operator/files/dashboard.json': `${JSON.stringify(dashboard(), null, 2)}\n`,
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]).endsWith('gen-manifests.js')) {
-  for (const f of CRD_FILES) writeFileSync(f, crdYaml());
-  console.log(`wrote ${CRD_FILES.join(', ')}`);
+  for (const [file, text] of Object.entries(generated())) writeFileSync(file, text);
+  console.log(`wrote ${Object.keys(generated()).join(', ')}`);
 }

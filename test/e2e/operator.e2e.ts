@@ -309,4 +309,40 @@ describe('operator end to end', () => {
     expect(value('raftkv_cluster_failure_tolerance')).toBe(2);
     expect(value('raftkv_cluster_leader_present')).toBe(1);
   });
+
+  it('rolls a version change one pod at a time, the leader last, never below quorum', async () => {
+    const before = await healthyVoters(5);
+    const revision = async (pod: string) =>
+      (await getJson<{ metadata: { annotations?: Record<string, string> } }>(['pod', pod, '-n', ns]))
+        ?.metadata.annotations?.['raftkv.io/revision'];
+    const old = await revision(`${NAME}-0`);
+    await kubectl(['patch', 'kvc', NAME, '-n', ns, '--type=merge', '-p', '{"spec":{"version":"0.1.1"}}']);
+    let minHealthy = 5;
+    const restarted: string[] = [];
+    await waitFor(
+      'every pod on the new revision',
+      async () => {
+        const s = await status();
+        if (s.quorum) minHealthy = Math.min(minHealthy, s.quorum.healthy);
+        if (s.pendingOperation?.kind === 'upgrade') {
+          const pod = `${NAME}-${s.pendingOperation.ordinal}`;
+          if (restarted.at(-1) !== pod) restarted.push(pod);
+        }
+        const revs = await Promise.all([0, 1, 2, 3, 4].map((k) => revision(`${NAME}-${k}`)));
+        return revs.every((r) => r !== undefined && r !== old) && s.pendingOperation === undefined
+          ? true
+          : undefined;
+      },
+      300_000,
+      250,
+    );
+    const after = await healthyVoters(5);
+    step(`rolled to a new revision in order ${restarted.join(', ')}`);
+    expect(minHealthy).toBeGreaterThanOrEqual(3);
+    expect(new Set(restarted).size).toBe(5);
+    // The member that led when the roll began was restarted last (after handing leadership over).
+    expect(restarted.at(-1)).toBe(before.leader);
+    expect(after.members!.map((m) => m.id).sort()).toEqual(before.members!.map((m) => m.id).sort());
+    for (let k = 0; k < 5; k++) await expectData(`${NAME}-${k}`, data);
+  });
 });
