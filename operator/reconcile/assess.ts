@@ -47,7 +47,8 @@ export function assess(o: Observed, step: Step, pending: PendingOperation | unde
 
   const summary = `${quorum.healthy}/${quorum.voters} voters healthy, quorum ${quorum.size}`;
   const available = formed && !lost;
-  const atRisk = lost || (o.desired.replicas > 1 && formed && quorum.failureTolerance === 0);
+  // A single voter never tolerates a failure; that is its size, not a risk to report.
+  const atRisk = lost || (quorum.voters > 1 && formed && quorum.failureTolerance === 0);
   const conditions: Condition[] = [
     cond(
       'Available',

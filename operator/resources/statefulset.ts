@@ -102,6 +102,8 @@ export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1Stateful
         },
         spec: {
           terminationGracePeriodSeconds: 30,
+          // The image runs as the unprivileged `node` user (uid 1000); fsGroup lets it write the volume.
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
           affinity: o.affinity,
           tolerations: o.tolerations,
           nodeSelector: o.nodeSelector,
