@@ -96,6 +96,12 @@ export class Member extends EventEmitter {
    * this member's log went, exposes such a member with its first heartbeat (see stepOrStop).
    */
   private joining: boolean;
+  /**
+   * A joiner takes no entries or snapshot before the leader's first heartbeat: that heartbeat is
+   * what shows whether the leader remembers entries this member no longer has. Without the wait,
+   * a snapshot could arrive first and a voter that lost its disk would rejoin unnoticed.
+   */
+  private heardLeader = false;
 
   constructor(private readonly p: MemberParts) {
     super();
@@ -187,11 +193,15 @@ export class Member extends EventEmitter {
     transport.onMessages((msgs) => {
       for (const m of msgs) {
         if (this.joining && (m.type === 'vote' || m.type === 'preVote')) continue;
+        if (this.joining && !this.heardLeader && (m.type === 'app' || m.type === 'snap')) continue;
         if (!this.stepOrStop(m)) return;
+        if (m.type === 'heartbeat') this.heardLeader = true;
       }
       this.wake();
     });
     transport.onSnapshot(async (m) => {
+      // Refused, the leader retries after its next heartbeat (the sender reports the failure).
+      if (this.joining && !this.heardLeader) throw new Error("waiting for the leader's first heartbeat");
       if (!this.stepOrStop(m)) return;
       this.wake();
     });
