@@ -131,14 +131,18 @@ type Unary = (req: Obj) => Promise<unknown>;
 
 function unary(fn: Unary): grpc.handleUnaryCall<Obj, unknown> {
   return (call, callback) => {
-    fn(call.request).then(
-      (res) => callback(null, toProto(res)),
-      (e: unknown) =>
-        callback(
-          { code: grpcCode(e) as grpc.status, details: e instanceof Error ? e.message : String(e) },
-          null,
-        ),
-    );
+    // Through a promise, so a request rejected while it is parsed gets its status too (a
+    // synchronous throw here would reach grpc-js as UNKNOWN "Unknown error"; found by fuzzing).
+    Promise.resolve(call.request)
+      .then(fn)
+      .then(
+        (res) => callback(null, toProto(res)),
+        (e: unknown) =>
+          callback(
+            { code: grpcCode(e) as grpc.status, details: e instanceof Error ? e.message : String(e) },
+            null,
+          ),
+      );
   };
 }
 
