@@ -8,48 +8,34 @@ const CLUSTER = ['namespace', 'cluster'] as const;
 
 export class OperatorMetrics implements ClusterMetrics {
   readonly registry = new Registry();
+  private readonly perCluster = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: CLUSTER, registers: [this.registry] });
   private readonly members = new Gauge({
     name: 'raftkv_cluster_members',
     help: 'Members by state (voter, learner, healthy, unhealthy)',
     labelNames: [...CLUSTER, 'state'],
     registers: [this.registry],
   });
-  private readonly voters = new Gauge({
-    name: 'raftkv_cluster_voters',
-    help: 'Voting members',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
-  private readonly quorumSize = new Gauge({
-    name: 'raftkv_cluster_quorum_size',
-    help: 'Voters needed for a majority',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
-  private readonly quorumHealthy = new Gauge({
-    name: 'raftkv_cluster_quorum_healthy',
-    help: '1 if a healthy majority of voters exists',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
-  private readonly tolerance = new Gauge({
-    name: 'raftkv_cluster_failure_tolerance',
-    help: 'How many more voters may fail without losing quorum',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
-  private readonly leaderPresent = new Gauge({
-    name: 'raftkv_cluster_leader_present',
-    help: '1 if the members report a leader',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
-  private readonly leaderChanges = new Counter({
-    name: 'raftkv_cluster_leader_changes_total',
-    help: 'Changes of the observed leader',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
+  private readonly voters = this.perCluster('raftkv_cluster_voters', 'Voting members');
+  private readonly quorumSize = this.perCluster('raftkv_cluster_quorum_size', 'Voters needed for a majority');
+  private readonly quorumHealthy = this.perCluster(
+    'raftkv_cluster_quorum_healthy',
+    '1 if a healthy majority of voters exists',
+  );
+  private readonly tolerance = this.perCluster(
+    'raftkv_cluster_failure_tolerance',
+    'How many more voters may fail without losing quorum',
+  );
+  private readonly leaderPresent = this.perCluster(
+    'raftkv_cluster_leader_present',
+    '1 if the members report a leader',
+  );
+  private readonly perClusterCount = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: CLUSTER, registers: [this.registry] });
+  private readonly leaderChanges = this.perClusterCount(
+    'raftkv_cluster_leader_changes_total',
+    'Changes of the observed leader',
+  );
   readonly reconcileDuration = new Histogram({
     name: 'raftkv_reconcile_duration_seconds',
     help: 'Time per reconcile',
@@ -57,12 +43,7 @@ export class OperatorMetrics implements ClusterMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly reconcileErrors = new Counter({
-    name: 'raftkv_reconcile_errors_total',
-    help: 'Reconciles that failed',
-    labelNames: CLUSTER,
-    registers: [this.registry],
-  });
+  readonly reconcileErrors = this.perClusterCount('raftkv_reconcile_errors_total', 'Reconciles that failed');
   readonly queueDepth = new Gauge({
     name: 'raftkv_workqueue_depth',
     help: 'Keys waiting in the work queue',
