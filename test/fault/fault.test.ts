@@ -22,6 +22,7 @@ beforeAll(async () => {
 test('faults were injected and the clients got work done', () => {
   expect(r.faults.kill).toBeGreaterThan(0);
   expect(r.faults.pause).toBeGreaterThan(0);
+  expect(r.faults.replace).toBeGreaterThan(0);
   expect(r.faults.killLeader + r.faults.pauseLeader).toBeGreaterThan(0);
   expect(r.ops.ok).toBeGreaterThan(500);
   for (const kind of ['get', 'sget', 'put', 'cas', 'delete'])

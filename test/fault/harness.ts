@@ -31,7 +31,7 @@ export interface FaultRunOptions {
   /** Gap between two faults, [min, max] ms. */
   faultGapMs?: [number, number];
   /** Relative weights of the fault kinds; 0 turns one off. */
-  faultWeights?: { kill: number; pause: number; transfer: number };
+  faultWeights?: { kill: number; pause: number; transfer: number; replace: number };
   checkDeadlineMs?: number;
   /** Where the member data goes (a temporary directory by default; removed at the end). */
   dataRoot?: string;
@@ -51,6 +51,8 @@ export interface FaultRunResult {
     pauseLeader: number;
     transfer: number;
     transferFailed: number;
+    /** A follower removed from the membership, its data wiped, added back and promoted under load. */
+    replace: number;
   };
   /** Time from the end of the faults until every member agreed, in ms. */
   convergeMs: number;
@@ -103,6 +105,12 @@ export class FaultRun {
   private readonly recorder = new HistoryRecorder();
   private readonly acks: Ack[] = [];
   private readonly ids = new Map<string, string>();
+  /** Times each member was replaced: a wiped and re-added member starts new read sessions. */
+  private readonly incarnations = new Map<string, number>();
+  private label(m: LocalMember): string {
+    const n = this.incarnations.get(m.name) ?? 0;
+    return n === 0 ? m.name : `${m.name}#${n}`;
+  }
   private readonly paused = new Set<LocalMember>();
   private readonly headerAnomalies: string[] = [];
   private readonly root: string;
@@ -117,6 +125,7 @@ export class FaultRun {
     pauseLeader: 0,
     transfer: 0,
     transferFailed: 0,
+    replace: 0,
   };
 
   constructor(options: FaultRunOptions) {
@@ -127,7 +136,7 @@ export class FaultRun {
       requestTimeoutMs: 1500,
       thinkMs: 5,
       faultGapMs: [1000, 2500],
-      faultWeights: { kill: 4, pause: 4, transfer: 2 },
+      faultWeights: { kill: 4, pause: 4, transfer: 2, replace: 1 },
       checkDeadlineMs: 10_000,
       log: () => {},
       ...options,
@@ -278,7 +287,7 @@ export class FaultRun {
       try {
         if (r < 0.25) {
           isRead = true;
-          h = this.recorder.invoke(id, key, 'get', {}, { member: m.name, serializable: false });
+          h = this.recorder.invoke(id, key, 'get', {}, { member: this.label(m), serializable: false });
           const g = await kv.get(key);
           const v = g.kvs[0]?.value ?? null;
           lastSeen.set(key, v);
@@ -286,26 +295,26 @@ export class FaultRun {
           this.checkHeader(id, m, key, g, false);
         } else if (r < 0.45) {
           isRead = true;
-          h = this.recorder.invoke(id, key, 'get', {}, { member: m.name, serializable: true });
+          h = this.recorder.invoke(id, key, 'get', {}, { member: this.label(m), serializable: true });
           const g = await kv.get(key, { serializable: true });
           const v = g.kvs[0]?.value ?? null;
           lastSeen.set(key, v);
           h.ok({ ok: true, value: v, revision: g.revision });
           this.checkHeader(id, m, key, g, true);
         } else if (r < 0.7) {
-          h = this.recorder.invoke(id, key, 'put', { value }, { member: m.name });
+          h = this.recorder.invoke(id, key, 'put', { value }, { member: this.label(m) });
           const revision = await kv.put(key, value);
           h.ok({ ok: true, revision });
           this.acks.push({ key, value, revision, what: `c${id} put(${key}, '${value}')` });
         } else if (r < 0.9) {
           // Compare against what this client saw last (often stale: both outcomes happen).
           const expect = lastSeen.get(key) ?? (rnd() < 0.5 ? null : `c${id}-${Math.max(0, n - 3)}`);
-          h = this.recorder.invoke(id, key, 'cas', { expect, value }, { member: m.name });
+          h = this.recorder.invoke(id, key, 'cas', { expect, value }, { member: this.label(m) });
           const { succeeded: ok, revision } = await kv.cas(key, expect ?? undefined, value);
           h.ok({ ok, revision });
           if (ok) this.acks.push({ key, value, revision, what: `c${id} cas(${key}, →'${value}')` });
         } else {
-          h = this.recorder.invoke(id, key, 'delete', {}, { member: m.name });
+          h = this.recorder.invoke(id, key, 'delete', {}, { member: this.label(m) });
           await kv.del(key);
           h.ok({ ok: true });
         }
@@ -342,7 +351,7 @@ export class FaultRun {
   private async faultLoop(end: number): Promise<void> {
     const [gapMin, gapMax] = this.o.faultGapMs;
     const w = this.o.faultWeights;
-    const total = w.kill + w.pause + w.transfer;
+    const total = w.kill + w.pause + w.transfer + w.replace;
     while (Date.now() < end) {
       await delay(gapMin + this.rnd() * (gapMax - gapMin));
       if (Date.now() >= end || total === 0) break;
@@ -392,6 +401,8 @@ export class FaultRun {
           process.kill(pid, 'SIGCONT');
           this.paused.delete(target);
         }
+      } else if (r < w.kill + w.pause + w.replace) {
+        await this.replace(this.pick(this.cluster.members.filter((m) => m !== leader)));
       } else {
         const followers = this.cluster.members.filter((m) => m !== leader);
         const to = this.pick(followers);
@@ -407,6 +418,46 @@ export class FaultRun {
         }
       }
     }
+  }
+
+  /**
+   * The operator's remedy for a lost volume, under load: stop the member, remove it, wipe its
+   * data, add it back (it joins as a learner and is promoted once caught up) and start it.
+   */
+  private async replace(target: LocalMember): Promise<void> {
+    this.o.log(`replace ${target.name}: remove, wipe, add back`);
+    this.faults.replace++;
+    const c = new KvClient(
+      this.cluster.members.filter((m) => m !== target).map((m) => m.clientURL),
+      5000,
+    );
+    await this.cluster.stop(target, 'SIGKILL');
+    await waitFor(
+      'member removed',
+      () => c.memberRemove(this.ids.get(target.name)!).then(() => true),
+      20_000,
+      200,
+    );
+    rmSync(target.dataDir, { recursive: true, force: true });
+    // Its store starts over from a snapshot: serializable reads from it are a new session
+    // (etcd makes no promise across a member's replacement either).
+    this.incarnations.set(target.name, (this.incarnations.get(target.name) ?? 0) + 1);
+    await waitFor(
+      'member added back',
+      () => c.memberAdd(target.peerURL, false).then(() => true),
+      20_000,
+      200,
+    );
+    await this.cluster.start(target, 'existing');
+    await waitFor(
+      `${target.name} promoted`,
+      async () => {
+        const me = (await c.members()).find((m) => m.ID === this.ids.get(target.name));
+        return me && !me.isLearner ? true : undefined;
+      },
+      30_000,
+      200,
+    );
   }
 
   // --- after the faults ----------------------------------------------------------------------

@@ -44,7 +44,7 @@ const rows: Array<[string, string]> = [
   [
     'faults injected',
     `${r.faults.kill + r.faults.pause + r.faults.transfer} (SIGKILL ${r.faults.kill} [leader ${r.faults.killLeader}], ` +
-      `SIGSTOP ${r.faults.pause} [leader ${r.faults.pauseLeader}], transfer ${r.faults.transfer} [failed ${r.faults.transferFailed}])`,
+      `SIGSTOP ${r.faults.pause} [leader ${r.faults.pauseLeader}], transfer ${r.faults.transfer} [failed ${r.faults.transferFailed}], replace ${r.faults.replace})`,
   ],
   ['converged', `revision ${r.finalRevision} after ${r.convergeMs} ms`],
   ['acknowledged writes verified', `${r.writesVerified} (lost ${r.lost.length})`],
