@@ -9,15 +9,16 @@ import {
 import { GROUP, PLURAL, VERSION, type KVCluster, type KVClusterStatus } from '../api/index.js';
 import type { MemberApi } from '../members/client.js';
 import {
-  CLIENT_PORT,
   clientService,
   peerURL,
   peersService,
   podDisruptionBudget,
+  podName,
+  pvcName,
   statefulSet,
 } from '../resources/index.js';
 import type { Step } from '../reconcile/model.js';
-import { isNotFound, memberEndpoints, type KubeClients } from './cluster-reader.js';
+import { endpointOf, isNotFound, memberEndpoints, type KubeClients } from './cluster-reader.js';
 import type { ClusterReading } from './observe.js';
 
 export const FIELD_MANAGER = 'raftkv-operator';
@@ -103,15 +104,6 @@ export async function patchStatus(
   );
 }
 
-function endpointOf(reading: ClusterReading, id: string): string | undefined {
-  for (const pod of reading.pods) {
-    const s = reading.statuses.get(pod.metadata!.name!);
-    if (s && !(s instanceof Error) && s.id === id && pod.status?.podIP)
-      return `http://${pod.status.podIP}:${CLIENT_PORT}`;
-  }
-  return undefined;
-}
-
 /** What a step needs remembered in status before it is carried out (besides the pending operation). */
 export function stepBookkeeping(step: Step): Partial<KVClusterStatus> {
   if (step.kind === 'bootstrap') return { bootstrapReplicas: step.replicas };
@@ -132,7 +124,7 @@ export async function carryOut(
   const { kvc } = reading;
   const namespace = kvc.metadata.namespace!;
   const name = kvc.metadata.name;
-  const pod = (ordinal: number) => `${name}-${ordinal}`;
+  const pod = (ordinal: number) => podName(kvc, ordinal);
   const endpoints = memberEndpoints(reading);
   switch (step.kind) {
     case 'bootstrap':
@@ -162,9 +154,9 @@ export async function carryOut(
       return `deleted pod ${pod(step.ordinal)}`;
     case 'deletePvc':
       await deleteIfPresent(() =>
-        kube.core.deleteNamespacedPersistentVolumeClaim({ name: `data-${pod(step.ordinal)}`, namespace }),
+        kube.core.deleteNamespacedPersistentVolumeClaim({ name: pvcName(kvc, step.ordinal), namespace }),
       );
-      return `deleted volume claim data-${pod(step.ordinal)}`;
+      return `deleted volume claim ${pvcName(kvc, step.ordinal)}`;
     case 'restartPods':
       for (const o of step.ordinals) {
         await deleteIfPresent(() => kube.core.deleteNamespacedPod({ name: pod(o), namespace }));

@@ -74,37 +74,38 @@ export async function readCluster(
       );
     }),
   );
+  // The membership as the leader sees it, else as any member that answers sees it.
+  const asked = memberEndpoints({ endpoints, statuses });
   return {
     kvc,
     statefulSet,
     pods: owned,
     pvcs: pvcs.items.filter((c) => c.metadata?.name?.startsWith(`data-${name}-`)),
+    endpoints,
     statuses,
-    members: await membership(members, endpoints, statuses),
+    members: asked.length === 0 ? undefined : await members.list(asked).catch(() => undefined),
   };
 }
 
-/** The membership as the leader sees it, else as any member that answers sees it. */
-async function membership(
-  api: MemberApi,
-  endpoints: Map<string, string>,
-  statuses: Map<string, MemberStatus | Error>,
-) {
-  const ok = [...statuses].filter((e): e is [string, MemberStatus] => !(e[1] instanceof Error));
-  const leaders = ok.filter(([, s]) => s.leader === s.id).map(([pod]) => endpoints.get(pod)!);
-  const others = ok.filter(([, s]) => s.leader !== s.id).map(([pod]) => endpoints.get(pod)!);
-  if (leaders.length + others.length === 0) return undefined;
-  return api.list([...leaders, ...others]).catch(() => undefined);
+type Answers = Pick<ClusterReading, 'endpoints' | 'statuses'>;
+
+/** Members that answered, as [endpoint, status], the leader first. */
+function answering(reading: Answers): Array<[string, MemberStatus]> {
+  const out: Array<[string, MemberStatus]> = [];
+  for (const [pod, endpoint] of reading.endpoints) {
+    const s = reading.statuses.get(pod);
+    if (s && !(s instanceof Error)) out.push([endpoint, s]);
+  }
+  const leads = (s: MemberStatus) => Number(s.leader === s.id);
+  return out.sort((a, b) => leads(b[1]) - leads(a[1]));
 }
 
-/** Endpoints of members that answered, the leader first: where membership changes are sent. */
-export function memberEndpoints(reading: ClusterReading): string[] {
-  const out: Array<[string, boolean]> = [];
-  for (const pod of reading.pods) {
-    const s = reading.statuses.get(pod.metadata!.name!);
-    if (s && !(s instanceof Error) && pod.status?.podIP) {
-      out.push([`http://${pod.status.podIP}:${CLIENT_PORT}`, s.leader === s.id]);
-    }
-  }
-  return out.sort((a, b) => Number(b[1]) - Number(a[1])).map(([ep]) => ep);
+/** Endpoints of members that answered, the leader first: where membership calls are sent. */
+export function memberEndpoints(reading: Answers): string[] {
+  return answering(reading).map(([endpoint]) => endpoint);
+}
+
+/** The endpoint of the member with this id, if it answered. */
+export function endpointOf(reading: Answers, id: string): string | undefined {
+  return answering(reading).find(([, s]) => s.id === id)?.[0];
 }

@@ -5,6 +5,7 @@
 // renew within the renew deadline stops leading.
 import { ApiException, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'winston';
+import { isNotFound } from './cluster-reader.js';
 import { realClock, type Clock } from './workqueue.js';
 
 export interface LeaseRecord {
@@ -145,7 +146,7 @@ export function kubeLeaseStore(api: CoordinationV1Api, namespace: string, name: 
       try {
         return toRecord(await api.readNamespacedLease({ name, namespace }));
       } catch (e) {
-        if (e instanceof ApiException && e.code === 404) return undefined;
+        if (isNotFound(e)) return undefined;
         throw e;
       }
     },

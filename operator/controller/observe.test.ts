@@ -44,6 +44,7 @@ function reading(statuses: [number, MemberStatus | Error][], base: KVCluster = k
     },
     pods: [pod(0), pod(1), pod(2)],
     pvcs: [pvc(0), pvc(1), pvc(2)],
+    endpoints: new Map(statuses.map(([k]) => [`kv-${k}`, `http://10.0.0.${k}:2379`])),
     statuses: new Map(statuses.map(([k, s]) => [`kv-${k}`, s])),
     members: [0, 1, 2].map((k) => ({
       id: id(k),

@@ -4,7 +4,7 @@ import type { V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/
 import type { KVCluster, KVClusterStatus } from '../api/index.js';
 import type { ListedMember, MemberStatus } from '../members/client.js';
 import type { MemberHealth, MemberView, Observed, PodView, PvcView } from '../reconcile/model.js';
-import { peerURL, revision } from '../resources/index.js';
+import { peerURL, podName, revision } from '../resources/index.js';
 
 /** Everything one reconcile read, before interpretation. */
 export interface ClusterReading {
@@ -12,7 +12,9 @@ export interface ClusterReading {
   statefulSet: V1StatefulSet | undefined;
   pods: V1Pod[];
   pvcs: V1PersistentVolumeClaim[];
-  /** Per pod name: the member's status, or why it did not answer. */
+  /** Per pod name: the client URL of each running pod (by pod IP). */
+  endpoints: Map<string, string>;
+  /** Per pod name (those in `endpoints`): the member's status, or why it did not answer. */
   statuses: Map<string, MemberStatus | Error>;
   /** The membership from the leader (or any member that answered); undefined if none did. */
   members: ListedMember[] | undefined;
@@ -72,7 +74,7 @@ function pvcView(kvc: KVCluster, pvc: V1PersistentVolumeClaim): PvcView | undefi
 /** The member's own answer, found through its pod (the status call goes to the pod's IP). */
 function statusOf(reading: ClusterReading, ordinal: number | undefined): MemberStatus | undefined {
   if (ordinal === undefined) return undefined;
-  const s = reading.statuses.get(`${reading.kvc.metadata.name}-${ordinal}`);
+  const s = reading.statuses.get(podName(reading.kvc, ordinal));
   return s instanceof Error ? undefined : s;
 }
 

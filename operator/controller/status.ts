@@ -2,6 +2,7 @@
 // shape users read (kubectl get kvc, status.conditions, status.members) is tested without a cluster.
 import type { KVCluster, KVClusterStatus } from '../api/index.js';
 import type { Decision, Observed, PendingOperation } from '../reconcile/model.js';
+import { selectorLabels } from '../resources/index.js';
 import type { ClusterReading } from './observe.js';
 
 type StatusCondition = NonNullable<KVClusterStatus['conditions']>[number];
@@ -58,7 +59,10 @@ export function buildStatus(
     observedGeneration: kvc.metadata.generation ?? 0,
     replicas: statefulSet?.status?.replicas ?? 0,
     readyReplicas: statefulSet?.status?.readyReplicas ?? 0,
-    selector: `app.kubernetes.io/name=raftkv,app.kubernetes.io/instance=${kvc.metadata.name}`,
+    // For the scale subresource (kubectl scale, autoscalers): the members' pods.
+    selector: Object.entries(selectorLabels(kvc))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
     members: list,
     leader: list.find((m) => m.role === 'leader')?.name ?? '',
     quorum: { voters: q.voters, size: q.size, healthy: q.healthy, failureTolerance: q.failureTolerance },

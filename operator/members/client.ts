@@ -3,7 +3,7 @@
 // membership changes. Members are reached by pod IP, which works in-cluster and from the host
 // of the e2e environment alike. Membership changes may go to any member: followers forward them.
 import { ApiError, KvClient } from '../../node/client/client.js';
-import { parseMemberId } from '../../node/server/ids.js';
+import { hexToDecimal, parseMemberId } from '../../node/server/ids.js';
 
 export interface ListedMember {
   /** 16 hex digits. */
@@ -38,7 +38,6 @@ const hex = (id: string): string => {
   if (parsed === undefined) throw new Error(`member answered an unreadable member id "${id}"`);
   return parsed;
 };
-const decimal = (id: string): string => BigInt(`0x${id}`).toString(10);
 
 export class HttpMemberApi implements MemberApi {
   constructor(private readonly timeoutMs = 3000) {}
@@ -82,16 +81,16 @@ export class HttpMemberApi implements MemberApi {
   }
 
   async promote(endpoints: string[], id: string): Promise<void> {
-    await this.client(endpoints).memberPromote(decimal(id));
+    await this.client(endpoints).memberPromote(hexToDecimal(id));
   }
 
   async remove(endpoints: string[], id: string): Promise<void> {
-    await this.client(endpoints).memberRemove(decimal(id));
+    await this.client(endpoints).memberRemove(hexToDecimal(id));
   }
 
   async transferLeadership(leaderEndpoint: string, to: string): Promise<void> {
     await this.client([leaderEndpoint]).call('/v3/maintenance/transfer-leadership', {
-      targetID: decimal(to),
+      targetID: hexToDecimal(to),
     });
   }
 }

@@ -364,6 +364,7 @@ export class FaultRun {
         continue;
       }
       const r = this.rnd() * total;
+      const followers = this.cluster.members.filter((m) => m !== leader);
       const target = this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
       const isLeader = target === leader;
       if (r < w.kill) {
@@ -402,9 +403,8 @@ export class FaultRun {
           this.paused.delete(target);
         }
       } else if (r < w.kill + w.pause + w.replace) {
-        await this.replace(this.pick(this.cluster.members.filter((m) => m !== leader)));
+        await this.replace(this.pick(followers));
       } else {
-        const followers = this.cluster.members.filter((m) => m !== leader);
         const to = this.pick(followers);
         this.o.log(`transfer leadership ${leader.name} -> ${to.name}`);
         this.faults.transfer++;
