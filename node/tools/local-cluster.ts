@@ -1,6 +1,7 @@
 // Runs a cluster of real member processes on loopback: what `make run` starts, and what the
 // integration tests drive. Each member is `node dist/node/main.js` with etcd-style flags.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -36,15 +37,42 @@ export interface LocalClusterOptions {
   command?: string[];
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
+/**
+ * Ports below the kernel's ephemeral range: a port from that range (what listen(0) hands out) can
+ * be taken as the source port of any outbound connection between being picked and being bound,
+ * or while its member is down between a kill and a restart, and the member then fails with
+ * EADDRINUSE. Ports below the range are only ever taken by a bind.
+ */
+function portRange(): [number, number] {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // Not Linux: keep the IANA default's lower bound.
+  }
+  return [Math.max(1024, low - 20000), low];
+}
+
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((ok) => {
     const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => ok(port));
-    });
+    s.once('error', () => ok(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
   });
+}
+
+/** A port nothing listens on now, outside the ephemeral range, not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  const [low, high] = portRange();
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${low}-${high - 1}`);
 }
 
 export class LocalCluster {
