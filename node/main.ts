@@ -16,7 +16,7 @@ import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
 import { Wal } from './storage/wal.js';
-import { Transport } from './transport/transport.js';
+import { sourceAddressFor, Transport } from './transport/transport.js';
 
 export const VERSION = '0.1.0';
 
@@ -58,6 +58,7 @@ async function run(): Promise<void> {
     id,
     clusterId: cid,
     listen: { host: peer.hostname, port: Number(peer.port) },
+    sourceAddress: sourceAddressFor(peer.hostname),
     logger,
     onRtt: (to, s) => metrics.peerRtt.labels(to).observe(s),
     // Called only once the member below exists (after transport.start()).

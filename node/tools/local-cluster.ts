@@ -16,7 +16,10 @@ const MAIN = HERE.includes('/dist/')
 export interface LocalMember {
   name: string;
   clientURL: string;
+  /** The peer URL the cluster knows the member by. */
   peerURL: string;
+  /** Where the member listens for peers: its peerURL, unless a proxy stands in front of it. */
+  peerListenURL: string;
   dataDir: string;
   proc?: ChildProcess;
   log: string[];
@@ -28,6 +31,11 @@ export interface LocalClusterOptions {
   /** Fixed base ports (2379/2380 style) or 0 for free ports. */
   basePort?: number;
   extraArgs?: string[];
+  /**
+   * Member i listens for peers on 127.0.1.(i+1) (and dials from there) while its peerURL stays on
+   * 127.0.0.1, free for a proxy that forwards to the listener (the fault tests' controllable links).
+   */
+  peerProxy?: boolean;
   /** Where member logs go: collected in memory, or also echoed. */
   echo?: boolean;
   /**
@@ -91,10 +99,12 @@ export class LocalCluster {
     const offset = i === 0 ? 0 : (i + 1) * 10000;
     const client = base ? base + offset : await freePort();
     const peerPort = base ? base + 1 + offset : await freePort();
+    const peerURL = `http://127.0.0.1:${peerPort}`;
     return {
       name,
       clientURL: `http://127.0.0.1:${client}`,
-      peerURL: `http://127.0.0.1:${peerPort}`,
+      peerURL,
+      peerListenURL: this.o.peerProxy ? `http://127.0.1.${i + 1}:${await freePort()}` : peerURL,
       dataDir: join(this.o.dataRoot, name),
       log: [],
     };
@@ -117,7 +127,7 @@ export class LocalCluster {
       `--data-dir=${m.dataDir}`,
       `--listen-client-urls=${m.clientURL}`,
       `--advertise-client-urls=${m.clientURL}`,
-      `--listen-peer-urls=${m.peerURL}`,
+      `--listen-peer-urls=${m.peerListenURL}`,
       `--initial-advertise-peer-urls=${m.peerURL}`,
       `--initial-cluster=${cluster}`,
       `--initial-cluster-state=${state}`,

@@ -3,7 +3,7 @@
 // flight goes out together in the next write, so a burst of sends costs a few frames, not one
 // each. Pings on the same connection measure the round-trip time and find connections that went
 // silent (a partition leaves TCP looking open).
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { encodeMessageFrames, PROTOCOL_VERSION, type Frame } from './framing.js';
 import type { PeerAddress, PeerStats, TransportLogger } from './types.js';
@@ -14,6 +14,8 @@ export interface PeerConnectionOptions {
   clusterId: string;
   peer: NodeId;
   address: PeerAddress;
+  /** Opens a connection to a peer (the transport's, which picks the source address). */
+  dial: (address: PeerAddress) => Socket;
   maxQueue: number;
   maxFrameBytes: number;
   /** A dial unanswered, or a connection that answered nothing (not even a ping), for this long is re-dialled. */
@@ -119,7 +121,7 @@ export class PeerConnection {
 
   private connect(): void {
     if (!this.started || this.closed || this.socket) return;
-    const s = createConnection(this.address);
+    const s = this.o.dial(this.address);
     this.socket = s;
     this.lastHeard = performance.now();
     s.setNoDelay(true);

@@ -2,21 +2,12 @@
 // heartbeats keep flowing, and every failure reaches the sender as a rejection.
 import { createHash } from 'node:crypto';
 import type { Message } from '../raft/types.js';
-import { appMsg, closeAll, heartbeat, mesh, node, waitFor } from './test-support.js';
+import { closeAll, heartbeat, mesh, node, snapMsg, waitFor } from './test-support.js';
 import type { SnapshotHandler } from './types.js';
 
 afterEach(closeAll);
 
 const MiB = 1024 * 1024;
-
-function snapMsg(index: number, data = new Uint8Array(0)): Message {
-  return {
-    ...appMsg('a', 'b', 0),
-    type: 'snap',
-    entries: [],
-    snapshot: { meta: { index, term: 2, confState: { voters: ['a', 'b'], learners: [] } }, data },
-  };
-}
 
 /** `count` pseudo-random chunks of `size` bytes, and the sha256 of all of them. */
 function chunksOf(count: number, size: number): { chunks: Uint8Array[]; sha: string } {

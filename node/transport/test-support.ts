@@ -24,6 +24,16 @@ export function appMsg(
   };
 }
 
+/** A snapshot message from a to b. */
+export function snapMsg(index: number, data = new Uint8Array(0)): Message {
+  return {
+    ...appMsg('a', 'b', 0),
+    type: 'snap',
+    entries: [],
+    snapshot: { meta: { index, term: 2, confState: { voters: ['a', 'b'], learners: [] } }, data },
+  };
+}
+
 export function heartbeat(from: NodeId, to: NodeId, commit: number): Message {
   return { ...appMsg(from, to, 0), type: 'heartbeat', entries: [], commit };
 }

@@ -3,7 +3,8 @@
 import { connect, createServer, type Socket } from 'node:net';
 import type { Message } from '../raft/types.js';
 import { encodeFrame } from './framing.js';
-import { appMsg, closeAll, heartbeat, mesh, node, waitFor } from './test-support.js';
+import { sourceAddressFor } from './transport.js';
+import { appMsg, closeAll, heartbeat, mesh, node, snapMsg, waitFor } from './test-support.js';
 
 afterEach(closeAll);
 
@@ -242,3 +243,29 @@ function countHandles(): Record<string, number> {
   for (const r of process.getActiveResourcesInfo()) if (r in counts) counts[r]!++;
   return counts;
 }
+
+test('connections to peers, snapshot streams included, leave from the source address', async () => {
+  const seen: string[] = [];
+  const server = createServer((s) => {
+    seen.push(s.remoteAddress!);
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const a = await node('a', { sourceAddress: '127.0.3.7' });
+    a.t.addPeer('b', loopback((server.address() as { port: number }).port));
+    await a.t.sendSnapshot(snapMsg(1)).catch(() => {}); // the server hangs up: only the dial matters
+    await waitFor('two connections', () => seen.length >= 2);
+    expect(new Set(seen)).toEqual(new Set(['127.0.3.7']));
+  } finally {
+    server.close();
+  }
+});
+
+test('a member listening on one address dials from it; a wildcard or a name leaves it to the system', () => {
+  expect(sourceAddressFor('127.0.1.2')).toBe('127.0.1.2');
+  expect(sourceAddressFor('[::1]')).toBe('::1');
+  expect(sourceAddressFor('0.0.0.0')).toBeUndefined();
+  expect(sourceAddressFor('[::]')).toBeUndefined();
+  expect(sourceAddressFor('kv-0.kv-peers')).toBeUndefined();
+});

@@ -2,7 +2,7 @@
 // carries messages in batched frames (peer-connection.ts); each snapshot streams on a connection
 // of its own (snapshot-stream.ts) so it never holds up heartbeats; accepted connections must
 // first name this cluster and member (inbound.ts). The wire format is in framing.ts.
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../server/ports.js';
 import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from './framing.js';
@@ -26,6 +26,12 @@ export interface TransportOptions {
   clusterId: string;
   /** Port 0 picks a free port; start() returns it. */
   listen: PeerAddress;
+  /**
+   * The local address connections to peers leave from (default: the system's choice). A member
+   * that listens for peers on one address dials from it too, so peers, firewalls and the fault
+   * tests' link proxies see one address per member.
+   */
+  sourceAddress?: string;
   peers?: Map<NodeId, PeerAddress>;
   onMessages?: (msgs: Message[]) => void;
   onSnapshot?: SnapshotHandler;
@@ -60,6 +66,15 @@ export function parsePeerUrl(url: string): PeerAddress {
   const u = new URL(url);
   if (u.port === '') throw new Error(`peer URL ${url} has no port`);
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
+}
+
+/**
+ * The source address for a member listening for peers on `listenHost`: that address when it is
+ * one IP address, nothing (the system's choice) for a wildcard or a host name.
+ */
+export function sourceAddressFor(listenHost: string): string | undefined {
+  const host = listenHost.replace(/^\[(.*)\]$/, '$1');
+  return isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::' ? host : undefined;
 }
 
 const DEFAULTS = {
@@ -155,6 +170,7 @@ export class Transport implements PeerTransport {
       clusterId: this.o.clusterId,
       peer: id,
       address,
+      dial: (a) => this.dial(a),
       maxQueue: this.tuning.maxQueue,
       maxFrameBytes: this.tuning.maxFrameBytes,
       idleTimeoutMs: this.tuning.idleTimeoutMs,
@@ -168,6 +184,11 @@ export class Transport implements PeerTransport {
     });
     this.links.set(id, link);
     if (this.started && !this.closed) link.start();
+  }
+
+  private dial({ host, port }: PeerAddress): Socket {
+    const { sourceAddress } = this.o;
+    return createConnection(sourceAddress ? { host, port, localAddress: sourceAddress } : { host, port });
   }
 
   updatePeer(id: NodeId, address: PeerAddress): void {
@@ -237,7 +258,7 @@ export class Transport implements PeerTransport {
     if (!link) throw new Error(`cannot send a snapshot to unknown peer ${to}`);
     if (!msg.snapshot) throw new Error('a snapshot message needs snapshot meta');
     if (!this.started || this.closed) throw new Error('the transport is not running');
-    const socket = createConnection(link.peerAddress);
+    const socket = this.dial(link.peerAddress);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     await sendSnapshotStream({

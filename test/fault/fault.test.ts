@@ -1,5 +1,6 @@
 // A short randomized fault run on real member processes (fixed seed): SIGKILL + restart, SIGSTOP
-// pauses past the election timeout and leadership transfers under a concurrent mixed load. The
+// pauses past the election timeout, leadership transfers, follower replacement, partitions and
+// slow links (through proxies on the peer links) under a concurrent mixed load. The
 // history must be linearizable (decided, not 'unknown'), serializable reads must be sane, the
 // cluster must converge, and no acknowledged write may be missing. `soak.ts` runs the same for longer.
 import { jest } from '@jest/globals';
@@ -23,6 +24,7 @@ test('faults were injected and the clients got work done', () => {
   expect(r.faults.kill).toBeGreaterThan(0);
   expect(r.faults.pause).toBeGreaterThan(0);
   expect(r.faults.replace).toBeGreaterThan(0);
+  expect(r.faults.partition).toBeGreaterThan(0);
   expect(r.faults.killLeader + r.faults.pauseLeader).toBeGreaterThan(0);
   expect(r.ops.ok).toBeGreaterThan(500);
   for (const kind of ['get', 'sget', 'put', 'cas', 'delete'])

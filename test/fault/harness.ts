@@ -1,7 +1,8 @@
-// Fault runs on real member processes: a 3-member LocalCluster, clients bound to one member each
-// doing a random mix of reads, writes, compare-and-swaps and deletes on a small key space (every
-// operation recorded), and a seeded fault injector (SIGKILL + restart, SIGSTOP/SIGCONT pauses
-// longer than the election timeout, leadership transfers). When the load and the faults stop,
+// Fault runs on real member processes: a LocalCluster whose peer links pass through controllable
+// proxies (links.ts), clients bound to one member each doing a random mix of reads, writes,
+// compare-and-swaps and deletes on a small key space (every operation recorded), and a seeded
+// fault injector (SIGKILL + restart, SIGSTOP/SIGCONT pauses longer than the election timeout,
+// leadership transfers, follower replacement, partitions, slow links). When the load and the faults stop,
 // the cluster must converge, every acknowledged write must still be in the store at the revision
 // it was acknowledged at, and the history must be linearizable (serializable reads: monotonic
 // per session, only written values).
@@ -13,6 +14,7 @@ import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.j
 import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
 import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
 import { checkSerializableReads, describeViolation, type ReadViolation } from '../lincheck/monotonic.js';
+import { PeerLinks, type LinkEnd } from './links.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -31,13 +33,24 @@ export interface FaultRunOptions {
   /** Gap between two faults, [min, max] ms. */
   faultGapMs?: [number, number];
   /** Relative weights of the fault kinds; 0 turns one off. */
-  faultWeights?: { kill: number; pause: number; transfer: number; replace: number };
+  faultWeights?: FaultWeights;
   checkDeadlineMs?: number;
   /** Where the member data goes (a temporary directory by default; removed at the end). */
   dataRoot?: string;
   /** Extra member flags, e.g. ['--snapshot-count=1000'] to take snapshots (and cut the WAL) often. */
   memberArgs?: string[];
   log?: (line: string) => void;
+}
+
+export interface FaultWeights {
+  kill: number;
+  pause: number;
+  transfer: number;
+  replace: number;
+  /** Cut links: an isolated member (the leader half the time), a bridge, a one-way cut. */
+  partition: number;
+  /** Every link of one member slowed by 50-300 ms. */
+  slow: number;
 }
 
 export interface FaultRunResult {
@@ -53,6 +66,10 @@ export interface FaultRunResult {
     transferFailed: number;
     /** A follower removed from the membership, its data wiped, added back and promoted under load. */
     replace: number;
+    partition: number;
+    /** Partitions that cut the leader off from at least one member. */
+    partitionLeader: number;
+    slow: number;
   };
   /** Time from the end of the faults until every member agreed, in ms. */
   convergeMs: number;
@@ -81,6 +98,15 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+function linkEnd(m: LocalMember): LinkEnd {
+  const at = (url: string) => {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port) };
+  };
+  const listen = at(m.peerListenURL);
+  return { name: m.name, sourceHost: listen.host, advertised: at(m.peerURL), listen };
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -112,6 +138,7 @@ export class FaultRun {
     return n === 0 ? m.name : `${m.name}#${n}`;
   }
   private readonly paused = new Set<LocalMember>();
+  readonly links = new PeerLinks();
   private readonly headerAnomalies: string[] = [];
   private readonly root: string;
   private readonly ownRoot: boolean;
@@ -126,6 +153,9 @@ export class FaultRun {
     transfer: 0,
     transferFailed: 0,
     replace: 0,
+    partition: 0,
+    partitionLeader: 0,
+    slow: 0,
   };
 
   constructor(options: FaultRunOptions) {
@@ -136,7 +166,7 @@ export class FaultRun {
       requestTimeoutMs: 1500,
       thinkMs: 5,
       faultGapMs: [1000, 2500],
-      faultWeights: { kill: 4, pause: 4, transfer: 2, replace: 1 },
+      faultWeights: { kill: 4, pause: 4, transfer: 2, replace: 1, partition: 4, slow: 1 },
       checkDeadlineMs: 10_000,
       log: () => {},
       ...options,
@@ -147,6 +177,7 @@ export class FaultRun {
     this.cluster = new LocalCluster({
       size: this.o.members,
       dataRoot: this.root,
+      peerProxy: true,
       extraArgs: ['--heartbeat-interval=50', '--election-timeout=500', ...(options.memberArgs ?? [])],
     });
   }
@@ -161,8 +192,13 @@ export class FaultRun {
 
   async start(): Promise<void> {
     await this.cluster.plan();
+    await this.links.start(this.cluster.members.map(linkEnd));
     await this.cluster.startAll();
-    await this.leader(30_000);
+    try {
+      await this.leader(30_000);
+    } catch (e) {
+      throw new Error(`${String(e)}\n${this.cluster.members.map((m) => this.describe(m)).join('\n')}`);
+    }
     for (const m of this.cluster.members) {
       const s = await waitFor(`${m.name} status`, () => this.client(m).status(), 20_000);
       this.ids.set(m.name, s.memberId);
@@ -267,6 +303,7 @@ export class FaultRun {
     for (const m of this.paused) if (m.proc?.pid) process.kill(m.proc.pid, 'SIGCONT');
     this.paused.clear();
     await this.cluster.stopAll('SIGKILL');
+    await this.links.close();
     if (this.ownRoot && !keep) rmSync(this.root, { recursive: true, force: true });
     return this.root;
   }
@@ -350,8 +387,8 @@ export class FaultRun {
 
   private async faultLoop(end: number): Promise<void> {
     const [gapMin, gapMax] = this.o.faultGapMs;
-    const w = this.o.faultWeights;
-    const total = w.kill + w.pause + w.transfer + w.replace;
+    const weights = Object.entries(this.o.faultWeights) as Array<[keyof FaultWeights, number]>;
+    const total = weights.reduce((sum, [, w]) => sum + w, 0);
     while (Date.now() < end) {
       await delay(gapMin + this.rnd() * (gapMax - gapMin));
       if (Date.now() >= end || total === 0) break;
@@ -363,61 +400,125 @@ export class FaultRun {
         this.o.log(`no leader before a fault: ${String(e)}`);
         continue;
       }
-      const r = this.rnd() * total;
+      let r = this.rnd() * total;
+      const [kind] = weights.find(([, w]) => (r -= w) < 0) ?? weights[weights.length - 1]!;
       const followers = this.cluster.members.filter((m) => m !== leader);
       const target = this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
-      const isLeader = target === leader;
-      if (r < w.kill) {
-        this.o.log(`SIGKILL ${target.name}${isLeader ? ' (leader)' : ''}`);
-        await this.cluster.stop(target, 'SIGKILL');
-        this.faults.kill++;
-        if (isLeader) this.faults.killLeader++;
-        await delay(200 + this.rnd() * 1000);
-        await this.cluster.start(target);
-        try {
-          await waitFor(
-            `${target.name} back after SIGKILL`,
-            () => this.client(target, 1000).status(),
-            20_000,
-          );
-        } catch (e) {
-          const proc = target.proc;
-          throw new Error(
-            `${String(e)}; process ${proc?.pid} exit ${proc?.exitCode} signal ${proc?.signalCode}; ` +
-              `log:\n${target.log.join('').slice(-3000)}`,
-          );
-        }
-      } else if (r < w.kill + w.pause) {
-        const pid = target.proc?.pid;
-        if (pid === undefined) continue;
-        const ms = 700 + this.rnd() * 1300;
-        this.o.log(`SIGSTOP ${target.name}${isLeader ? ' (leader)' : ''} for ${Math.round(ms)} ms`);
-        process.kill(pid, 'SIGSTOP');
-        this.paused.add(target);
-        this.faults.pause++;
-        if (isLeader) this.faults.pauseLeader++;
-        try {
-          await delay(ms);
-        } finally {
-          process.kill(pid, 'SIGCONT');
-          this.paused.delete(target);
-        }
-      } else if (r < w.kill + w.pause + w.replace) {
-        await this.replace(this.pick(followers));
-      } else {
-        const to = this.pick(followers);
-        this.o.log(`transfer leadership ${leader.name} -> ${to.name}`);
-        this.faults.transfer++;
-        try {
-          await this.client(leader, 5000).call('/v3/maintenance/transfer-leadership', {
-            targetID: this.ids.get(to.name),
-          });
-        } catch (e) {
-          this.faults.transferFailed++;
-          this.o.log(`transfer failed: ${String(e)}`);
-        }
-      }
+      if (kind === 'kill') await this.kill(target, target === leader);
+      else if (kind === 'pause') await this.pause(target, target === leader);
+      else if (kind === 'replace') await this.replace(this.pick(followers));
+      else if (kind === 'partition') await this.partition(leader);
+      else if (kind === 'slow') await this.slow(target);
+      else await this.transfer(leader, this.pick(followers));
     }
+  }
+
+  private async kill(target: LocalMember, isLeader: boolean): Promise<void> {
+    this.o.log(`SIGKILL ${target.name}${isLeader ? ' (leader)' : ''}`);
+    await this.cluster.stop(target, 'SIGKILL');
+    this.faults.kill++;
+    if (isLeader) this.faults.killLeader++;
+    await delay(200 + this.rnd() * 1000);
+    await this.cluster.start(target);
+    try {
+      await waitFor(`${target.name} back after SIGKILL`, () => this.client(target, 1000).status(), 20_000);
+    } catch (e) {
+      throw new Error(`${String(e)}; ${this.describe(target)}`);
+    }
+  }
+
+  private async pause(target: LocalMember, isLeader: boolean): Promise<void> {
+    const pid = target.proc?.pid;
+    if (pid === undefined) return;
+    const ms = 700 + this.rnd() * 1300;
+    this.o.log(`SIGSTOP ${target.name}${isLeader ? ' (leader)' : ''} for ${Math.round(ms)} ms`);
+    process.kill(pid, 'SIGSTOP');
+    this.paused.add(target);
+    this.faults.pause++;
+    if (isLeader) this.faults.pauseLeader++;
+    try {
+      await delay(ms);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      this.paused.delete(target);
+    }
+  }
+
+  private async transfer(leader: LocalMember, to: LocalMember): Promise<void> {
+    this.o.log(`transfer leadership ${leader.name} -> ${to.name}`);
+    this.faults.transfer++;
+    try {
+      await this.client(leader, 5000).call('/v3/maintenance/transfer-leadership', {
+        targetID: this.ids.get(to.name),
+      });
+    } catch (e) {
+      this.faults.transferFailed++;
+      this.o.log(`transfer failed: ${String(e)}`);
+    }
+  }
+
+  /**
+   * Cuts links for 0.8-6 s (past the election timeout, sometimes past the transport's 5 s idle
+   * timeout too): one member isolated from the rest (the leader half the time: minority and
+   * majority sides), a bridge (two members cut from each other, both still reaching the rest),
+   * or one direction between the leader and a follower.
+   */
+  private async partition(leader: LocalMember): Promise<void> {
+    const names = this.cluster.members.map((m) => m.name);
+    const other = (not: string) => this.pick(names.filter((n) => n !== not));
+    const ms = 800 + this.rnd() * 5200;
+    const scenario = this.rnd();
+    let what: string;
+    let leaderCut = true;
+    if (scenario < 0.5) {
+      const isolated = this.rnd() < 0.5 ? leader.name : this.pick(names);
+      leaderCut = isolated === leader.name;
+      this.links.split(
+        [isolated],
+        names.filter((n) => n !== isolated),
+      );
+      what = `isolate ${isolated}${leaderCut ? ' (leader)' : ''}`;
+    } else if (scenario < 0.75) {
+      const a = this.pick(names);
+      const b = other(a);
+      leaderCut = a === leader.name || b === leader.name;
+      this.links.split([a], [b]);
+      what = `bridge: cut ${a} <-> ${b}, the rest reach both`;
+    } else {
+      const f = other(leader.name);
+      const [from, to] = this.rnd() < 0.5 ? [leader.name, f] : [f, leader.name];
+      this.links.cut(from, to);
+      what = `one way: ${from} -> ${to} cut`;
+    }
+    this.o.log(`partition ${what} for ${Math.round(ms)} ms`);
+    this.faults.partition++;
+    if (leaderCut) this.faults.partitionLeader++;
+    await delay(ms);
+    this.links.healAll();
+  }
+
+  /** Every link to and from one member slowed by 50-300 ms for 1-3 s. */
+  private async slow(target: LocalMember): Promise<void> {
+    const ms = 50 + this.rnd() * 250;
+    const span = 1000 + this.rnd() * 2000;
+    this.o.log(`slow links of ${target.name}: +${Math.round(ms)} ms for ${Math.round(span)} ms`);
+    this.faults.slow++;
+    for (const m of this.cluster.members) {
+      if (m === target) continue;
+      this.links.delay(m.name, target.name, ms);
+      this.links.delay(target.name, m.name, ms);
+    }
+    await delay(span);
+    this.links.healAll();
+  }
+
+  /** A member's process state and the tail of its log, for a failure message. */
+  private describe(m: LocalMember): string {
+    const proc = m.proc;
+    return (
+      `${m.name}: process ${proc?.pid ?? 'none'} exit ${proc?.exitCode} signal ${proc?.signalCode}; ` +
+      `log:\n${m.log.join('').slice(-3000)}`
+    );
   }
 
   /**

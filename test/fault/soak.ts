@@ -31,6 +31,7 @@ const anomalies =
   r.serializable.violations.length +
   r.headerAnomalies.length +
   r.lost.length;
+const f = r.faults;
 const rows: Array<[string, string]> = [
   ['seed', String(r.seed)],
   ['load + faults', `${r.seconds} s`],
@@ -43,8 +44,9 @@ const rows: Array<[string, string]> = [
   ],
   [
     'faults injected',
-    `${r.faults.kill + r.faults.pause + r.faults.transfer} (SIGKILL ${r.faults.kill} [leader ${r.faults.killLeader}], ` +
-      `SIGSTOP ${r.faults.pause} [leader ${r.faults.pauseLeader}], transfer ${r.faults.transfer} [failed ${r.faults.transferFailed}], replace ${r.faults.replace})`,
+    `${f.kill + f.pause + f.transfer + f.replace + f.partition + f.slow} (SIGKILL ${f.kill} [leader ${f.killLeader}], ` +
+      `SIGSTOP ${f.pause} [leader ${f.pauseLeader}], transfer ${f.transfer} [failed ${f.transferFailed}], ` +
+      `replace ${f.replace}, partition ${f.partition} [leader cut ${f.partitionLeader}], slow links ${f.slow})`,
   ],
   ['converged', `revision ${r.finalRevision} after ${r.convergeMs} ms`],
   ['acknowledged writes verified', `${r.writesVerified} (lost ${r.lost.length})`],
