@@ -8,6 +8,7 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   put <key> <value>                          write a key
   del <key> [--prefix]                       delete keys
   cas <key> <expected-value|--absent> <new>  compare-and-swap in one txn
+  watch <key> [--prefix] [--rev=N]           print events as they happen (from revision N)
   member list | add <peer-url> [--learner] | remove <id> | promote <id>
   endpoint status | health                   per endpoint
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS.`;
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
       serializable: { type: 'boolean' },
       learner: { type: 'boolean' },
       absent: { type: 'boolean' },
+      rev: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +83,18 @@ async function main(): Promise<number> {
         : await c.cas(args[0]!, args[1]!, args[2]!);
       console.log(ok ? 'SUCCEEDED' : 'FAILED');
       return ok ? 0 : 1;
+    }
+    case 'watch': {
+      need(1);
+      const stream = c.watch(args[0]!, { prefix: values.prefix, startRevision: Number(values.rev ?? 0) });
+      for await (const events of stream) {
+        for (const e of events) {
+          // etcdctl's shape: type, key, value (empty for a deletion) on lines of their own.
+          if (values.w === 'json') console.log(JSON.stringify(e));
+          else console.log(`${e.type}\n${e.kv.key}\n${e.type === 'DELETE' ? '' : e.kv.value}`);
+        }
+      }
+      throw new Error('the watch stream ended (the member went away)');
     }
     case 'member':
       return member(c, args, values.learner ?? false, out);

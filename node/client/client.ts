@@ -41,7 +41,22 @@ export interface Kv {
   version: number;
 }
 
+export interface WatchEvent {
+  type: 'PUT' | 'DELETE';
+  kv: Kv;
+}
+
 type Json = Record<string, unknown>;
+
+function toKv(kv: Json): Kv {
+  return {
+    key: text(kv.key as string),
+    value: text(kv.value as string | undefined),
+    createRevision: Number(kv.create_revision ?? 0),
+    modRevision: Number(kv.mod_revision ?? 0),
+    version: Number(kv.version ?? 0),
+  };
+}
 
 const READS = new Set(['/v3/kv/range', '/v3/cluster/member/list', '/v3/maintenance/status']);
 
@@ -91,14 +106,57 @@ export class KvClient {
     if (opts.serializable) body.serializable = true;
     if (opts.revision) body.revision = String(opts.revision);
     const r = await this.call('/v3/kv/range', body);
-    const kvs = ((r.kvs as Json[] | undefined) ?? []).map((kv) => ({
-      key: text(kv.key as string),
-      value: text(kv.value as string | undefined),
-      createRevision: Number(kv.create_revision ?? 0),
-      modRevision: Number(kv.mod_revision ?? 0),
-      version: Number(kv.version ?? 0),
-    }));
+    const kvs = ((r.kvs as Json[] | undefined) ?? []).map(toKv);
     return { kvs, revision: Number((r.header as Json).revision) };
+  }
+
+  /**
+   * Watches a key or prefix from `startRevision` (0: from now on) on the first endpoint that
+   * answers, yielding each batch of events as it arrives. Ends when the stream does (the member
+   * went away) or `signal` aborts; throws when the member cancels the watch (e.g. compacted).
+   */
+  async *watch(
+    key: string,
+    opts: { prefix?: boolean; startRevision?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<WatchEvent[]> {
+    const create: Json = keyRange(key, opts.prefix);
+    if (opts.startRevision) create.start_revision = String(opts.startRevision);
+    let res: Response | undefined;
+    let lastError: unknown;
+    for (const ep of this.endpoints) {
+      try {
+        res = await fetch(new URL('/v3/watch', ep), {
+          method: 'POST',
+          body: JSON.stringify({ create_request: create }),
+          signal: opts.signal,
+        });
+        break;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (!res) throw lastError instanceof Error ? lastError : new Error('no endpoint reachable');
+    if (!res.ok || !res.body) {
+      const json = (await res.json()) as Json;
+      throw new ApiError(res.status, Number(json.code ?? 0), String(json.message ?? res.statusText));
+    }
+    let buffered = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.trim() === '') continue;
+        const result = ((JSON.parse(line) as Json).result ?? {}) as Json;
+        if (result.canceled) throw new Error(`watch canceled: ${String(result.cancel_reason ?? '')}`);
+        const events = (result.events as Json[] | undefined) ?? [];
+        if (events.length > 0) {
+          yield events.map((e) => ({ type: e.type === 'DELETE' ? 'DELETE' : 'PUT', kv: toKv(e.kv as Json) }));
+        }
+      }
+    }
   }
 
   async del(key: string, opts: { prefix?: boolean } = {}): Promise<number> {

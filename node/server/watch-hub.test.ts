@@ -94,3 +94,17 @@ test('replacing the backend cancels every watch so that clients watch again', ()
   src.commit('PUT', 'a');
   expect(got).toEqual([`${id}:canceled:the member installed`]);
 });
+
+test('a watch from a revision the member has not reached yet starts there, skipping what comes before', () => {
+  // A client resuming on a member that lags behind the one it watched before.
+  const src = new Source();
+  src.commit('PUT', 'a1'); // revision 2
+  const hub = new WatchHub(() => src);
+  const { got, sink } = recorder();
+  hub.create({ ...spec, startRevision: 5 }, sink);
+  src.commit('PUT', 'a2'); // 3
+  src.commit('PUT', 'a3'); // 4
+  src.commit('PUT', 'a4'); // 5
+  src.commit('PUT', 'a5'); // 6
+  expect(got).toEqual(['1:PUT:a4@5', '1:PUT:a5@6']);
+});

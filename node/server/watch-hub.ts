@@ -52,7 +52,9 @@ export class WatchHub {
         .filter((e) => inRange(e.kv.key, spec.key, spec.rangeEnd));
     }
     const id = this.nextId++;
-    const w: Watcher = { spec, sink, last: current };
+    // A start beyond the current revision (a member behind the one the client watched before)
+    // skips the events before it, as etcd does.
+    const w: Watcher = { spec, sink, last: Math.max(current, spec.startRevision - 1) };
     this.watchers.set(id, w);
     announce(id); // the 'created' answer goes out before any event
     this.deliver(id, w, backlog);

@@ -81,12 +81,17 @@ test('etcdctl talks to raftkv over gRPC on the same client port: put, get, txn, 
   expect(ctl(['endpoint', 'health'])).toMatch(/is healthy/);
 });
 
-test('etcdctl watch gets the history from a revision, then live events, in order', async () => {
+const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
+
+test.each([
+  ['etcdctl', 'etcdctl', []],
+  ['raftkvctl', process.execPath, [CTL]],
+])('%s watch gets the history from a revision, then live events, in order', async (_, program, prefix) => {
   const c = client(cluster.members[0]!);
   const from = await c.put('w/a', '1');
   await c.put('w/a', '2');
   const endpoint = `--endpoints=${cluster.members[2]!.clientURL}`;
-  const watcher = spawn('etcdctl', [endpoint, 'watch', 'w/', '--prefix', `--rev=${from}`], {
+  const watcher = spawn(program, [...prefix, endpoint, 'watch', 'w/', '--prefix', `--rev=${from}`], {
     env: { ...process.env, ETCDCTL_API: '3' },
   });
   let out = '';
@@ -100,6 +105,7 @@ test('etcdctl watch gets the history from a revision, then live events, in order
     expect(out).toBe('PUT\nw/a\n1\nPUT\nw/a\n2\nPUT\nw/b\n3\nDELETE\nw/a\n\n');
   } finally {
     watcher.kill('SIGKILL');
+    await c.del('w/', { prefix: true });
   }
 });
 
