@@ -16,7 +16,8 @@ beforeAll(async () => {
   console.log(
     `fault run seed ${SEED}: ${r.ops.total} ops (ok ${r.ops.ok}, failed ${r.ops.fail}, unknown ${r.ops.unknown}), ` +
       `faults ${JSON.stringify(r.faults)}, checker ${r.check.result} in ${Math.round(r.checkMs)} ms, ` +
-      `converged at revision ${r.finalRevision} in ${r.convergeMs} ms`,
+      `converged at revision ${r.finalRevision} in ${r.convergeMs} ms, ` +
+      `watchers ${r.watch.watchers} (resumed ${r.watch.resumes} times, ${r.watch.eventsChecked} events checked)`,
   );
 });
 
@@ -42,6 +43,13 @@ test('serializable reads never go backwards, never invent values, and agree per 
 
 test('no read returns a row newer than the revision in its header', () => {
   expect(r.headerAnomalies.slice(0, 10)).toEqual([]);
+});
+
+test('every watcher saw every committed revision once, in order, across restarts and replacements', () => {
+  expect(r.watch.problems).toEqual([]);
+  expect(r.watch.watchers).toBe(3);
+  expect(r.watch.resumes).toBeGreaterThan(0); // kills and replacements broke streams
+  expect(r.watch.eventsChecked).toBe(3 * (r.finalRevision - 1));
 });
 
 test('the cluster converged and no acknowledged write is missing', () => {

@@ -15,6 +15,7 @@ import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
 import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
 import { checkSerializableReads, describeViolation, type ReadViolation } from '../lincheck/monotonic.js';
 import { PeerLinks, type LinkEnd } from './links.js';
+import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -25,6 +26,8 @@ export interface FaultRunOptions {
   members?: number;
   /** Clients per member. */
   clientsPerMember?: number;
+  /** Watchers of the whole key space per member, resuming after every break. */
+  watchersPerMember?: number;
   keys?: number;
   /** Per-request timeout of the clients: past it, a write is 'unknown'. */
   requestTimeoutMs?: number;
@@ -84,6 +87,15 @@ export interface FaultRunResult {
   serializable: { ok: boolean; violations: ReadViolation[]; described: string[] };
   /** Reads whose rows are newer than the revision in their header. */
   headerAnomalies: string[];
+  watch: {
+    watchers: number;
+    /** Times a watcher's stream broke and it resumed from the revision after its last event. */
+    resumes: number;
+    /** Events received by all watchers, each compared with the reference history. */
+    eventsChecked: number;
+    /** Missed, repeated, reordered or altered events, gaps in the history, acknowledged writes it lacks. */
+    problems: string[];
+  };
   history: Operation[];
   memberLogs: Record<string, string>;
 }
@@ -108,6 +120,9 @@ function linkEnd(m: LocalMember): LinkEnd {
   const listen = at(m.peerListenURL);
   return { name: m.name, sourceHost: listen.host, advertised: at(m.peerURL), listen };
 }
+
+/** Every key the clients use starts with it (k0, k1, ...): watchers watch the prefix. */
+const KEY_PREFIX = 'k';
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -138,6 +153,7 @@ export class FaultRun {
     return n === 0 ? m.name : `${m.name}#${n}`;
   }
   private readonly paused = new Set<LocalMember>();
+  private readonly watchers: ResumingWatcher[] = [];
   readonly links = new PeerLinks();
   private readonly headerAnomalies: string[] = [];
   private readonly root: string;
@@ -162,6 +178,7 @@ export class FaultRun {
     this.o = {
       members: 3,
       clientsPerMember: 2,
+      watchersPerMember: 1,
       keys: 4,
       requestTimeoutMs: 1500,
       thinkMs: 5,
@@ -213,6 +230,13 @@ export class FaultRun {
   /** Runs clients and faults for `seconds`, then checks everything. */
   async run(): Promise<FaultRunResult> {
     const end = Date.now() + this.o.seconds * 1000;
+    for (const m of this.cluster.members) {
+      for (let i = 0; i < this.o.watchersPerMember; i++) {
+        const w = new ResumingWatcher(`${m.name} watcher ${i}`, m.clientURL, KEY_PREFIX);
+        this.watchers.push(w);
+        w.start();
+      }
+    }
     const clients: Promise<void>[] = [];
     let clientId = 0;
     for (const m of this.cluster.members) {
@@ -231,7 +255,7 @@ export class FaultRun {
 
     // A last linearizable read of every key joins the history, so the final state is checked too.
     for (let k = 0; k < this.o.keys; k++) {
-      const key = `k${k}`;
+      const key = `${KEY_PREFIX}${k}`;
       await waitFor(
         `a final linearizable read of ${key}`,
         async () => {
@@ -252,6 +276,7 @@ export class FaultRun {
     }
 
     const { lost, verified } = await this.verifyAcks();
+    const watch = await this.checkWatches(finalRevision);
     const history = this.recorder.history();
     const t0 = performance.now();
     // Serializable reads may be stale by design: they are checked separately, not for linearizability.
@@ -283,6 +308,7 @@ export class FaultRun {
       checkMs,
       serializable: { ...serial, described: serial.violations.slice(0, 20).map(describeViolation) },
       headerAnomalies: [...this.headerAnomalies],
+      watch,
       history,
       memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, m.log.join('').slice(-4000)])),
     };
@@ -300,6 +326,7 @@ export class FaultRun {
 
   /** Stops every member; the data is removed unless `keep` (kept for a post-mortem). */
   async close(keep = false): Promise<string> {
+    await Promise.all(this.watchers.map((w) => w.close()));
     for (const m of this.paused) if (m.proc?.pid) process.kill(m.proc.pid, 'SIGCONT');
     this.paused.clear();
     await this.cluster.stopAll('SIGKILL');
@@ -316,7 +343,7 @@ export class FaultRun {
     const lastSeen = new Map<string, string | null>();
     let n = 0;
     while (Date.now() < end) {
-      const key = `k${Math.floor(rnd() * this.o.keys)}`;
+      const key = `${KEY_PREFIX}${Math.floor(rnd() * this.o.keys)}`;
       const r = rnd();
       const value = `c${id}-${n++}`;
       let h: OpHandle | undefined;
@@ -572,7 +599,7 @@ export class FaultRun {
       async () => {
         const reads = await Promise.all(
           this.cluster.members.map((m) =>
-            this.client(m, 1000).get('k', { prefix: true, serializable: true }),
+            this.client(m, 1000).get(KEY_PREFIX, { prefix: true, serializable: true }),
           ),
         );
         const first = JSON.stringify(reads[0]);
@@ -585,6 +612,43 @@ export class FaultRun {
       },
       30_000,
     );
+  }
+
+  /**
+   * Every watcher must have seen the committed history exactly (every revision once, in order);
+   * the history must have one event per revision and hold every acknowledged write.
+   */
+  private async checkWatches(finalRevision: number): Promise<FaultRunResult['watch']> {
+    const problems: string[] = [];
+    for (const w of this.watchers) {
+      try {
+        await waitFor(
+          `${w.label} at revision ${finalRevision}`,
+          async () => (w.last >= finalRevision ? true : undefined),
+          30_000,
+        );
+      } catch {
+        problems.push(`${w.label} reached only revision ${w.last} of ${finalRevision}`);
+      }
+    }
+    await Promise.all(this.watchers.map((w) => w.close()));
+    const leader = await this.leader(10_000);
+    const reference = await fullHistory(leader.clientURL, KEY_PREFIX, finalRevision);
+    problems.push(...reference.outOfOrder, ...historyGaps(reference.events, 2, finalRevision));
+    const byRevision = new Map(reference.events.map((e) => [e.revision, e]));
+    for (const a of this.acks) {
+      const e = byRevision.get(a.revision);
+      if (e?.type !== 'PUT' || e.key !== a.key || e.value !== a.value) {
+        problems.push(`the watch history lacks ${a.what} at revision ${a.revision}`);
+      }
+    }
+    for (const w of this.watchers) problems.push(...compareWithHistory(w, reference.events, finalRevision));
+    return {
+      watchers: this.watchers.length,
+      resumes: this.watchers.reduce((n, w) => n + w.resumes, 0),
+      eventsChecked: this.watchers.reduce((n, w) => n + w.events.length, 0),
+      problems: problems.slice(0, 50),
+    };
   }
 
   /** Every acknowledged write must be in every member's store, at the revision it was acknowledged at. */

@@ -30,6 +30,7 @@ const anomalies =
   (r.check.result === 'illegal' ? 1 : 0) +
   r.serializable.violations.length +
   r.headerAnomalies.length +
+  r.watch.problems.length +
   r.lost.length;
 const f = r.faults;
 const rows: Array<[string, string]> = [
@@ -54,6 +55,11 @@ const rows: Array<[string, string]> = [
   ['checker time', `${Math.round(r.checkMs)} ms`],
   ['serializable anomalies', String(r.serializable.violations.length)],
   ['reads newer than their header', String(r.headerAnomalies.length)],
+  [
+    'watchers',
+    `${r.watch.watchers}, resumed ${r.watch.resumes} times, ${r.watch.eventsChecked} events checked, ` +
+      `${r.watch.problems.length} problems`,
+  ],
   ['anomalies (must be 0)', String(anomalies)],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
@@ -62,6 +68,7 @@ for (const line of r.counterexample ?? []) console.log(line);
 for (const line of r.serializable.described) console.log(line);
 for (const line of r.headerAnomalies.slice(0, 20)) console.log(line);
 for (const line of r.lost.slice(0, 20)) console.log(line);
+for (const line of r.watch.problems.slice(0, 20)) console.log(line);
 const dump = process.argv.indexOf('--dump');
 if (dump >= 0) {
   const { writeFileSync } = await import('node:fs');
