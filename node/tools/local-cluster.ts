@@ -157,6 +157,12 @@ export class LocalCluster {
     return m;
   }
 
+  /** Stops a member (SIGKILL) and forgets it: after its removal from the cluster's membership. */
+  async forget(m: LocalMember): Promise<void> {
+    await this.stop(m, 'SIGKILL');
+    this.members.splice(this.members.indexOf(m), 1);
+  }
+
   /** Stops a member with a signal and waits for the process to exit. */
   async stop(m: LocalMember, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const proc = m.proc;

@@ -12,7 +12,13 @@ const SEED = 20261;
 let r: FaultRunResult;
 
 beforeAll(async () => {
-  r = await faultRun({ seconds: 30, seed: SEED, checkDeadlineMs: 20_000 });
+  r = await faultRun({
+    seconds: 30,
+    seed: SEED,
+    checkDeadlineMs: 20_000,
+    // Then random faults of every kind; these first make sure a short run has the rarer ones.
+    firstFaults: ['membership', 'replace', 'partition'],
+  });
   console.log(
     `fault run seed ${SEED}: ${r.ops.total} ops (ok ${r.ops.ok}, failed ${r.ops.fail}, unknown ${r.ops.unknown}), ` +
       `faults ${JSON.stringify(r.faults)}, checker ${r.check.result} in ${Math.round(r.checkMs)} ms, ` +
@@ -26,6 +32,7 @@ test('faults were injected and the clients got work done', () => {
   expect(r.faults.pause).toBeGreaterThan(0);
   expect(r.faults.replace).toBeGreaterThan(0);
   expect(r.faults.partition).toBeGreaterThan(0);
+  expect(r.faults.membership).toBeGreaterThan(0);
   expect(r.faults.killLeader + r.faults.pauseLeader).toBeGreaterThan(0);
   expect(r.ops.ok).toBeGreaterThan(500);
   for (const kind of ['get', 'sget', 'put', 'cas', 'delete'])

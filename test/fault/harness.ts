@@ -37,6 +37,8 @@ export interface FaultRunOptions {
   faultGapMs?: [number, number];
   /** Relative weights of the fault kinds; 0 turns one off. */
   faultWeights?: FaultWeights;
+  /** Faults injected first, in this order, before the random ones (so a short run has each). */
+  firstFaults?: Array<keyof FaultWeights>;
   checkDeadlineMs?: number;
   /** Where the member data goes (a temporary directory by default; removed at the end). */
   dataRoot?: string;
@@ -54,7 +56,19 @@ export interface FaultWeights {
   partition: number;
   /** Every link of one member slowed by 50-300 ms. */
   slow: number;
+  /** An extra member added as a learner, promoted, and removed again (leading half the time). */
+  membership: number;
 }
+
+export const DEFAULT_FAULT_WEIGHTS: FaultWeights = {
+  kill: 4,
+  pause: 4,
+  transfer: 2,
+  replace: 1,
+  partition: 4,
+  slow: 1,
+  membership: 1,
+};
 
 export interface FaultRunResult {
   seed: number;
@@ -73,6 +87,9 @@ export interface FaultRunResult {
     /** Partitions that cut the leader off from at least one member. */
     partitionLeader: number;
     slow: number;
+    membership: number;
+    /** Membership changes in which the extra member led when it was removed. */
+    membershipLeader: number;
   };
   /** Time from the end of the faults until every member agreed, in ms. */
   convergeMs: number;
@@ -121,6 +138,35 @@ function linkEnd(m: LocalMember): LinkEnd {
   return { name: m.name, sourceHost: listen.host, advertised: at(m.peerURL), listen };
 }
 
+/**
+ * Adds a member (retrying while the cluster settles) and returns its id. A retry after an
+ * answer lost to a timeout finds the member already there instead of failing on the duplicate.
+ */
+function addMember(c: KvClient, peerURL: string, learner: boolean): Promise<string> {
+  return waitFor(
+    `member ${peerURL} added`,
+    async () => {
+      const known = (await c.members()).find((m) => m.peerURLs.includes(peerURL));
+      return known ? known.ID : c.memberAdd(peerURL, learner);
+    },
+    20_000,
+    200,
+  );
+}
+
+/** Removes a member (retrying while the cluster settles) until the membership no longer lists it. */
+function removeMember(c: KvClient, id: string): Promise<true> {
+  return waitFor(
+    `member ${id} removed`,
+    async () => {
+      if ((await c.members()).some((m) => m.ID === id)) await c.memberRemove(id);
+      return (await c.members()).some((m) => m.ID === id) ? undefined : true;
+    },
+    20_000,
+    200,
+  );
+}
+
 /** Every key the clients use starts with it (k0, k1, ...): watchers watch the prefix. */
 const KEY_PREFIX = 'k';
 
@@ -154,6 +200,8 @@ export class FaultRun {
   }
   private readonly paused = new Set<LocalMember>();
   private readonly watchers: ResumingWatcher[] = [];
+  /** Extra members added so far (x1, x2, ...). */
+  private extras = 0;
   readonly links = new PeerLinks();
   private readonly headerAnomalies: string[] = [];
   private readonly root: string;
@@ -172,6 +220,8 @@ export class FaultRun {
     partition: 0,
     partitionLeader: 0,
     slow: 0,
+    membership: 0,
+    membershipLeader: 0,
   };
 
   constructor(options: FaultRunOptions) {
@@ -183,7 +233,8 @@ export class FaultRun {
       requestTimeoutMs: 1500,
       thinkMs: 5,
       faultGapMs: [1000, 2500],
-      faultWeights: { kill: 4, pause: 4, transfer: 2, replace: 1, partition: 4, slow: 1 },
+      faultWeights: DEFAULT_FAULT_WEIGHTS,
+      firstFaults: [],
       checkDeadlineMs: 10_000,
       log: () => {},
       ...options,
@@ -416,9 +467,10 @@ export class FaultRun {
     const [gapMin, gapMax] = this.o.faultGapMs;
     const weights = Object.entries(this.o.faultWeights) as Array<[keyof FaultWeights, number]>;
     const total = weights.reduce((sum, [, w]) => sum + w, 0);
+    const scripted = [...this.o.firstFaults];
     while (Date.now() < end) {
       await delay(gapMin + this.rnd() * (gapMax - gapMin));
-      if (Date.now() >= end || total === 0) break;
+      if (Date.now() >= end || (total === 0 && scripted.length === 0)) break;
       // One fault at a time: a cluster that lost its quorum tells nothing more.
       let leader: LocalMember;
       try {
@@ -428,7 +480,7 @@ export class FaultRun {
         continue;
       }
       let r = this.rnd() * total;
-      const [kind] = weights.find(([, w]) => (r -= w) < 0) ?? weights[weights.length - 1]!;
+      const kind = scripted.shift() ?? (weights.find(([, w]) => (r -= w) < 0) ?? weights.at(-1)!)[0];
       const followers = this.cluster.members.filter((m) => m !== leader);
       const target = this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
       if (kind === 'kill') await this.kill(target, target === leader);
@@ -436,6 +488,7 @@ export class FaultRun {
       else if (kind === 'replace') await this.replace(this.pick(followers));
       else if (kind === 'partition') await this.partition(leader);
       else if (kind === 'slow') await this.slow(target);
+      else if (kind === 'membership') await this.addAndRemove(leader);
       else await this.transfer(leader, this.pick(followers));
     }
   }
@@ -486,8 +539,8 @@ export class FaultRun {
 
   /**
    * Cuts links for 0.8-6 s (past the election timeout, sometimes past the transport's 5 s idle
-   * timeout too): one member isolated from the rest (the leader half the time: minority and
-   * majority sides), a bridge (two members cut from each other, both still reaching the rest),
+   * timeout too): a minority isolated from the rest (with the leader half the time; of five
+   * members, one or two), a bridge (two members cut from each other, both still reaching the rest),
    * or one direction between the leader and a follower.
    */
   private async partition(leader: LocalMember): Promise<void> {
@@ -498,13 +551,16 @@ export class FaultRun {
     let what: string;
     let leaderCut = true;
     if (scenario < 0.5) {
-      const isolated = this.rnd() < 0.5 ? leader.name : this.pick(names);
-      leaderCut = isolated === leader.name;
+      // A minority of one, or of up to half the members (two of five): the leader's side half the time.
+      const size = 1 + Math.floor(this.rnd() * Math.floor((names.length - 1) / 2));
+      const minority = [this.rnd() < 0.5 ? leader.name : this.pick(names)];
+      while (minority.length < size) minority.push(this.pick(names.filter((n) => !minority.includes(n))));
+      leaderCut = minority.includes(leader.name);
       this.links.split(
-        [isolated],
-        names.filter((n) => n !== isolated),
+        minority,
+        names.filter((n) => !minority.includes(n)),
       );
-      what = `isolate ${isolated}${leaderCut ? ' (leader)' : ''}`;
+      what = `isolate ${minority.join('+')}${leaderCut ? ' (with the leader)' : ''}`;
     } else if (scenario < 0.75) {
       const a = this.pick(names);
       const b = other(a);
@@ -539,6 +595,36 @@ export class FaultRun {
     this.links.healAll();
   }
 
+  /**
+   * A membership change under load: an extra member joins as a learner, is promoted once caught
+   * up, leads half the time (a transfer), and is removed again (the removal of a leader makes it
+   * step down). Clients and watchers stay on the original members.
+   */
+  private async addAndRemove(leader: LocalMember): Promise<void> {
+    const extra = await this.cluster.addMember(`x${++this.extras}`);
+    rmSync(extra.dataDir, { recursive: true, force: true });
+    await this.links.add(linkEnd(extra));
+    const c = new KvClient(
+      this.cluster.members.filter((m) => m !== extra).map((m) => m.clientURL),
+      5000,
+    );
+    this.o.log(`membership: add ${extra.name} as a learner`);
+    this.faults.membership++;
+    const id = await addMember(c, extra.peerURL, true);
+    this.ids.set(extra.name, id);
+    await this.cluster.start(extra, 'existing');
+    // A promotion is refused until the learner has caught up with the leader.
+    await waitFor(`${extra.name} promoted`, () => c.memberPromote(id).then(() => true), 30_000, 200);
+    if (this.rnd() < 0.5) {
+      await this.transfer(leader, extra);
+      const now = await this.leader(10_000).catch(() => undefined);
+      if (now === extra) this.faults.membershipLeader++;
+    }
+    this.o.log(`membership: remove ${extra.name}`);
+    await removeMember(c, id);
+    await this.cluster.forget(extra);
+  }
+
   /** A member's process state and the tail of its log, for a failure message. */
   private describe(m: LocalMember): string {
     const proc = m.proc;
@@ -560,22 +646,12 @@ export class FaultRun {
       5000,
     );
     await this.cluster.stop(target, 'SIGKILL');
-    await waitFor(
-      'member removed',
-      () => c.memberRemove(this.ids.get(target.name)!).then(() => true),
-      20_000,
-      200,
-    );
+    await removeMember(c, this.ids.get(target.name)!);
     rmSync(target.dataDir, { recursive: true, force: true });
     // Its store starts over from a snapshot: serializable reads from it are a new session
     // (etcd makes no promise across a member's replacement either).
     this.incarnations.set(target.name, (this.incarnations.get(target.name) ?? 0) + 1);
-    await waitFor(
-      'member added back',
-      () => c.memberAdd(target.peerURL, false).then(() => true),
-      20_000,
-      200,
-    );
+    await addMember(c, target.peerURL, false);
     await this.cluster.start(target, 'existing');
     await waitFor(
       `${target.name} promoted`,

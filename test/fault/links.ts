@@ -76,15 +76,18 @@ export class PeerLinks {
 
   /** Starts a proxy in front of each member's peer listener. */
   async start(ends: LinkEnd[]): Promise<void> {
-    for (const e of ends) this.bySource.set(e.sourceHost, e.name);
-    for (const end of ends) {
-      const server = createServer((s) => this.accept(end, s));
-      this.servers.push(server);
-      await new Promise<void>((ok, fail) => {
-        server.once('error', fail);
-        server.listen(end.advertised.port, end.advertised.host, () => ok());
-      });
-    }
+    for (const end of ends) await this.add(end);
+  }
+
+  /** Starts the proxy in front of one more member's peer listener. */
+  async add(end: LinkEnd): Promise<void> {
+    this.bySource.set(end.sourceHost, end.name);
+    const server = createServer((s) => this.accept(end, s));
+    this.servers.push(server);
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(end.advertised.port, end.advertised.host, () => ok());
+    });
   }
 
   private accept(end: LinkEnd, inbound: Socket): void {

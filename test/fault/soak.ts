@@ -1,6 +1,7 @@
-// A fault soak of any length: node dist/test/fault/soak.js --seconds N --seed S [--clients C] [--keys K]
+// A fault soak of any length: node dist/test/fault/soak.js --seconds N --seed S [--members 3|5]
+// [--clients C] [--keys K] [--weights kill=4,partition=2,...] [--snapshot-count N] [--verbose]
 // Prints a summary table; exits non-zero when any anomaly was found or the checker could not decide.
-import { faultRun } from './harness.js';
+import { DEFAULT_FAULT_WEIGHTS, faultRun, type FaultWeights } from './harness.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -10,13 +11,28 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 
+/** --weights kill=4,partition=0,...: fault weights over the defaults (harness.ts). */
+function weights(): Partial<FaultWeights> {
+  const i = process.argv.indexOf('--weights');
+  if (i < 0) return {};
+  return Object.fromEntries(
+    (process.argv[i + 1] ?? '').split(',').map((kv) => {
+      const [k, v] = kv.split('=');
+      if (!k || !Number.isFinite(Number(v))) throw new Error(`--weights: '${kv}' is not name=number`);
+      return [k, Number(v)];
+    }),
+  );
+}
+
 const seconds = arg('seconds', 60);
 const seed = arg('seed', Date.now() % 100000);
 const verbose = process.argv.includes('--verbose');
 const r = await faultRun({
   seconds,
   seed,
+  members: arg('members', 3),
   clientsPerMember: arg('clients', 2),
+  faultWeights: { ...DEFAULT_FAULT_WEIGHTS, ...weights() },
   keys: arg('keys', 4),
   checkDeadlineMs: arg('check-deadline', 60) * 1000,
   memberArgs: process.argv.includes('--snapshot-count')
@@ -45,9 +61,10 @@ const rows: Array<[string, string]> = [
   ],
   [
     'faults injected',
-    `${f.kill + f.pause + f.transfer + f.replace + f.partition + f.slow} (SIGKILL ${f.kill} [leader ${f.killLeader}], ` +
+    `${f.kill + f.pause + f.transfer + f.replace + f.partition + f.slow + f.membership} (SIGKILL ${f.kill} [leader ${f.killLeader}], ` +
       `SIGSTOP ${f.pause} [leader ${f.pauseLeader}], transfer ${f.transfer} [failed ${f.transferFailed}], ` +
-      `replace ${f.replace}, partition ${f.partition} [leader cut ${f.partitionLeader}], slow links ${f.slow})`,
+      `replace ${f.replace}, partition ${f.partition} [leader cut ${f.partitionLeader}], slow links ${f.slow}, ` +
+      `add+promote+remove ${f.membership} [removed while leading ${f.membershipLeader}])`,
   ],
   ['converged', `revision ${r.finalRevision} after ${r.convergeMs} ms`],
   ['acknowledged writes verified', `${r.writesVerified} (lost ${r.lost.length})`],
