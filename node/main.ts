@@ -15,6 +15,7 @@ import { clusterId, memberId } from './server/ids.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
+import { TEST_FAULT_DIR_ENV, testFaultHooks } from './storage/test-faults.js';
 import { Wal } from './storage/wal.js';
 import { sourceAddressFor, Transport } from './transport/transport.js';
 
@@ -48,7 +49,10 @@ async function run(): Promise<void> {
   const metrics = new PromMetrics(id);
   metrics.quota.set(cfg.quotaBackendBytes);
 
-  const { wal, state } = await Wal.open(join(dataDir, 'wal'), { logger });
+  const { wal, state } = await Wal.open(join(dataDir, 'wal'), {
+    logger,
+    faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
+  });
   const store = MvccStore.open(join(dataDir, 'db'), { quotaBackendBytes: cfg.quotaBackendBytes });
   const membersPath = join(dataDir, 'members.json');
   const members = (await loadMemberTable(membersPath)) ?? new MemberTable(founders(cfg));

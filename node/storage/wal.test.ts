@@ -281,6 +281,24 @@ describe('durability', () => {
   });
 });
 
+test('the synced hook reports every new segment and how far each fdatasync made it durable', async () => {
+  const reports: Array<[string, number]> = [];
+  const { wal } = await Wal.open(dir, {
+    segmentBytes: 300,
+    faults: { synced: async (path, size) => void reports.push([path, size]) },
+  });
+  for (let i = 1; i <= 30; i += 3) await wal.save({ term: 1, vote: '', commit: i }, range(i, i + 2));
+  await wal.close();
+  const files = await segments();
+  // Each segment is reported empty when created, then at its full size after its last save.
+  for (const f of files) {
+    const mine = reports.filter(([p]) => p === f);
+    expect(mine[0]![1]).toBe(0);
+    expect(mine.at(-1)![1]).toBe((await stat(f)).size);
+  }
+  expect(reports.length).toBe(files.length + 10);
+});
+
 describe('damage', () => {
   async function twoSaves(): Promise<string> {
     const { wal } = await Wal.open(dir);

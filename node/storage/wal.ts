@@ -16,6 +16,8 @@ export interface WalFaults {
   beforeFsync?: () => Promise<void>;
   /** When it returns true, save() fails after writing and before syncing (a crash). */
   crashAfterWrite?: () => boolean;
+  /** The segment at `path` is durable up to `size` bytes (after each fdatasync and each new segment). */
+  synced?: (path: string, size: number) => Promise<void>;
 }
 
 export interface WalOptions {
@@ -102,6 +104,7 @@ export class Wal {
     this.size = 0;
     this.segments.push({ seq, path, maxIndex: 0 });
     await syncDir(this.dir);
+    await this.opts.faults?.synced?.(path, 0);
   }
 
   /** Appends the entries and the hard state, then syncs once. A call with nothing to write is a no-op. */
@@ -208,5 +211,6 @@ export class Wal {
     const t0 = process.hrtime.bigint();
     await this.file.datasync();
     this.opts.onFsync?.(Number(process.hrtime.bigint() - t0) / 1e9);
+    await this.opts.faults?.synced?.(this.segments.at(-1)!.path, this.size);
   }
 }

@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
    * 127.0.0.1, free for a proxy that forwards to the listener (the fault tests' controllable links).
    */
   peerProxy?: boolean;
+  /** Extra environment for a member's process. */
+  env?: (m: LocalMember) => Record<string, string>;
   /** Where member logs go: collected in memory, or also echoed. */
   echo?: boolean;
   /**
@@ -134,7 +136,10 @@ export class LocalCluster {
       `--initial-cluster-token=${this.token}`,
       ...(this.o.extraArgs ?? []),
     ];
-    const proc = spawn(program!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(program!, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.o.env?.(m) },
+    });
     m.proc = proc;
     const collect = (chunk: Buffer) => {
       const text = chunk.toString();

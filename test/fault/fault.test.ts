@@ -1,6 +1,7 @@
 // A short randomized fault run on real member processes (fixed seed): SIGKILL + restart, SIGSTOP
 // pauses past the election timeout, leadership transfers, follower replacement, partitions and
-// slow links (through proxies on the peer links) under a concurrent mixed load. The
+// slow links (through proxies on the peer links), slow disks and power cuts (unsynced WAL tail
+// dropped), membership changes, under a concurrent mixed load. The
 // history must be linearizable (decided, not 'unknown'), serializable reads must be sane, the
 // cluster must converge, and no acknowledged write may be missing. `soak.ts` runs the same for longer.
 import { jest } from '@jest/globals';
@@ -17,7 +18,7 @@ beforeAll(async () => {
     seed: SEED,
     checkDeadlineMs: 20_000,
     // Then random faults of every kind; these first make sure a short run has the rarer ones.
-    firstFaults: ['membership', 'replace', 'partition'],
+    firstFaults: ['membership', 'replace', 'partition', 'unsynced'],
   });
   console.log(
     `fault run seed ${SEED}: ${r.ops.total} ops (ok ${r.ops.ok}, failed ${r.ops.fail}, unknown ${r.ops.unknown}), ` +
@@ -33,6 +34,7 @@ test('faults were injected and the clients got work done', () => {
   expect(r.faults.replace).toBeGreaterThan(0);
   expect(r.faults.partition).toBeGreaterThan(0);
   expect(r.faults.membership).toBeGreaterThan(0);
+  expect(r.faults.unsynced).toBeGreaterThan(0);
   expect(r.faults.killLeader + r.faults.pauseLeader).toBeGreaterThan(0);
   expect(r.ops.ok).toBeGreaterThan(500);
   for (const kind of ['get', 'sget', 'put', 'cas', 'delete'])

@@ -6,10 +6,20 @@
 // the cluster must converge, every acknowledged write must still be in the store at the revision
 // it was acknowledged at, and the history must be linearizable (serializable reads: monotonic
 // per session, only written values).
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
+import { TEST_FAULT_DIR_ENV } from '../../node/storage/test-faults.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
 import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
@@ -58,6 +68,10 @@ export interface FaultWeights {
   slow: number;
   /** An extra member added as a learner, promoted, and removed again (leading half the time). */
   membership: number;
+  /** A member's WAL fsyncs delayed by 100-500 ms for 1-3 s. */
+  slowDisk: number;
+  /** SIGKILL while records wait for their fsync, then the unsynced tail cut to a random prefix. */
+  unsynced: number;
 }
 
 export const DEFAULT_FAULT_WEIGHTS: FaultWeights = {
@@ -68,6 +82,8 @@ export const DEFAULT_FAULT_WEIGHTS: FaultWeights = {
   partition: 4,
   slow: 1,
   membership: 1,
+  slowDisk: 1,
+  unsynced: 2,
 };
 
 export interface FaultRunResult {
@@ -90,6 +106,10 @@ export interface FaultRunResult {
     membership: number;
     /** Membership changes in which the extra member led when it was removed. */
     membershipLeader: number;
+    slowDisk: number;
+    unsynced: number;
+    /** WAL bytes written but never synced that were dropped after those kills. */
+    unsyncedBytesDropped: number;
   };
   /** Time from the end of the faults until every member agreed, in ms. */
   convergeMs: number;
@@ -222,6 +242,9 @@ export class FaultRun {
     slow: 0,
     membership: 0,
     membershipLeader: 0,
+    slowDisk: 0,
+    unsynced: 0,
+    unsyncedBytesDropped: 0,
   };
 
   constructor(options: FaultRunOptions) {
@@ -246,6 +269,7 @@ export class FaultRun {
       size: this.o.members,
       dataRoot: this.root,
       peerProxy: true,
+      env: (m) => ({ [TEST_FAULT_DIR_ENV]: this.faultDir(m) }),
       extraArgs: ['--heartbeat-interval=50', '--election-timeout=500', ...(options.memberArgs ?? [])],
     });
   }
@@ -489,6 +513,8 @@ export class FaultRun {
       else if (kind === 'partition') await this.partition(leader);
       else if (kind === 'slow') await this.slow(target);
       else if (kind === 'membership') await this.addAndRemove(leader);
+      else if (kind === 'slowDisk') await this.slowDisk(target);
+      else if (kind === 'unsynced') await this.killUnsynced(target, target === leader);
       else await this.transfer(leader, this.pick(followers));
     }
   }
@@ -499,9 +525,14 @@ export class FaultRun {
     this.faults.kill++;
     if (isLeader) this.faults.killLeader++;
     await delay(200 + this.rnd() * 1000);
+    await this.restart(target, 'SIGKILL');
+  }
+
+  /** Starts a killed member again and waits until it answers. */
+  private async restart(target: LocalMember, after: string): Promise<void> {
     await this.cluster.start(target);
     try {
-      await waitFor(`${target.name} back after SIGKILL`, () => this.client(target, 1000).status(), 20_000);
+      await waitFor(`${target.name} back after ${after}`, () => this.client(target, 1000).status(), 20_000);
     } catch (e) {
       throw new Error(`${String(e)}; ${this.describe(target)}`);
     }
@@ -623,6 +654,60 @@ export class FaultRun {
     this.o.log(`membership: remove ${extra.name}`);
     await removeMember(c, id);
     await this.cluster.forget(extra);
+  }
+
+  /** Where the member's test-only disk fault hooks look (node/storage/test-faults.ts). */
+  private faultDir(m: LocalMember): string {
+    const dir = join(this.root, 'disk-faults', m.name);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  private setFsyncDelay(m: LocalMember, ms: number): void {
+    const file = join(this.faultDir(m), 'fsync-delay-ms');
+    if (ms > 0) writeFileSync(file, String(Math.round(ms)));
+    else rmSync(file, { force: true });
+  }
+
+  /** A slow disk: every WAL fsync of the member waits 100-500 ms for 1-3 s. */
+  private async slowDisk(target: LocalMember): Promise<void> {
+    const ms = 100 + this.rnd() * 400;
+    const span = 1000 + this.rnd() * 2000;
+    this.o.log(`slow disk on ${target.name}: fsync +${Math.round(ms)} ms for ${Math.round(span)} ms`);
+    this.faults.slowDisk++;
+    this.setFsyncDelay(target, ms);
+    await delay(span);
+    this.setFsyncDelay(target, 0);
+  }
+
+  /**
+   * A power cut: records are written and wait 1 s for their fsync when the member is killed;
+   * then its last WAL segment loses a random part of what was never synced (a prefix survives,
+   * so the tail may be torn mid-record) before the member restarts on it.
+   */
+  private async killUnsynced(target: LocalMember, isLeader: boolean): Promise<void> {
+    this.setFsyncDelay(target, 1000);
+    await delay(100 + this.rnd() * 500);
+    await this.cluster.stop(target, 'SIGKILL');
+    this.setFsyncDelay(target, 0);
+    this.faults.unsynced++;
+    let dropped = 0;
+    const synced = join(this.faultDir(target), 'synced');
+    if (existsSync(synced)) {
+      const [path, size] = readFileSync(synced, 'utf8').trim().split(' ');
+      const durable = Number(size);
+      const written = existsSync(path!) ? statSync(path!).size : 0;
+      if (written > durable) {
+        const keep = durable + Math.floor(this.rnd() * (written - durable));
+        truncateSync(path!, keep);
+        dropped = written - keep;
+      }
+    }
+    this.faults.unsyncedBytesDropped += dropped;
+    this.o.log(
+      `power cut on ${target.name}${isLeader ? ' (leader)' : ''}: ${dropped} unsynced WAL bytes dropped`,
+    );
+    await this.restart(target, 'a power cut');
   }
 
   /** A member's process state and the tail of its log, for a failure message. */

@@ -61,10 +61,11 @@ const rows: Array<[string, string]> = [
   ],
   [
     'faults injected',
-    `${f.kill + f.pause + f.transfer + f.replace + f.partition + f.slow + f.membership} (SIGKILL ${f.kill} [leader ${f.killLeader}], ` +
+    `${f.kill + f.pause + f.transfer + f.replace + f.partition + f.slow + f.membership + f.slowDisk + f.unsynced} (SIGKILL ${f.kill} [leader ${f.killLeader}], ` +
       `SIGSTOP ${f.pause} [leader ${f.pauseLeader}], transfer ${f.transfer} [failed ${f.transferFailed}], ` +
       `replace ${f.replace}, partition ${f.partition} [leader cut ${f.partitionLeader}], slow links ${f.slow}, ` +
-      `add+promote+remove ${f.membership} [removed while leading ${f.membershipLeader}])`,
+      `add+promote+remove ${f.membership} [removed while leading ${f.membershipLeader}], ` +
+      `slow disk ${f.slowDisk}, power cut ${f.unsynced} [${f.unsyncedBytesDropped} unsynced WAL bytes dropped])`,
   ],
   ['converged', `revision ${r.finalRevision} after ${r.convergeMs} ms`],
   ['acknowledged writes verified', `${r.writesVerified} (lost ${r.lost.length})`],
