@@ -77,10 +77,6 @@ async function run(): Promise<void> {
     wal,
     walState: state,
     backend: store,
-    restoreBackend: async (db) => {
-      await store.restore(db);
-      return store;
-    },
     transport,
     members,
     saveMembers: (t) => saveMemberTable(membersPath, t),

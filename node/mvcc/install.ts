@@ -1,10 +1,15 @@
 // Replacing the store file with one built from a snapshot: built beside it under a staging name,
 // then renamed over it, so a crash leaves either the old store or the new one, never a mix.
-import { openSync, closeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, openSync, closeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function stagingPath(path: string): string {
   return `${path}.restore`;
+}
+
+/** Whether a staged store is waiting to be installed. */
+export function hasStaged(path: string): boolean {
+  return existsSync(stagingPath(path));
 }
 
 /** Removes a staging file left by a restore that did not finish. */

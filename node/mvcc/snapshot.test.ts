@@ -54,6 +54,42 @@ test('exportSnapshot → restoreSnapshot: same hashKV, applied index, revisions,
   }
 });
 
+test('a staged snapshot leaves the store serving its old state until it is installed', async () => {
+  fillHistory();
+  const data = await collect(h.store.exportSnapshot());
+  const other = new Harness();
+  try {
+    other.put('stale', 'x');
+    const staged = await other.store.stageSnapshot(rechunk(data, 4096));
+    expect(staged).toEqual(h.store.appliedIndex());
+    expect(str(other.get('stale')!.value)).toBe('x');
+    await other.store.installStagedSnapshot(staged.index);
+    expect(other.store.hashKV()).toEqual(h.store.hashKV());
+    // Nothing staged any more: a second install of the same index is a no-op, of a later one an error.
+    await other.store.installStagedSnapshot(staged.index);
+    await expect(other.store.installStagedSnapshot(staged.index + 1)).rejects.toThrow(/no staged snapshot/);
+  } finally {
+    await other.close();
+  }
+});
+
+test('a stage a crash cut short is removed when the store opens, never installed', async () => {
+  fillHistory();
+  const data = await collect(h.store.exportSnapshot());
+  const other = new Harness();
+  try {
+    other.put('mine', 'kept');
+    await other.store.stageSnapshot(rechunk(data, 4096));
+    await other.reopen(); // as after a crash between staging and installing
+    await expect(other.store.installStagedSnapshot(other.store.appliedIndex().index + 1)).rejects.toThrow(
+      /no staged snapshot/,
+    );
+    expect(str(other.get('mine')!.value)).toBe('kept');
+  } finally {
+    await other.close();
+  }
+});
+
 test('restore replaces an open store’s state in place, from one buffer as the server passes it', async () => {
   fillHistory();
   const data = await collect(h.store.exportSnapshot());

@@ -48,11 +48,11 @@ function pack(m: Message): Uint8Array {
   return packr.pack(m);
 }
 
-/** Builds a new store file at `path` (which must not exist) from a snapshot stream. */
+/** Builds a new store file at `path` (which must not exist) from a snapshot stream; returns its meta. */
 export async function writeSnapshotFile(
   path: string,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): Promise<void> {
+): Promise<Meta> {
   const db = Backend.open(path);
   try {
     let meta: Meta | undefined;
@@ -73,6 +73,7 @@ export async function writeSnapshotFile(
     }
     if (!meta || !ended) throw snapshotError('the stream ended early');
     db.env.transactionSync(() => db.writeMeta(meta));
+    return meta;
   } finally {
     await db.close();
   }

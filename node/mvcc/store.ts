@@ -7,7 +7,7 @@ import { Backend, type Meta } from './backend.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
 import { hashKV, type HashKV } from './hash.js';
-import { installStaged, removeStaging, stagingPath } from './install.js';
+import { hasStaged, installStaged, removeStaging, stagingPath } from './install.js';
 import { range } from './range.js';
 import { exportSnapshot, writeSnapshotFile } from './snapshot.js';
 import { KeyView } from './view.js';
@@ -59,6 +59,7 @@ export class MvccStore {
 
   /** Opens (or creates) the store file at `path`. */
   static open(path: string, opts: StoreOptions = {}): MvccStore {
+    removeStaging(path); // a snapshot whose staging a crash cut short
     return new MvccStore(path, opts);
   }
 
@@ -185,15 +186,40 @@ export class MvccStore {
   }
 
   /**
-   * Replaces this store's state with a snapshot's. The new file is built beside the current one,
-   * which keeps serving reads until the swap; during the swap itself the store is closed.
+   * Replaces this store's state with a snapshot's: stageSnapshot() then installStagedSnapshot().
    */
   async restore(chunks: Chunks): Promise<void> {
-    await stage(this.path, chunks);
+    const staged = await this.stageSnapshot(chunks);
+    await this.installStagedSnapshot(staged.index);
+  }
+
+  /**
+   * Builds a snapshot's state in a file beside the store, which keeps serving meanwhile; returns
+   * the applied index and term it holds. A later stage replaces it.
+   */
+  async stageSnapshot(chunks: Chunks): Promise<{ index: number; term: number }> {
+    const meta = await stage(this.path, chunks);
+    return { index: meta.appliedIndex, term: meta.appliedTerm };
+  }
+
+  /**
+   * Swaps in the staged state (the store is closed for the swap). With nothing staged it is a
+   * no-op if the store is already at `minIndex` (a newer stage was installed first), else an error.
+   */
+  async installStagedSnapshot(minIndex: number): Promise<void> {
+    if (!hasStaged(this.path)) {
+      if (this.meta.appliedIndex >= minIndex) return;
+      throw new Error(
+        `no staged snapshot to install and the store is at index ${this.meta.appliedIndex} < ${minIndex}`,
+      );
+    }
     await this.db.close();
     installStaged(this.path);
     this.db = Backend.open(this.path);
     this.meta = this.db.readMeta();
+    if (this.meta.appliedIndex < minIndex) {
+      throw new Error(`the installed snapshot is at index ${this.meta.appliedIndex}, behind ${minIndex}`);
+    }
     this.logger.info('restored from snapshot', {
       appliedIndex: this.meta.appliedIndex,
       revision: this.meta.revision,
@@ -210,10 +236,10 @@ export class MvccStore {
   }
 }
 
-async function stage(path: string, chunks: Chunks): Promise<void> {
+async function stage(path: string, chunks: Chunks): Promise<Meta> {
   removeStaging(path);
   try {
-    await writeSnapshotFile(stagingPath(path), chunks instanceof Uint8Array ? [chunks] : chunks);
+    return await writeSnapshotFile(stagingPath(path), chunks instanceof Uint8Array ? [chunks] : chunks);
   } catch (err) {
     removeStaging(path);
     throw err;

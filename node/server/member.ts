@@ -28,7 +28,7 @@ import { memberId } from './ids.js';
 import { MemberTable, type MemberInfo } from './members.js';
 import type { KvBackend, LogStore, MemberMetrics, PeerTransport, WriteOutcome } from './ports.js';
 import { ReadBatcher } from './read-batcher.js';
-import { decodeSnapshotPayload, encodeSnapshotPayload } from './snapshot-payload.js';
+import { decodeMembers, encodeMembers, snapshotPayload, splitSnapshotPayload } from './snapshot-payload.js';
 import { Waiters } from './waiters.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -48,8 +48,6 @@ export interface MemberParts {
   wal: LogStore;
   walState: { hardState: HardState; snapshotMeta?: Snapshot['meta']; entries: Entry[] };
   backend: KvBackend;
-  /** Replaces the backend with the database image from a leader's snapshot. */
-  restoreBackend: (db: Uint8Array) => Promise<KvBackend>;
   transport: PeerTransport;
   members: MemberTable;
   saveMembers: (table: MemberTable) => Promise<void>;
@@ -102,6 +100,8 @@ export class Member extends EventEmitter {
    * a snapshot could arrive first and a voter that lost its disk would rejoin unnoticed.
    */
   private heardLeader = false;
+  /** Staging a received snapshot and installing one take turns: no install of a half-built image. */
+  private snapshotWork: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly p: MemberParts) {
     super();
@@ -199,10 +199,21 @@ export class Member extends EventEmitter {
       }
       this.wake();
     });
-    transport.onSnapshot(async (m) => {
+    transport.onSnapshot(async (_from, m, chunks) => {
       // Refused, the leader retries after its next heartbeat (the sender reports the failure).
       if (this.joining && !this.heardLeader) throw new Error("waiting for the leader's first heartbeat");
-      if (!this.stepOrStop(m)) return;
+      const meta = m.snapshot!.meta;
+      // The image is built on disk as it streams in; the core then gets the message with only the
+      // member table, and the image is swapped in when the core installs the snapshot.
+      const members = await this.snapshotTurn(async () => {
+        const { members, db } = await splitSnapshotPayload(chunks);
+        const staged = await this.backend.stageSnapshot(db);
+        if (staged.index < meta.index) {
+          throw new Error(`the snapshot's image is at index ${staged.index}, behind its index ${meta.index}`);
+        }
+        return members;
+      });
+      if (!this.stepOrStop({ ...m, snapshot: { meta, data: encodeMembers(members) } })) return;
       this.wake();
     });
     this.syncPeers();
@@ -298,15 +309,17 @@ export class Member extends EventEmitter {
   }
 
   private async sendSnapshot(m: Message): Promise<void> {
+    let bytes = 0;
+    async function* counted(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const c of chunks) {
+        bytes += c.byteLength;
+        yield c;
+      }
+    }
     try {
-      const payload = await encodeSnapshotPayload(this.p.members, this.backend);
-      await this.p.transport.sendSnapshot({ ...m, snapshot: { meta: m.snapshot!.meta, data: payload } });
+      await this.p.transport.sendSnapshot(m.to, m, counted(snapshotPayload(this.p.members, this.backend)));
       this.rn.reportSnapshot(m.to, false);
-      this.p.logger.info('snapshot sent', {
-        to: m.to,
-        index: m.snapshot!.meta.index,
-        bytes: payload.byteLength,
-      });
+      this.p.logger.info('snapshot sent', { to: m.to, index: m.snapshot!.meta.index, bytes });
     } catch (e) {
       this.rn.reportSnapshot(m.to, true);
       this.p.logger.warn('snapshot send failed', { to: m.to, error: String(e) });
@@ -314,12 +327,18 @@ export class Member extends EventEmitter {
     this.wake();
   }
 
+  private snapshotTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.snapshotWork.then(work);
+    this.snapshotWork = run.catch(() => undefined);
+    return run;
+  }
+
   private async installSnapshot(snap: Snapshot): Promise<void> {
     const { logger, wal } = this.p;
     logger.info('installing snapshot from leader', { index: snap.meta.index, term: snap.meta.term });
     this.joining = false;
-    const { members, db } = decodeSnapshotPayload(snap.data);
-    this.backend = await this.p.restoreBackend(db);
+    const members = decodeMembers(snap.data);
+    await this.snapshotTurn(() => this.backend.installStagedSnapshot(snap.meta.index));
     for (const m of members) this.p.members.upsert(m);
     await this.p.saveMembers(this.p.members);
     // The WAL may only point past entries once the backend holding them is on disk.

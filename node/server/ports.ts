@@ -28,6 +28,10 @@ export interface KvBackend extends WatchSource {
   currentRevision(): number;
   alarms(): string[];
   exportSnapshot(): AsyncIterable<Uint8Array>;
+  /** Builds a snapshot's image beside the live state (which keeps serving); returns its applied index. */
+  stageSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ index: number; term: number }>;
+  /** Swaps in the staged image; a no-op when nothing is staged and the state is already at `minIndex`. */
+  installStagedSnapshot(minIndex: number): Promise<void>;
   /** Resolves once every commit so far is on disk (the WAL is trimmed only after it). */
   flushed(): Promise<void>;
   dbSize(): number;
@@ -36,11 +40,13 @@ export interface KvBackend extends WatchSource {
 
 export interface PeerTransport {
   onMessages(handler: (msgs: Message[]) => void): void;
-  onSnapshot(handler: (msg: Message) => Promise<void>): void;
+  /** A snapshot arrives as its message and a stream of payload chunks; a rejection fails the send. */
+  onSnapshot(handler: (from: string, msg: Message, chunks: AsyncIterable<Uint8Array>) => Promise<void>): void;
   /** member id → peer URL */
   setPeers(peers: Map<string, string>): void;
   send(msgs: Message[]): void;
-  sendSnapshot(msg: Message): Promise<void>;
+  /** Streams `chunks` as the payload of the snapshot message `msg`; resolves once the peer took it. */
+  sendSnapshot(to: string, msg: Message, chunks: AsyncIterable<Uint8Array>): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -67,23 +67,6 @@ test('a 20 MiB snapshot streams in chunks and arrives intact while heartbeats ke
   }
 });
 
-test('the whole-snapshot API (the member uses it) round-trips the data in the message', async () => {
-  const { chunks } = chunksOf(3, MiB);
-  const data = Buffer.concat(chunks);
-  let got: Message | undefined;
-  const b = await node('b');
-  b.t.onSnapshot(async (m) => {
-    got = m;
-  });
-  const a = await node('a', { snapshotChunkBytes: 256 * 1024 });
-  a.t.setPeers(new Map([['b', `http://127.0.0.1:${b.port}`]]));
-  await a.t.sendSnapshot(snapMsg(7, data));
-  expect(got?.type).toBe('snap');
-  expect(got?.snapshot?.meta).toEqual(snapMsg(7).snapshot!.meta);
-  expect(got?.snapshot?.data).toBeInstanceOf(Uint8Array);
-  expect(Buffer.compare(Buffer.from(got!.snapshot!.data), data)).toBe(0);
-});
-
 test('a snapshot the receiver fails to install rejects the send with its reason', async () => {
   const b = await node('b', {
     onSnapshot: async (_from, _msg, data) => {

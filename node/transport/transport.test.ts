@@ -254,7 +254,7 @@ test('connections to peers, snapshot streams included, leave from the source add
   try {
     const a = await node('a', { sourceAddress: '127.0.3.7' });
     a.t.addPeer('b', loopback((server.address() as { port: number }).port));
-    await a.t.sendSnapshot(snapMsg(1)).catch(() => {}); // the server hangs up: only the dial matters
+    await a.t.sendSnapshot('b', snapMsg(1), []).catch(() => {}); // the server hangs up: only the dial matters
     await waitFor('two connections', () => seen.length >= 2);
     expect(new Set(seen)).toEqual(new Set(['127.0.3.7']));
   } finally {

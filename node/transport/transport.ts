@@ -129,16 +129,9 @@ export class Transport implements PeerTransport {
     this.messageHandler = handler;
   }
 
-  /**
-   * Replaces the snapshot handler with one that gets the whole snapshot in `msg.snapshot.data`,
-   * for callers that want it in one piece (the streaming handler is the `onSnapshot` option).
-   */
-  onSnapshot(handler: (msg: Message) => Promise<void>): void {
-    this.snapshotHandler = async (_from, msg, chunks) => {
-      const parts: Uint8Array[] = [];
-      for await (const c of chunks) parts.push(c);
-      await handler({ ...msg, snapshot: { meta: msg.snapshot!.meta, data: Buffer.concat(parts) } });
-    };
+  /** Replaces the snapshot handler given in the options. */
+  onSnapshot(handler: SnapshotHandler): void {
+    this.snapshotHandler = handler;
   }
 
   /** Listens, starts dialling the peers, and returns the port listened on. */
@@ -233,27 +226,16 @@ export class Transport implements PeerTransport {
     }
   }
 
-  /** Streams the snapshot in `msg.snapshot.data` (the whole snapshot in memory). */
-  sendSnapshot(msg: Message): Promise<void>;
   /**
    * Streams a snapshot on its own connection: `msg` is the 'snap' message (its snapshot's meta is
    * sent, its data is not), `chunks` the data. Resolves once the peer installed it; rejects on any
    * failure, so the caller can report the snapshot as failed to Raft.
    */
-  sendSnapshot(
+  async sendSnapshot(
     to: NodeId,
     msg: Message,
     chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  ): Promise<void>;
-  async sendSnapshot(
-    target: Message | NodeId,
-    header?: Message,
-    data?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   ): Promise<void> {
-    const [to, msg, chunks] =
-      typeof target === 'string'
-        ? [target, header!, data!]
-        : [target.to, target, [target.snapshot?.data ?? new Uint8Array(0)]];
     const link = this.links.get(to);
     if (!link) throw new Error(`cannot send a snapshot to unknown peer ${to}`);
     if (!msg.snapshot) throw new Error('a snapshot message needs snapshot meta');
