@@ -6,7 +6,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench etcd prometheus \
+.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench bench-large etcd prometheus \
 	manifests manifests-check monitoring-check clean
 
 help:
@@ -14,6 +14,7 @@ help:
 	@echo "make test     lint, type-check and run the default test suite"
 	@echo "make soak     run seeded simulations for SOAK_SECONDS (default $(SOAK_SECONDS))"
 	@echo "make bench    raftkv vs etcd side by side, writes bench/RESULTS.md"
+	@echo "make bench-large  a 1 GiB data set on both: restart and replacement times, writes bench/LARGE.md"
 	@echo "make e2e      operator end-to-end tests in a local Kubernetes control plane"
 	@echo "make manifests  regenerate the CRD, dashboard and deploy/ manifests"
 
@@ -70,11 +71,18 @@ BENCH_SECONDS ?= 10
 bench: build etcd
 	node dist/test/bench/run-bench.js --seconds $(BENCH_SECONDS) --out bench/RESULTS.md
 
+# A large data set (LARGE_MIB of live data) on raftkv and etcd: restart and volume-replacement
+# times and peak memory; writes bench/LARGE.md.
+LARGE_MIB ?= 1024
+bench-large: build etcd
+	node dist/test/bench/run-large.js --mib $(LARGE_MIB) --out bench/LARGE.md
+
 soak: build
 	node dist/test/sim/soak.js --seconds $(SOAK_SECONDS)
 
-# Fault soak on real processes (SIGKILL, SIGSTOP, leadership transfers under recorded load, then
-# convergence, no lost writes and linearizability); prints a summary table. See docs/fault.md.
+# Fault soak on real processes (kills, pauses, partitions, slow links and disks, power cuts,
+# transfers and membership changes under recorded load and watches, then convergence, no lost
+# writes, exact watches and linearizability); prints a summary table. See docs/fault.md.
 FAULT_SEED ?= 1
 soak-fault: build
 	node dist/test/fault/soak.js --seconds $(SOAK_SECONDS) --seed $(FAULT_SEED)

@@ -1,7 +1,9 @@
-// The short benchmark CI runs so `make bench` cannot rot: both systems, every workload, one
-// second each. It checks that every measurement was taken, never how fast it was.
+// The short benchmarks CI runs so `make bench` and `make bench-large` cannot rot: both systems,
+// every workload, one second each, and an 8 MiB "large" data set. They check that every
+// measurement was taken, never how fast it was.
 import { jest } from '@jest/globals';
 import { benchBoth, resultsTable } from './bench.js';
+import { largeDataset, largeTable } from './large.js';
 
 jest.setTimeout(180_000);
 
@@ -17,4 +19,16 @@ test('raftkv and etcd both complete every benchmark workload and the table has a
   }
   const table = resultsTable(raftkv, etcd);
   expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(14);
+});
+
+test('the large-data benchmark measures restarts and a volume replacement on both systems', async () => {
+  const results = [await largeDataset('raftkv', 8 * 1024 ** 2), await largeDataset('etcd', 8 * 1024 ** 2)];
+  for (const r of results) {
+    expect(r.dataMiB).toBe(8);
+    expect(r.dbMiB).toBeGreaterThanOrEqual(8);
+    for (const ms of [r.restartAfterSigtermMs, r.restartAfterSigkillMs, r.replaceCatchUpMs])
+      expect(ms).toBeGreaterThan(0);
+    expect(r.replaceMemberPeakMiB).toBeGreaterThan(0);
+  }
+  expect(largeTable(results[0]!, results[1]!).split('\n')).toHaveLength(10);
 });

@@ -27,6 +27,7 @@ import { checkSerializableReads, describeViolation, type ReadViolation } from '.
 import { PeerLinks, type LinkEnd } from './links.js';
 import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
+import { addMember, removeMember } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 export interface FaultRunOptions {
@@ -156,35 +157,6 @@ function linkEnd(m: LocalMember): LinkEnd {
   };
   const listen = at(m.peerListenURL);
   return { name: m.name, sourceHost: listen.host, advertised: at(m.peerURL), listen };
-}
-
-/**
- * Adds a member (retrying while the cluster settles) and returns its id. A retry after an
- * answer lost to a timeout finds the member already there instead of failing on the duplicate.
- */
-function addMember(c: KvClient, peerURL: string, learner: boolean): Promise<string> {
-  return waitFor(
-    `member ${peerURL} added`,
-    async () => {
-      const known = (await c.members()).find((m) => m.peerURLs.includes(peerURL));
-      return known ? known.ID : c.memberAdd(peerURL, learner);
-    },
-    20_000,
-    200,
-  );
-}
-
-/** Removes a member (retrying while the cluster settles) until the membership no longer lists it. */
-function removeMember(c: KvClient, id: string): Promise<true> {
-  return waitFor(
-    `member ${id} removed`,
-    async () => {
-      if ((await c.members()).some((m) => m.ID === id)) await c.memberRemove(id);
-      return (await c.members()).some((m) => m.ID === id) ? undefined : true;
-    },
-    20_000,
-    200,
-  );
 }
 
 /** Every key the clients use starts with it (k0, k1, ...): watchers watch the prefix. */
