@@ -22,6 +22,18 @@ async function* rechunk(data: Buffer, size: number): AsyncIterable<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
 
+/** Runs `fn` on a second store, given the snapshot of the filled first one. */
+async function withOtherStore(fn: (other: Harness, data: Buffer) => Promise<void>): Promise<void> {
+  fillHistory();
+  const data = await collect(h.store.exportSnapshot());
+  const other = new Harness();
+  try {
+    await fn(other, data);
+  } finally {
+    await other.close();
+  }
+}
+
 function fillHistory(): void {
   for (let i = 0; i < 300; i++) h.put(`k${i % 37}`, `v${i}`.repeat(i % 50));
   h.del('k1');
@@ -55,10 +67,7 @@ test('exportSnapshot → restoreSnapshot: same hashKV, applied index, revisions,
 });
 
 test('a staged snapshot leaves the store serving its old state until it is installed', async () => {
-  fillHistory();
-  const data = await collect(h.store.exportSnapshot());
-  const other = new Harness();
-  try {
+  await withOtherStore(async (other, data) => {
     other.put('stale', 'x');
     const staged = await other.store.stageSnapshot(rechunk(data, 4096));
     expect(staged).toEqual(h.store.appliedIndex());
@@ -68,16 +77,11 @@ test('a staged snapshot leaves the store serving its old state until it is insta
     // Nothing staged any more: a second install of the same index is a no-op, of a later one an error.
     await other.store.installStagedSnapshot(staged.index);
     await expect(other.store.installStagedSnapshot(staged.index + 1)).rejects.toThrow(/no staged snapshot/);
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test('a stage a crash cut short is removed when the store opens, never installed', async () => {
-  fillHistory();
-  const data = await collect(h.store.exportSnapshot());
-  const other = new Harness();
-  try {
+  await withOtherStore(async (other, data) => {
     other.put('mine', 'kept');
     await other.store.stageSnapshot(rechunk(data, 4096));
     await other.reopen(); // as after a crash between staging and installing
@@ -85,25 +89,18 @@ test('a stage a crash cut short is removed when the store opens, never installed
       /no staged snapshot/,
     );
     expect(str(other.get('mine')!.value)).toBe('kept');
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test('restore replaces an open store’s state in place, from one buffer as the server passes it', async () => {
-  fillHistory();
-  const data = await collect(h.store.exportSnapshot());
-  const other = new Harness();
-  try {
+  await withOtherStore(async (other, data) => {
     other.put('stale', 'x');
     await other.store.restore(data);
     expect(other.store.hashKV()).toEqual(h.store.hashKV());
     expect(other.get('stale')).toBeUndefined();
     await other.reopen();
     expect(other.store.appliedIndex()).toEqual(h.store.appliedIndex());
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test('the export is one consistent read: writes during it do not show up in it', async () => {
@@ -124,10 +121,7 @@ test('the export is one consistent read: writes during it do not show up in it',
 });
 
 test('a cut-short or corrupt stream is refused and the store keeps its old state', async () => {
-  fillHistory();
-  const data = await collect(h.store.exportSnapshot());
-  const other = new Harness();
-  try {
+  await withOtherStore(async (other, data) => {
     other.put('mine', '1');
     await expect(other.store.restore(data.subarray(0, data.length - 3))).rejects.toThrow(
       /ended early|Unexpected end/,
@@ -138,9 +132,7 @@ test('a cut-short or corrupt stream is refused and the store keeps its old state
     expect(summary(other.get('mine'))).toEqual(['1', 2, 2, 1]);
     other.put('mine', '2');
     expect(str(other.get('mine')!.value)).toBe('2');
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 test('rows out of revision order are refused (they would leave an old version live)', async () => {

@@ -5,14 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { benchBoth, resultsTable } from './bench.js';
+import { argNumber, argText } from '../support/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-
-const seconds = Number(arg('seconds', '10'));
-const out = arg('out', 'bench/RESULTS.md');
+const seconds = argNumber('seconds', 10);
+const out = argText('out', 'bench/RESULTS.md');
 const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
 const loadBefore = loadavg()[0]!.toFixed(1);
 const { raftkv, etcd } = await benchBoth(seconds);

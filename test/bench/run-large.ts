@@ -6,14 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { largeDataset, largeTable } from './large.js';
+import { argNumber, argText } from '../support/args.js';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
-
-const mib = Number(arg('mib', '1024'));
-const out = arg('out', 'bench/LARGE.md');
+const mib = argNumber('mib', 1024);
+const out = argText('out', 'bench/LARGE.md');
 const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
 const raftkv = await largeDataset('raftkv', mib * 1024 ** 2);
 const etcd = await largeDataset('etcd', mib * 1024 ** 2);

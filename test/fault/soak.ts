@@ -2,14 +2,7 @@
 // [--clients C] [--keys K] [--weights kill=4,partition=2,...] [--snapshot-count N] [--verbose]
 // Prints a summary table; exits non-zero when any anomaly was found or the checker could not decide.
 import { DEFAULT_FAULT_WEIGHTS, faultRun, type FaultWeights } from './harness.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
+import { argNumber } from '../support/args.js';
 
 /** --weights kill=4,partition=0,...: fault weights over the defaults (harness.ts). */
 function weights(): Partial<FaultWeights> {
@@ -24,19 +17,19 @@ function weights(): Partial<FaultWeights> {
   );
 }
 
-const seconds = arg('seconds', 60);
-const seed = arg('seed', Date.now() % 100000);
+const seconds = argNumber('seconds', 60);
+const seed = argNumber('seed', Date.now() % 100000);
 const verbose = process.argv.includes('--verbose');
 const r = await faultRun({
   seconds,
   seed,
-  members: arg('members', 3),
-  clientsPerMember: arg('clients', 2),
+  members: argNumber('members', 3),
+  clientsPerMember: argNumber('clients', 2),
   faultWeights: { ...DEFAULT_FAULT_WEIGHTS, ...weights() },
-  keys: arg('keys', 4),
-  checkDeadlineMs: arg('check-deadline', 60) * 1000,
+  keys: argNumber('keys', 4),
+  checkDeadlineMs: argNumber('check-deadline', 60) * 1000,
   memberArgs: process.argv.includes('--snapshot-count')
-    ? [`--snapshot-count=${arg('snapshot-count', 10000)}`]
+    ? [`--snapshot-count=${argNumber('snapshot-count', 10000)}`]
     : [],
   log: (line) => {
     if (verbose) console.error(`[${new Date().toISOString()}] ${line}`);

@@ -1,13 +1,9 @@
 // Replays one simulation with its event trace: node dist/test/sim/replay.js --seed N --members M
 import { Simulation } from './simulation.js';
+import { argNumber } from '../support/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const seed = arg('seed', 1);
-const members = arg('members', 3);
+const seed = argNumber('seed', 1);
+const members = argNumber('members', 3);
 try {
   const figure8 = process.argv.includes('--figure8');
   const result = new Simulation({ seed, members, figure8, trace: (line) => console.log(line) }).run();

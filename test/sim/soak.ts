@@ -1,14 +1,10 @@
 // `make soak`: seeded simulations for as long as it is given, then a summary table.
 //   node dist/test/sim/soak.js --seconds 600 [--first-seed 100000]
 import { Simulation } from './simulation.js';
+import { argNumber } from '../support/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const seconds = arg('seconds', 60);
-let seed = arg('first-seed', 1_000_000);
+const seconds = argNumber('seconds', 60);
+let seed = argNumber('first-seed', 1_000_000);
 const sizes = [1, 3, 5, 7];
 const rows = new Map(sizes.map((m) => [m, { runs: 0, events: 0, committed: 0, reads: 0, failures: 0 }]));
 const started = Date.now();

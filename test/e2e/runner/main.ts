@@ -18,19 +18,13 @@ import {
   writeHosts,
 } from './net.js';
 import { PodRunner } from './pod.js';
-
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : fallback;
-  if (v === undefined) throw new Error(`missing --${name}`);
-  return v;
-}
+import { argText } from '../../support/args.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const kubeconfig = arg('kubeconfig', process.env.KUBECONFIG);
-const stateDir = arg('state', '/tmp/raftkv-e2e/runner');
-const nodeName = arg('node', 'raftkv-e2e');
-const imagesFile = process.argv.includes('--images') ? arg('images') : undefined;
+const kubeconfig = argText('kubeconfig', process.env.KUBECONFIG);
+const stateDir = argText('state', '/tmp/raftkv-e2e/runner');
+const nodeName = argText('node', 'raftkv-e2e');
+const imagesFile = process.argv.includes('--images') ? argText('images') : undefined;
 // Images run as local programs: a container without `command` runs the mapped entrypoint + args.
 // First match wins: the operator's image before the members'.
 const images: Record<string, string[]> = {
