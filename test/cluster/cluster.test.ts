@@ -3,11 +3,10 @@
 // log and from a snapshot, and membership changes.
 import { jest } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
-import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
+import { tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -19,13 +18,11 @@ const client = (m: LocalMember) => new KvClient([m.clientURL], 5000);
 const leaderOf = (cluster: LocalCluster) =>
   agreedLeader(() => cluster.members.filter((m) => m.proc), 20_000, 5000);
 
-let root: string;
+let t: TempCluster;
 let cluster: LocalCluster;
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'raftkv-cluster-'));
-  cluster = new LocalCluster({
+  t = await tempCluster('cluster', {
     size: 3,
-    dataRoot: root,
     extraArgs: [
       '--heartbeat-interval=50',
       '--election-timeout=500',
@@ -33,8 +30,7 @@ beforeAll(async () => {
       '--snapshot-catchup-entries=10',
     ],
   });
-  await cluster.plan();
-  await cluster.startAll();
+  cluster = t.cluster;
 });
 afterAll(async () => {
   // A member that failed on its own is worth seeing: show the end of its log.
@@ -42,8 +38,7 @@ afterAll(async () => {
     if (m.proc && m.proc.exitCode)
       console.error(`${m.name} exited ${m.proc.exitCode}:\n${m.log.join('').slice(-3000)}`);
   }
-  await cluster.stopAll('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
+  await t.dispose();
 });
 
 const acked = new Map<string, string>();

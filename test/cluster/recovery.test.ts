@@ -1,26 +1,25 @@
 // Damage on a real member's disk: a torn tail is repaired and the data served; a flipped byte
 // in the middle of the log stops the member with the file and offset.
 import { jest } from '@jest/globals';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
+import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(60_000);
 
-let root: string;
+let t: TempCluster;
 let cluster: LocalCluster;
 let m: LocalMember;
 beforeEach(async () => {
-  root = mkdtempSync(join(tmpdir(), 'raftkv-recovery-'));
-  cluster = new LocalCluster({
-    size: 1,
-    dataRoot: root,
-    extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
-  });
-  await cluster.plan();
+  t = await tempCluster(
+    'recovery',
+    { size: 1, extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'] },
+    false,
+  );
+  cluster = t.cluster;
   m = cluster.members[0]!;
   await cluster.start(m);
   const c = new KvClient([m.clientURL]);
@@ -28,10 +27,7 @@ beforeEach(async () => {
   for (let i = 0; i < 20; i++) await c.put(`k${i}`, `v${i}`);
   await cluster.stop(m, 'SIGTERM');
 });
-afterEach(async () => {
-  await cluster.stopAll('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
+afterEach(() => t.dispose());
 
 function walFiles(): string[] {
   const dir = join(m.dataDir, 'member', 'wal');
@@ -39,12 +35,6 @@ function walFiles(): string[] {
     .filter((f) => f.endsWith('.wal'))
     .sort()
     .map((f) => join(dir, f));
-}
-
-async function exitOf(member: LocalMember): Promise<number | null> {
-  const proc = member.proc!;
-  if (proc.exitCode !== null) return proc.exitCode;
-  return new Promise((ok) => proc.once('exit', (code) => ok(code)));
 }
 
 test('a record torn at the tail is cut off with a warning and every acknowledged write is served', async () => {

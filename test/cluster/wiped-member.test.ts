@@ -2,38 +2,25 @@
 // term): it refuses with a clear error, and the remedy the operator automates works by hand —
 // remove it, add it back as a learner, let it catch up, promote it.
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { KvClient } from '../../node/client/client.js';
-import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import type { LocalCluster } from '../../node/tools/local-cluster.js';
+import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(90_000);
 
-let root: string;
+let t: TempCluster;
 let cluster: LocalCluster;
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'raftkv-wiped-'));
-  cluster = new LocalCluster({
+  t = await tempCluster('wiped', {
     size: 3,
-    dataRoot: root,
     extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
   });
-  await cluster.plan();
-  await cluster.startAll();
+  cluster = t.cluster;
 });
-afterAll(async () => {
-  await cluster.stopAll('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
-async function exitOf(m: LocalMember): Promise<number | null> {
-  const proc = m.proc!;
-  if (proc.exitCode !== null) return proc.exitCode;
-  return new Promise((ok) => proc.once('exit', (code) => ok(code)));
-}
+afterAll(() => t.dispose());
 
 test('a voter restarted with an empty data dir refuses to rejoin, and is replaced by remove + add', async () => {
   // A follower loses its disk: the leader that saw its log grow is the one that exposes it (a

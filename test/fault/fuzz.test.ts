@@ -5,12 +5,11 @@
 // data written before is intact and new writes work. Failures print the seed and the request.
 import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
+import { tempCluster, type TempCluster } from '../support/cluster.js';
 import { Rng } from '../sim/rng.js';
 import { waitFor } from '../support/wait.js';
 
@@ -19,15 +18,13 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const CASES = Number(process.env.FUZZ_CASES ?? 200);
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-let root: string;
+let t: TempCluster;
 let cluster: LocalCluster;
 const baseline = new Map<string, string>();
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'raftkv-fuzz-'));
-  cluster = new LocalCluster({ size: 3, dataRoot: root, extraArgs: ['--max-request-bytes=65536'] });
-  await cluster.plan();
-  await cluster.startAll();
+  t = await tempCluster('fuzz', { size: 3, extraArgs: ['--max-request-bytes=65536'] });
+  cluster = t.cluster;
   const c = new KvClient(cluster.members.map((m) => m.clientURL));
   await waitFor('writes', async () => c.put('ready', 'yes'), 30_000, 100);
   for (let i = 0; i < 20; i++) {
@@ -35,10 +32,7 @@ beforeAll(async () => {
     await c.put(`base/${i}`, `v${i}`);
   }
 });
-afterAll(async () => {
-  await cluster.stopAll('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => t.dispose());
 
 /** Valid requests per route, on keys under fuzz/ so no mutation can reach the baseline. */
 const TEMPLATES: Record<string, Record<string, unknown>> = {
