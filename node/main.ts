@@ -125,12 +125,24 @@ async function run(): Promise<void> {
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
   member.on('fatal', () => void stop(1, 'fatal error'));
+  let removalCheck: NodeJS.Timeout | undefined;
   member.on('removed', (how: 'applied' | 'refused') => {
-    // Like etcd: give the others a moment to learn the change is committed, then exit — unless
-    // the log this member applied has added it back since (a replaced member catching up).
-    logger.warn('this member was removed from the cluster; exiting');
-    setTimeout(() => {
-      if (how === 'applied' && member.inConfiguration()) logger.info('added back to the cluster; staying');
+    if (removalCheck) return; // one decision at a time
+    logger.warn(
+      how === 'applied'
+        ? 'this member was removed from the cluster'
+        : 'a peer refused this member as removed from the cluster',
+    );
+    // Like etcd: give the others a moment to learn the change is committed, then exit — unless the
+    // log this member applied has added it back since (a replaced member catching up), or, told by
+    // a peer, the leader still replicates to it (that peer's view is stale: it is replaying an old
+    // removal of this member's ID, before the log re-adds it).
+    removalCheck = setTimeout(() => {
+      removalCheck = undefined;
+      const stillMember =
+        member.inConfiguration() &&
+        (how === 'applied' || member.leaderReplicatedWithin(cfg.electionTimeoutMs));
+      if (stillMember) logger.info('still a member of the cluster; staying');
       else void stop(0, 'removed from the cluster');
     }, 2 * cfg.electionTimeoutMs);
   });

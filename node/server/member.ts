@@ -100,6 +100,8 @@ export class Member extends EventEmitter {
    * a snapshot could arrive first and a voter that lost its disk would rejoin unnoticed.
    */
   private heardLeader = false;
+  /** When the current leader last replicated to this member (performance.now()). */
+  private leaderHeardAt = -Infinity;
   /** Staging a received snapshot and installing one take turns: no install of a half-built image. */
   private snapshotWork: Promise<unknown> = Promise.resolve();
 
@@ -196,6 +198,9 @@ export class Member extends EventEmitter {
         if (this.joining && !this.heardLeader && (m.type === 'app' || m.type === 'snap')) continue;
         if (!this.stepOrStop(m)) return;
         if (m.type === 'heartbeat') this.heardLeader = true;
+        if ((m.type === 'heartbeat' || m.type === 'app') && m.from === this.rn.raft.lead) {
+          this.leaderHeardAt = performance.now();
+        }
       }
       this.wake();
     });
@@ -563,6 +568,15 @@ export class Member extends EventEmitter {
   }
 
   /** In the latest configuration this member knows (configurations count from when they are appended). */
+  /**
+   * Whether this member leads, or the leader has replicated to it within `ms`: then it is a member, whatever a
+   * peer with a stale view of the membership says (a member replaying an old removal of this ID,
+   * before the log re-adds it, refuses it as removed).
+   */
+  leaderReplicatedWithin(ms: number): boolean {
+    return this.rn.raft.role === 'leader' || performance.now() - this.leaderHeardAt <= ms;
+  }
+
   inConfiguration(): boolean {
     const cs = this.rn.raft.confState;
     return cs.voters.includes(this.id) || cs.learners.includes(this.id);

@@ -3,7 +3,9 @@
 // remove it, add it back as a learner, let it catch up, promote it.
 import { jest } from '@jest/globals';
 import { rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { KvClient } from '../../node/client/client.js';
+import { encodeFrame } from '../../node/transport/framing.js';
 import type { LocalCluster } from '../../node/tools/local-cluster.js';
 import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
@@ -57,4 +59,48 @@ test('a voter restarted with an empty data dir refuses to rejoin, and is replace
   expect(members.filter((m) => !m.isLearner)).toHaveLength(3);
   const { kvs } = await m3c.get('k', { prefix: true, serializable: true });
   expect(kvs).toHaveLength(20);
+});
+
+test('a member that the leader still replicates to stays when a peer with a stale view refuses it as removed', async () => {
+  // A member joining later replays the log, and between a replaced member's old removal and its
+  // re-addition (same ID, same peer URL) it refuses that member as removed. Stand-in: a learner
+  // whose "process" refuses everyone that way.
+  const refused: string[] = [];
+  const liar = createServer((s) => {
+    refused.push(s.remoteAddress ?? '');
+    s.end(encodeFrame({ t: 'reject', reason: 'removed', detail: 'a stale view of the membership' }));
+  });
+  await new Promise<void>((ok) => liar.listen(0, '127.0.0.1', ok));
+  const c = new KvClient(cluster.members.map((m) => m.clientURL));
+  const id = await c.memberAdd(`http://127.0.0.1:${(liar.address() as AddressInfo).port}`, true);
+  try {
+    const log = (m: (typeof cluster.members)[number]) => m.log.join('');
+    await waitFor(
+      'every member to decide to stay',
+      async () =>
+        cluster.members.every((m) => /still a member of the cluster; staying/.test(log(m)))
+          ? true
+          : undefined,
+      30_000,
+    );
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    for (const m of cluster.members) expect(m.proc?.exitCode).toBeNull();
+    await c.put('after-refusals', 'ok');
+  } finally {
+    liar.close();
+    await c.memberRemove(id);
+  }
+});
+
+test('a member removed while it was down is refused by its peers when it comes back, and exits', async () => {
+  const leader = await agreedLeader(() => cluster.members.filter((m) => m.proc));
+  const victim = cluster.members.find((m) => m !== leader && m.proc)!;
+  const c = new KvClient(cluster.members.filter((m) => m !== victim).map((m) => m.clientURL));
+  const id = (await new KvClient([victim.clientURL]).status()).memberId;
+  await cluster.stop(victim, 'SIGKILL');
+  await c.memberRemove(id);
+  await cluster.start(victim); // its own data still lists it: only its peers can tell it
+  expect(await exitOf(victim)).toBe(0);
+  expect(victim.log.join('')).toMatch(/a peer refused this member as removed/);
+  await c.put('after-removal', 'ok');
 });

@@ -371,8 +371,10 @@ export class FaultRun {
     return result;
   }
 
-  /** Stops every member; the data is removed unless `keep` (kept for a post-mortem). */
+  /** Stops every member; the data is removed unless `keep` (kept, with each member's log, for a post-mortem). */
   async close(keep = false): Promise<string> {
+    if (keep)
+      for (const m of this.cluster.members) writeFileSync(join(this.root, `${m.name}.log`), m.log.join(''));
     await Promise.all(this.watchers.map((w) => w.close()));
     for (const m of this.paused) if (m.proc?.pid) process.kill(m.proc.pid, 'SIGCONT');
     this.paused.clear();
@@ -467,6 +469,11 @@ export class FaultRun {
     while (Date.now() < end) {
       await delay(gapMin + this.rnd() * (gapMax - gapMin));
       if (Date.now() >= end || (total === 0 && scripted.length === 0)) break;
+      // A member that exited by itself (not killed by a fault) is a finding: stop and show it.
+      const exited = this.cluster.members.find(
+        (m) => m.proc && (m.proc.exitCode ?? m.proc.signalCode) !== null,
+      );
+      if (exited) throw new Error(`${exited.name} exited by itself; ${this.describe(exited)}`);
       // One fault at a time: a cluster that lost its quorum tells nothing more.
       let leader: LocalMember;
       try {
