@@ -17,8 +17,9 @@ beforeAll(async () => {
     seconds: 30,
     seed: SEED,
     checkDeadlineMs: 20_000,
-    // Then random faults of every kind; these first make sure a short run has the rarer ones.
-    firstFaults: ['membership', 'replace', 'partition', 'unsynced'],
+    // These first, then random faults of every kind: every kind the test asserts happens, however
+    // slow the machine (the clients keep going until the scripted faults are done).
+    firstFaults: ['kill:leader', 'pause', 'membership', 'replace', 'partition', 'unsynced'],
   });
   console.log(
     `fault run seed ${SEED}: ${r.ops.total} ops (ok ${r.ops.ok}, failed ${r.ops.fail}, unknown ${r.ops.unknown}), ` +
@@ -35,7 +36,7 @@ test('faults were injected and the clients got work done', () => {
   expect(r.faults.partition).toBeGreaterThan(0);
   expect(r.faults.membership).toBeGreaterThan(0);
   expect(r.faults.unsynced).toBeGreaterThan(0);
-  expect(r.faults.killLeader + r.faults.pauseLeader).toBeGreaterThan(0);
+  expect(r.faults.killLeader).toBeGreaterThan(0);
   expect(r.ops.ok).toBeGreaterThan(500);
   for (const kind of ['get', 'sget', 'put', 'cas', 'delete'])
     expect(r.ops.byKind[kind] ?? 0).toBeGreaterThan(0);

@@ -49,7 +49,7 @@ export interface FaultRunOptions {
   /** Relative weights of the fault kinds; 0 turns one off. */
   faultWeights?: FaultWeights;
   /** Faults injected first, in this order, before the random ones (so a short run has each). */
-  firstFaults?: Array<keyof FaultWeights>;
+  firstFaults?: ScriptedFault[];
   checkDeadlineMs?: number;
   /** Where the member data goes (a temporary directory by default; removed at the end). */
   dataRoot?: string;
@@ -86,6 +86,9 @@ export const DEFAULT_FAULT_WEIGHTS: FaultWeights = {
   slowDisk: 1,
   unsynced: 2,
 };
+
+/** A fault kind injected first; with ':leader', aimed at the leader. */
+export type ScriptedFault = keyof FaultWeights | `${keyof FaultWeights}:leader`;
 
 export interface FaultRunResult {
   seed: number;
@@ -192,6 +195,8 @@ export class FaultRun {
   }
   private readonly paused = new Set<LocalMember>();
   private readonly watchers: ResumingWatcher[] = [];
+  /** Until the fault injector is done (scripted faults may outlast the run's seconds). */
+  private faultsPending = true;
   /** Extra members added so far (x1, x2, ...). */
   private extras = 0;
   readonly links = new PeerLinks();
@@ -289,7 +294,7 @@ export class FaultRun {
     for (const m of this.cluster.members) {
       for (let i = 0; i < this.o.clientsPerMember; i++) clients.push(this.clientLoop(clientId++, m, end));
     }
-    const injector = this.faultLoop(end);
+    const injector = this.faultLoop(end).finally(() => (this.faultsPending = false));
     await Promise.all([injector, ...clients]);
     this.o.log(
       `load and faults done: ${this.recorder.history().length} ops, faults ${JSON.stringify(this.faults)}`,
@@ -391,7 +396,7 @@ export class FaultRun {
     const kv = new KvClient([m.clientURL], this.o.requestTimeoutMs);
     const lastSeen = new Map<string, string | null>();
     let n = 0;
-    while (Date.now() < end) {
+    while (Date.now() < end || this.faultsPending) {
       const key = `${KEY_PREFIX}${Math.floor(rnd() * this.o.keys)}`;
       const r = rnd();
       const value = `c${id}-${n++}`;
@@ -466,9 +471,10 @@ export class FaultRun {
     const weights = Object.entries(this.o.faultWeights) as Array<[keyof FaultWeights, number]>;
     const total = weights.reduce((sum, [, w]) => sum + w, 0);
     const scripted = [...this.o.firstFaults];
-    while (Date.now() < end) {
+    // The scripted faults all happen, however slow the machine; the clients keep going until then.
+    while (Date.now() < end || scripted.length > 0) {
       await delay(gapMin + this.rnd() * (gapMax - gapMin));
-      if (Date.now() >= end || (total === 0 && scripted.length === 0)) break;
+      if (scripted.length === 0 && (Date.now() >= end || total === 0)) break;
       // A member that exited by itself (not killed by a fault) is a finding: stop and show it.
       const exited = this.cluster.members.find(
         (m) => m.proc && (m.proc.exitCode ?? m.proc.signalCode) !== null,
@@ -483,9 +489,11 @@ export class FaultRun {
         continue;
       }
       let r = this.rnd() * total;
-      const kind = scripted.shift() ?? (weights.find(([, w]) => (r -= w) < 0) ?? weights.at(-1)!)[0];
+      const [kind, at] = (
+        scripted.shift() ?? (weights.find(([, w]) => (r -= w) < 0) ?? weights.at(-1)!)[0]
+      ).split(':') as [keyof FaultWeights, string | undefined];
       const followers = this.cluster.members.filter((m) => m !== leader);
-      const target = this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
+      const target = at === 'leader' || this.rnd() < 0.5 ? leader : this.pick(this.cluster.members);
       if (kind === 'kill') await this.kill(target, target === leader);
       else if (kind === 'pause') await this.pause(target, target === leader);
       else if (kind === 'replace') await this.replace(this.pick(followers));
