@@ -128,19 +128,36 @@ async function registerNode(): Promise<void> {
   await heartbeat();
 }
 
+/** A read-modify-write, again from a fresh read when someone else changed the object meanwhile (409). */
+async function retryOnConflict<T>(update: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await update();
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || i >= attempts) throw err;
+    }
+  }
+}
+
 async function heartbeat(): Promise<void> {
-  const node = await core.readNode({ name: nodeName });
-  node.status = nodeStatus();
-  await core.replaceNodeStatus({ name: nodeName, body: node });
+  // The controller-manager writes the node too (taints, conditions), sometimes between our read and write.
+  const node = await retryOnConflict(async () => {
+    const n = await core.readNode({ name: nodeName });
+    n.status = nodeStatus();
+    await core.replaceNodeStatus({ name: nodeName, body: n });
+    return n;
+  });
   const spec: k8s.V1LeaseSpec = {
     holderIdentity: nodeName,
     leaseDurationSeconds: 40,
     renewTime: new k8s.V1MicroTime(),
   };
   try {
-    const lease = await coord.readNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' });
-    lease.spec = spec;
-    await coord.replaceNamespacedLease({ name: nodeName, namespace: 'kube-node-lease', body: lease });
+    await retryOnConflict(async () => {
+      const lease = await coord.readNamespacedLease({ name: nodeName, namespace: 'kube-node-lease' });
+      lease.spec = spec;
+      await coord.replaceNamespacedLease({ name: nodeName, namespace: 'kube-node-lease', body: lease });
+    });
   } catch (err) {
     if ((err as { code?: number }).code !== 404) throw err;
     await coord.createNamespacedLease({
