@@ -90,10 +90,11 @@ export async function fullHistory(
   endpoint: string,
   prefix: string,
   revision: number,
+  deadlineMs = 30_000,
 ): Promise<ResumingWatcher> {
   const w = new ResumingWatcher('reference', endpoint, prefix);
   w.start();
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + deadlineMs;
   while (w.last < revision) {
     if (Date.now() > deadline)
       throw new Error(`the reference watch reached only revision ${w.last} of ${revision}`);
