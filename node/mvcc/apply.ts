@@ -4,6 +4,7 @@
 import type { Backend } from './backend.js';
 import { compact } from './compaction.js';
 import { compare } from './compare.js';
+import { LeaseTable } from './leases.js';
 import { range } from './range.js';
 import { checkTxnRequest } from './txn-check.js';
 import { checkKey, checkRevision } from './validate.js';
@@ -16,6 +17,10 @@ import {
   type AlarmResponse,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseRevokeRequest,
+  type LeaseRevokeResponse,
   type PutRequest,
   type PutResponse,
   type RequestOp,
@@ -41,11 +46,15 @@ interface TxnPlan {
 const EMPTY = new Uint8Array(0);
 
 export class Applier {
+  private readonly leases: LeaseTable;
+
   constructor(
     private readonly db: Backend,
     private readonly state: BatchState,
     private readonly limits: ApplyLimits,
-  ) {}
+  ) {
+    this.leases = new LeaseTable(db);
+  }
 
   /**
    * Throws MvccError when etcd would refuse the request, always before its first write: every
@@ -56,11 +65,13 @@ export class Applier {
     const meta = this.state.meta;
     if ('compaction' in req) return compact(this.db, meta, req.compaction.revision);
     if ('alarm' in req) return this.alarm(req.alarm);
+    if ('lease_grant' in req) return this.leaseGrant(req.lease_grant);
     const w = new RevisionWriter(this.db, this.state, meta.revision + 1);
     let res: WriteResponse;
     try {
       if ('put' in req) res = this.put(w, req.put);
       else if ('delete_range' in req) res = this.deleteRange(w, req.delete_range);
+      else if ('lease_revoke' in req) res = this.leaseRevoke(w, req.lease_revoke);
       else res = this.txn(w, req.txn);
     } catch (e) {
       // A refusal after a write would leave half a request behind: abort the batch instead.
@@ -85,7 +96,7 @@ export class Applier {
   private put(w: RevisionWriter, req: PutRequest): PutResponse {
     checkKey(req.key, undefined, this.db.maxKeySize);
     this.checkSpace();
-    this.checkPrevExists(this.view(), req);
+    this.checkPut(this.view(), req);
     return this.writePut(w, req);
   }
 
@@ -93,9 +104,10 @@ export class Applier {
     if (this.state.meta.alarms.includes('NOSPACE')) throw ERR.nospace();
   }
 
-  /** ignore_value and ignore_lease keep the key's current ones, so the key must exist. */
-  private checkPrevExists(view: KeyView, req: PutRequest): void {
+  /** ignore_value and ignore_lease keep the key's current ones, so the key must exist; a lease must exist. */
+  private checkPut(view: KeyView, req: PutRequest): void {
     if ((req.ignore_value || req.ignore_lease) && !view.get(req.key)) throw ERR.keyNotFound();
+    if (!req.ignore_lease && req.lease && !this.leases.get(req.lease)) throw ERR.leaseNotFound();
   }
 
   private writePut(w: RevisionWriter, req: PutRequest): PutResponse {
@@ -131,7 +143,7 @@ export class Applier {
 
   private checkPlan(before: KeyView, plan: TxnPlan): void {
     plan.ops.forEach((op, i) => {
-      if ('request_put' in op) this.checkPrevExists(before, op.request_put);
+      if ('request_put' in op) this.checkPut(before, op.request_put);
       else if ('request_txn' in op) this.checkPlan(before, plan.nested[i]!);
       else if ('request_range' in op && (op.request_range.revision ?? 0) > 0) {
         checkRevision(op.request_range.revision!, before.revision, this.state.meta.compacted);
@@ -151,6 +163,27 @@ export class Applier {
       return { response_txn: this.runTxn(w, plan.nested[i]!) };
     });
     return { header: { revision: w.revision }, succeeded: plan.succeeded, responses };
+  }
+
+  private leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
+    if (!Number.isSafeInteger(req.ID) || req.ID <= 0) throw ERR.malformed(`lease ID ${req.ID}`);
+    if (!Number.isSafeInteger(req.TTL) || req.TTL <= 0) throw ERR.malformed(`lease TTL ${req.TTL}`);
+    this.checkSpace(); // like etcd's capped applier
+    if (this.leases.get(req.ID)) throw ERR.leaseExists();
+    this.leases.grant(req.ID, req.TTL);
+    return { header: { revision: this.state.meta.revision }, ID: req.ID, TTL: req.TTL };
+  }
+
+  /** Deletes the lease's keys (one revision, like a txn of deletes), then the lease. */
+  private leaseRevoke(w: RevisionWriter, req: LeaseRevokeRequest): LeaseRevokeResponse {
+    if (!this.leases.get(req.ID)) throw ERR.leaseNotFound();
+    const view = this.view();
+    for (const key of this.leases.keys(req.ID)) {
+      const kv = view.get(key);
+      if (kv) w.delete(kv);
+    }
+    this.leases.remove(req.ID);
+    return { header: { revision: w.revision } };
   }
 
   private alarm(req: AlarmRequest): AlarmResponse {

@@ -1,8 +1,10 @@
-// The on-disk layout: one lmdb file holding four databases.
-//   history: revision → the key's record at that revision (a tombstone for a deletion)
-//   changes: key → every revision at which the key changed, oldest first (dupsort, 13-byte changes)
-//   live:    key → the revision of its current record, for keys that exist now
-//   meta:    revision counters, applied Raft index and term, alarms, space in use
+// The on-disk layout: one lmdb file holding six databases.
+//   history:    revision → the key's record at that revision (a tombstone for a deletion)
+//   changes:    key → every revision at which the key changed, oldest first (dupsort, 13-byte changes)
+//   live:       key → the revision of its current record, for keys that exist now
+//   leases:     lease ID (8 bytes) → its granted TTL
+//   lease-keys: lease ID (8 bytes) → the live keys attached to it (dupsort)
+//   meta:       revision counters, applied Raft index and term, alarms, space in use
 // Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder).
 import { statSync } from 'node:fs';
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
@@ -10,7 +12,7 @@ import type { StoredRecord } from './records.js';
 import type { AlarmType } from './types.js';
 
 /** Bumped when the layout changes, so an old file is refused instead of misread. */
-const SCHEMA = 1;
+const SCHEMA = 2;
 
 export interface Meta {
   schema: number;
@@ -25,6 +27,11 @@ export interface Meta {
   usage: number;
 }
 
+export interface LeaseRecord {
+  /** Seconds, as granted (already raised to the minimum by the member that proposed it). */
+  ttl: number;
+}
+
 export function emptyMeta(): Meta {
   return { schema: SCHEMA, revision: 1, compacted: 0, appliedIndex: 0, appliedTerm: 0, alarms: [], usage: 0 };
 }
@@ -36,6 +43,8 @@ export class Backend {
     readonly history: Database<StoredRecord, Buffer>,
     readonly changes: Database<Buffer, Buffer>,
     readonly live: Database<Buffer, Buffer>,
+    readonly leases: Database<LeaseRecord, Buffer>,
+    readonly leaseKeys: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Meta, string>,
   ) {}
 
@@ -55,6 +64,8 @@ export class Backend {
       env.openDB({ name: 'history', keyEncoding: 'binary' }),
       env.openDB({ name: 'changes', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
       env.openDB({ name: 'live', keyEncoding: 'binary', encoding: 'binary' }),
+      env.openDB({ name: 'leases', keyEncoding: 'binary' }),
+      env.openDB({ name: 'lease-keys', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
       env.openDB({ name: 'meta' }),
     );
   }

@@ -38,6 +38,8 @@ test('bad bytes fail with an error that says what is wrong', () => {
   expect(() => decodeRequest(new Uint8Array([9, 0x80]))).toThrow('unknown encoding version 9');
   expect(() => decodeRequest(new Uint8Array([1, 0x92, 0x01]))).toThrow('write request: bad msgpack');
   expect(() => decodeRequest(new Uint8Array([1, 0x2a]))).toThrow('write request: not an object');
-  const unknown = encodeRequest({ lease_grant: {} } as unknown as WriteRequest);
-  expect(() => decodeRequest(unknown)).toThrow('expected one of put, delete_range, txn, compaction, alarm');
+  const unknown = encodeRequest({ auth_enable: {} } as unknown as WriteRequest);
+  expect(() => decodeRequest(unknown)).toThrow(
+    'expected one of put, delete_range, txn, compaction, alarm, lease_grant, lease_revoke',
+  );
 });

@@ -1,5 +1,5 @@
-// Randomized: thousands of seeded operations (puts, deletes, txns, compactions, ranges at past
-// revisions, restarts, snapshot restores) against the naive reference model. A failure names its
+// Randomized: thousands of seeded operations (puts, deletes, txns, compactions, lease grants and
+// revokes, ranges at past revisions, restarts, snapshot restores) against the naive reference model. A failure names its
 // seed; replay one with MVCC_SEED=<seed>.
 import { join } from 'node:path';
 import { Rng } from '../../test/sim/rng.js';
@@ -74,7 +74,10 @@ class Generator {
     const roll = this.rng.next();
     if (roll < 0.45) return { put: this.put(this.key()) };
     if (roll < 0.6) return { delete_range: { ...this.span(), prev_kv: this.rng.chance(0.5) } };
-    if (roll < 0.97) return { txn: this.txn() };
+    if (roll < 0.93) return { txn: this.txn() };
+    // Lease 4 is never put on a key; leases 1-3 are, and some puts name one that does not exist.
+    if (roll < 0.95) return { lease_grant: { ID: this.rng.int(1, 4), TTL: this.rng.int(1, 100) } };
+    if (roll < 0.97) return { lease_revoke: { ID: this.rng.int(1, 4) } };
     return { compaction: { revision: this.revision() } };
   }
 

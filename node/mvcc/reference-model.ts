@@ -1,7 +1,8 @@
 // A deliberately naive in-memory model of etcd's key-value semantics, for the randomized test of the
 // store. It shares no code with the store: keys are latin1 strings, history is the list of events,
-// and an old read replays that list. Left out because the generator never asks for them: leases as
-// objects, quota, the txn operation budget and duplicate-key refusals (each tested by hand elsewhere).
+// and an old read replays that list; a lease is an ID with a TTL, and revoking it deletes the live
+// keys whose lease it is. Left out because the generator never asks for them: quota, the txn
+// operation budget and duplicate-key refusals (each tested by hand elsewhere).
 import {
   ERR,
   type Compare,
@@ -77,9 +78,12 @@ export class ReferenceModel {
   /** The same history as key-values; `kv` is undefined for a deletion. */
   private readonly history: Change[] = [];
   private live = new Map<string, ModelKv>();
+  private readonly leases = new Map<number, number>();
 
   apply(req: WriteRequest): ModelOutcome {
     try {
+      if ('lease_grant' in req) return this.grant(req.lease_grant.ID, req.lease_grant.TTL);
+      if ('lease_revoke' in req) return this.revoke(req.lease_revoke.ID);
       if ('put' in req) return this.write({ ops: [{ request_put: req.put }], nested: [] });
       if ('delete_range' in req)
         return this.write({ ops: [{ request_delete_range: req.delete_range }], nested: [] });
@@ -90,6 +94,23 @@ export class ReferenceModel {
       throw e;
     }
     throw new Error('the model does not do alarms');
+  }
+
+  private grant(id: number, ttl: number): ModelOutcome {
+    if (this.leases.has(id)) throw ERR.leaseExists();
+    this.leases.set(id, ttl);
+    return { revision: this.revision, ranges: [] };
+  }
+
+  /** A revoke is a txn deleting each key the lease holds. */
+  private revoke(id: number): ModelOutcome {
+    if (!this.leases.has(id)) throw ERR.leaseNotFound();
+    const held = inKeyOrder(this.live, '', '\0').filter((kv) => kv.lease === id);
+    this.leases.delete(id);
+    const ops = held.map((kv): RequestOp => ({
+      request_delete_range: { key: Buffer.from(kv.key, 'latin1') },
+    }));
+    return this.write({ ops, nested: [] });
   }
 
   /** Throws the store's MvccError where etcd refuses the read. */
@@ -129,6 +150,7 @@ export class ReferenceModel {
       if ('request_put' in op) {
         const r = op.request_put;
         if ((r.ignore_value || r.ignore_lease) && !this.live.has(text(r.key))) throw ERR.keyNotFound();
+        if (!r.ignore_lease && r.lease && !this.leases.has(r.lease)) throw ERR.leaseNotFound();
       }
     });
   }

@@ -1,20 +1,27 @@
 // Snapshots for Raft: the whole store as a stream of msgpack messages, all read from one lmdb read
 // transaction: a header with the meta (applied index and term included), history rows in revision
-// order, and an end marker with the row count, so a cut-short stream is refused. Only history
-// travels; the key index and `live` are rebuilt from it. Message boundaries need not match the
-// chunks the stream arrives in.
+// order, the leases, and an end marker with the row count, so a cut-short stream is refused. Only
+// history and leases travel; the key index, `live` and which keys each lease holds are rebuilt
+// from them. Message boundaries need not match the chunks the stream arrives in.
 import { Packr, decodeIter } from 'msgpackr';
 import { Backend, emptyMeta, type Meta } from './backend.js';
-import { isTombstone, type StoredRecord } from './records.js';
+import { LeaseTable } from './leases.js';
+import { isTombstone, toKeyValue, type StoredRecord } from './records.js';
 import { REV_BYTES, changeBytes, readRev } from './revision.js';
 
 const FORMAT = 'raftkv-mvcc-snapshot';
-const VERSION = 1;
+const VERSION = 2;
 /** Rows are sent in messages of about this size. */
 const MESSAGE_BYTES = 1 << 20;
 
 type Row = [Buffer, StoredRecord];
-type Message = { format: string; version: number; meta: Meta } | { rows: Row[] } | { end: number };
+/** [lease ID, TTL] */
+type LeaseRow = [number, number];
+type Message =
+  | { format: string; version: number; meta: Meta }
+  | { rows: Row[] }
+  | { leases: LeaseRow[] }
+  | { end: number };
 
 /** Plain msgpack maps, decoded as objects: no record extension to agree on across versions. */
 const MSGPACK = { useRecords: false };
@@ -38,6 +45,8 @@ export async function* exportSnapshot(db: Backend): AsyncGenerator<Uint8Array> {
       }
     }
     if (rows.length > 0) yield pack({ rows });
+    const leases = new LeaseTable(db).all(transaction).map((l): LeaseRow => [l.id, l.ttl]);
+    yield pack({ leases });
     yield pack({ end: total });
   } finally {
     transaction.done();
@@ -57,6 +66,7 @@ export async function writeSnapshotFile(
   try {
     let meta: Meta | undefined;
     let rows = 0;
+    let leases = 0;
     let last: Buffer = Buffer.alloc(0); // the last row's revision: rows must come in revision order
     let ended = false;
     for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown> | Iterable<unknown>) {
@@ -65,6 +75,10 @@ export async function writeSnapshotFile(
       else if (isRows(m)) {
         last = load(db, m.rows, last);
         rows += m.rows.length;
+      } else if (isLeases(m)) {
+        const table = new LeaseTable(db);
+        db.env.transactionSync(() => m.leases.forEach(([id, ttl]) => table.grant(id, ttl)));
+        leases += m.leases.length;
       } else if (isEnd(m)) {
         if (m.end !== rows)
           throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
@@ -72,7 +86,11 @@ export async function writeSnapshotFile(
       } else throw snapshotError('unexpected message');
     }
     if (!meta || !ended) throw snapshotError('the stream ended early');
-    db.env.transactionSync(() => db.writeMeta(meta));
+    db.env.transactionSync(() => {
+      // A key can only hold a lease that exists, so a store without leases skips the pass.
+      if (leases > 0) attachLeasedKeys(db);
+      db.writeMeta(meta);
+    });
     return meta;
   } finally {
     await db.close();
@@ -99,6 +117,16 @@ function load(db: Backend, rows: Row[], after: Buffer): Buffer {
   });
 }
 
+/** Rebuilds which live keys each lease holds, from the keys' records. */
+function attachLeasedKeys(db: Backend): void {
+  const table = new LeaseTable(db);
+  for (const { value: rev } of db.live.getRange()) {
+    const r = db.history.get(rev)!;
+    const kv = toKeyValue(readRev(rev).main, r);
+    if (kv.lease) table.attach(kv.lease, kv.key);
+  }
+}
+
 function header(m: unknown): Meta {
   const h = fields(m) as { format?: unknown; version?: unknown; meta?: Partial<Meta> };
   if (h.format !== FORMAT) throw snapshotError('not an mvcc snapshot');
@@ -123,6 +151,16 @@ function isRow(row: unknown): row is Row {
     r.length === 5 &&
     Buffer.isBuffer(r[0]) &&
     Buffer.isBuffer(r[1])
+  );
+}
+
+function isLeases(m: unknown): m is { leases: LeaseRow[] } {
+  const leases = fields(m).leases;
+  return (
+    Array.isArray(leases) &&
+    leases.every(
+      (l) => Array.isArray(l) && l.length === 2 && Number.isSafeInteger(l[0]) && Number.isSafeInteger(l[1]),
+    )
   );
 }
 

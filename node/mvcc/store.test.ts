@@ -61,6 +61,7 @@ test('delete_range over a range deletes every key in it at one revision', () => 
 });
 
 test('put: prev_kv, ignore_value and ignore_lease keep the current ones, and need the key to exist', () => {
+  h.grant(7, 9);
   h.put('a', '1', { lease: 7 });
   const res = h.ok<PutResponse>({ put: { key: b('a'), value: b('2'), prev_kv: true } });
   expect(summary(res.prev_kv)).toEqual(['1', 2, 2, 1]);

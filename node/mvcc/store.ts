@@ -8,6 +8,7 @@ import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
 import { hashKV, type HashKV } from './hash.js';
 import { hasStaged, installStaged, removeStaging, stagingPath } from './install.js';
+import { LeaseTable, type Lease } from './leases.js';
 import { range } from './range.js';
 import { exportSnapshot, writeSnapshotFile } from './snapshot.js';
 import { KeyView } from './view.js';
@@ -88,6 +89,16 @@ export class MvccStore {
 
   dbSize(): number {
     return this.db.size();
+  }
+
+  /** Every lease, in ID order. */
+  leases(): Lease[] {
+    return new LeaseTable(this.db).all();
+  }
+
+  /** The live keys a lease holds (empty for none or no such lease). */
+  leaseKeys(id: number): Uint8Array[] {
+    return new LeaseTable(this.db).keys(id);
   }
 
   /**

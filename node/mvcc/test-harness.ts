@@ -50,6 +50,11 @@ export class Harness {
     this.ok({ put: { key: b(key), value: b(value), ...extra } });
   }
 
+  /** Grants leases with a 60 s TTL. */
+  grant(...ids: number[]): void {
+    for (const ID of ids) this.ok({ lease_grant: { ID, TTL: 60 } });
+  }
+
   del(key: string, rangeEnd?: string): void {
     this.ok({ delete_range: { key: b(key), ...(rangeEnd ? { range_end: b(rangeEnd) } : {}) } });
   }

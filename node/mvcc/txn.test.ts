@@ -24,6 +24,7 @@ const txn = (req: TxnRequest) => h.ok<TxnResponse>({ txn: req });
 const holds = (...compare: Compare[]) => txn({ compare }).succeeded;
 
 test('each target and result, against key a (value "m", create 2, mod 3, version 2, lease 5)', () => {
+  h.grant(5);
   h.put('a', 'x', { lease: 5 }); // 2
   h.put('a', 'm', { lease: 5 }); // 3
   const cases: Array<[CompareTarget, Partial<Compare>, Partial<Compare>, Partial<Compare>]> = [

@@ -131,16 +131,46 @@ export interface AlarmResponse {
   alarms: AlarmType[];
 }
 
+/** etcd's LeaseGrantRequest once the member has chosen the ID (if 0) and raised the TTL to the minimum. */
+export interface LeaseGrantRequest {
+  ID: number;
+  /** Seconds. */
+  TTL: number;
+}
+
+export interface LeaseGrantResponse {
+  header: ResponseHeader;
+  ID: number;
+  TTL: number;
+}
+
+/** Revoking deletes the lease's keys, in one revision (none if it holds no keys). */
+export interface LeaseRevokeRequest {
+  ID: number;
+}
+
+export interface LeaseRevokeResponse {
+  header: ResponseHeader;
+}
+
 /** What a Raft entry asks the backend to do. */
 export type WriteRequest =
   | { put: PutRequest }
   | { delete_range: DeleteRangeRequest }
   | { txn: TxnRequest }
   | { compaction: CompactionRequest }
-  | { alarm: AlarmRequest };
+  | { alarm: AlarmRequest }
+  | { lease_grant: LeaseGrantRequest }
+  | { lease_revoke: LeaseRevokeRequest };
 
 export type WriteResponse =
-  PutResponse | DeleteRangeResponse | TxnResponse | CompactionResponse | AlarmResponse;
+  | PutResponse
+  | DeleteRangeResponse
+  | TxnResponse
+  | CompactionResponse
+  | AlarmResponse
+  | LeaseGrantResponse
+  | LeaseRevokeResponse;
 
 /**
  * One committed Raft entry for `applyBatch`. `request` is null for an entry that carries no write
@@ -171,7 +201,15 @@ export interface Logger {
 }
 
 export type MvccErrorCode =
-  'compacted' | 'futureRev' | 'keyNotFound' | 'duplicateKey' | 'tooManyOps' | 'nospace' | 'invalid';
+  | 'compacted'
+  | 'futureRev'
+  | 'keyNotFound'
+  | 'duplicateKey'
+  | 'tooManyOps'
+  | 'nospace'
+  | 'invalid'
+  | 'leaseNotFound'
+  | 'leaseExists';
 
 export class MvccError extends Error {
   constructor(
@@ -192,5 +230,7 @@ export const ERR = {
   nospace: () => new MvccError('nospace', 'etcdserver: mvcc: database space exceeded'),
   emptyKey: () => new MvccError('invalid', 'etcdserver: key is not provided'),
   keyTooLong: (max: number) => new MvccError('invalid', `mvcc: keys are limited to ${max} bytes`),
+  leaseNotFound: () => new MvccError('leaseNotFound', 'etcdserver: requested lease not found'),
+  leaseExists: () => new MvccError('leaseExists', 'etcdserver: lease already exists'),
   malformed: (why: string) => new MvccError('invalid', `mvcc: malformed request: ${why}`),
 };

@@ -1,8 +1,9 @@
 // The changes one write request makes. They all carry the request's revision and get
-// sub-revisions in order; each one updates history, the key's change list and `live`, counts
-// against the quota and becomes a watch event.
+// sub-revisions in order; each one updates history, the key's change list and `live` (and which
+// lease holds the key), counts against the quota and becomes a watch event.
 import type { Backend, Meta } from './backend.js';
 import { asBuffer } from './key-range.js';
+import { LeaseTable } from './leases.js';
 import { putRecord, recordCost, toKeyValue, tombstoneRecord, type StoredRecord } from './records.js';
 import { changeBytes, revBytes } from './revision.js';
 import type { Event, KeyValue } from './types.js';
@@ -15,12 +16,15 @@ export interface BatchState {
 
 export class RevisionWriter {
   private sub = 0;
+  private readonly leases: LeaseTable;
 
   constructor(
     private readonly db: Backend,
     private readonly state: BatchState,
     readonly revision: number,
-  ) {}
+  ) {
+    this.leases = new LeaseTable(db);
+  }
 
   get changed(): boolean {
     return this.sub > 0;
@@ -37,6 +41,10 @@ export class RevisionWriter {
       version: prev ? prev.version + 1 : 1,
     };
     this.db.live.putSync(asBuffer(key), this.record(putRecord(kv), false));
+    if (prev?.lease !== lease) {
+      if (prev?.lease) this.leases.detach(prev.lease, key);
+      if (lease) this.leases.attach(lease, key);
+    }
     this.state.events.push(prev ? { type: 'PUT', kv, prev_kv: prev } : { type: 'PUT', kv });
     return kv;
   }
@@ -45,6 +53,7 @@ export class RevisionWriter {
     const tombstone = tombstoneRecord(prev.key);
     this.record(tombstone, true);
     this.db.live.removeSync(asBuffer(prev.key));
+    if (prev.lease) this.leases.detach(prev.lease, prev.key);
     this.state.events.push({ type: 'DELETE', kv: toKeyValue(this.revision, tombstone), prev_kv: prev });
   }
 

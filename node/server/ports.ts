@@ -1,5 +1,6 @@
 // What the member needs from its storage, backend and network, as small interfaces: main.ts
 // plugs in the real WAL, the lmdb-backed MVCC store and the TCP transport.
+import type { Lease } from '../mvcc/leases.js';
 import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
 import type { Status } from '../raft/rawnode.js';
 import type { Entry, HardState, Message, SnapshotMeta } from '../raft/types.js';
@@ -27,6 +28,10 @@ export interface KvBackend extends WatchSource {
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
   alarms(): string[];
+  /** Every lease, in ID order. */
+  leases(): Lease[];
+  /** The live keys a lease holds (empty for none or no such lease). */
+  leaseKeys(id: number): Uint8Array[];
   exportSnapshot(): AsyncIterable<Uint8Array>;
   /** Builds a snapshot's image beside the live state (which keeps serving); returns its applied index. */
   stageSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ index: number; term: number }>;
