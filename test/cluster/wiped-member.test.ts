@@ -9,6 +9,7 @@ import { encodeFrame } from '../../node/transport/framing.js';
 import type { LocalCluster } from '../../node/tools/local-cluster.js';
 import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
+import { promoteMember } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(90_000);
@@ -54,7 +55,7 @@ test('a voter restarted with an empty data dir refuses to rejoin, and is replace
     30_000,
     100,
   );
-  await waitFor('promotion', async () => c.memberPromote(again).then(() => true), 30_000, 200);
+  await promoteMember(c, again);
   const members = await c.members();
   expect(members.filter((m) => !m.isLearner)).toHaveLength(3);
   const { kvs } = await m3c.get('k', { prefix: true, serializable: true });

@@ -27,7 +27,7 @@ import { checkSerializableReads, describeViolation, type ReadViolation } from '.
 import { PeerLinks, type LinkEnd } from './links.js';
 import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
-import { addMember, removeMember } from '../support/membership.js';
+import { addMember, promoteMember, removeMember } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 export interface FaultRunOptions {
@@ -635,7 +635,7 @@ export class FaultRun {
     this.ids.set(extra.name, id);
     await this.cluster.start(extra, 'existing');
     // A promotion is refused until the learner has caught up with the leader.
-    await waitFor(`${extra.name} promoted`, () => c.memberPromote(id).then(() => true), 30_000, 200);
+    await promoteMember(c, id);
     if (this.rnd() < 0.5) {
       await this.transfer(leader, extra);
       const now = await this.leader(10_000).catch(() => undefined);

@@ -32,3 +32,20 @@ export function removeMember(c: KvClient, id: string): Promise<true> {
     200,
   );
 }
+
+/**
+ * Promotes a learner (retrying until it has caught up) until the membership lists it as a voter:
+ * a retry after an answer lost to a timeout finds it promoted instead of failing on "not a learner".
+ */
+export function promoteMember(c: KvClient, id: string): Promise<true> {
+  return waitFor(
+    `member ${id} promoted`,
+    async () => {
+      const me = (await c.members()).find((m) => m.ID === id);
+      if (me?.isLearner) await c.memberPromote(id);
+      return (await c.members()).some((m) => m.ID === id && !m.isLearner) ? true : undefined;
+    },
+    30_000,
+    200,
+  );
+}
