@@ -12,6 +12,7 @@ import { PromMetrics } from './api/metrics.js';
 import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
 import { clusterId, memberId } from './server/ids.js';
+import { Leases } from './server/leases.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
@@ -53,7 +54,7 @@ async function run(): Promise<void> {
     logger,
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
   });
-  const store = MvccStore.open(join(dataDir, 'db'), { quotaBackendBytes: cfg.quotaBackendBytes });
+  const store = MvccStore.open(join(dataDir, 'db'), { quotaBackendBytes: cfg.quotaBackendBytes, logger });
   const membersPath = join(dataDir, 'members.json');
   const members = (await loadMemberTable(membersPath)) ?? new MemberTable(founders(cfg));
 
@@ -83,9 +84,12 @@ async function run(): Promise<void> {
     metrics,
   });
   await member.start();
+  const leases = new Leases(member, cfg, logger);
+  leases.start();
 
   const ctx = {
     member,
+    leases,
     clusterId: cid,
     clusterToken: cfg.initialClusterToken,
     maxRequestBytes: cfg.maxRequestBytes,
@@ -115,6 +119,7 @@ async function run(): Promise<void> {
       logger.error('clean stop took too long; exiting anyway');
       process.exit(code === 0 ? 1 : code);
     }, 15_000).unref();
+    leases.stop();
     await member.stop();
     http.closeAllConnections();
     grpc.server.forceShutdown();

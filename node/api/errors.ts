@@ -1,6 +1,7 @@
 // Errors as etcd's JSON gateway reports them: an HTTP status and {error, code, message}, where
 // code is the gRPC status code the gRPC API would return.
 import { MvccError } from '../mvcc/types.js';
+import { LeaseTooLarge } from '../server/leases.js';
 import { MemberError } from '../server/member.js';
 import { RequestTimeoutError } from '../server/waiters.js';
 import { BadRequest } from './json.js';
@@ -21,6 +22,7 @@ const HTTP: Record<number, number> = { 3: 400, 4: 504, 5: 404, 8: 429, 9: 400, 1
 export function grpcCode(e: unknown): number {
   if (e instanceof BadRequest) return GRPC.invalidArgument;
   if (e instanceof RequestTimeoutError) return GRPC.unavailable;
+  if (e instanceof LeaseTooLarge) return GRPC.outOfRange;
   if (e instanceof MvccError) {
     switch (e.code) {
       case 'compacted':
@@ -28,6 +30,10 @@ export function grpcCode(e: unknown): number {
         return GRPC.outOfRange;
       case 'nospace':
         return GRPC.resourceExhausted;
+      case 'leaseNotFound':
+        return GRPC.notFound;
+      case 'leaseExists':
+        return GRPC.failedPrecondition;
       default:
         return GRPC.invalidArgument;
     }

@@ -1,4 +1,4 @@
-// etcd's v3 gRPC API (KV, Cluster, Maintenance) on the client port's neighbour, so etcdctl and
+// etcd's v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance) on the client port's neighbour, so etcdctl and
 // etcd client libraries work unchanged. @grpc/grpc-js serves it; @grpc/proto-loader reads the
 // .proto files in ./proto (written from etcd's documented field names and numbers).
 import * as grpc from '@grpc/grpc-js';
@@ -212,6 +212,34 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
   };
 }
 
+function leaseId(o: Obj): number {
+  const id = num(o.ID);
+  if (id === undefined || id < 0) throw new BadRequest('ID must be a lease ID (a positive integer)');
+  return id;
+}
+
+/** etcd's LeaseKeepAlive: a stream of keepalives, each answered in order with the lease's TTL. */
+function keepAliveStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unknown> {
+  return (call) => {
+    let answered = Promise.resolve();
+    call.on('data', (req: Obj) => {
+      answered = answered.then(async () => {
+        try {
+          const res = await service.leaseKeepAlive(leaseId(req));
+          if (!call.writableEnded) call.write(toProto(res));
+        } catch (e) {
+          call.emit('error', { code: grpcCode(e), details: e instanceof Error ? e.message : String(e) });
+        }
+      });
+    });
+    const close = () => {
+      if (!call.writableEnded) call.end();
+    };
+    call.on('end', () => void answered.then(close));
+    call.on('cancelled', close);
+  };
+}
+
 export function loadServices(): grpc.GrpcObject {
   const def = protoLoader.loadSync(['rpc.proto'], {
     includeDirs: [PROTO_DIR],
@@ -250,6 +278,13 @@ export async function startGrpc(
     MemberPromote: unary((r) => service.memberPromote(idOf(r.ID, 'ID'))),
   });
   server.addService(svc('Watch'), { Watch: watchStream(service) });
+  server.addService(svc('Lease'), {
+    LeaseGrant: unary((r) => service.leaseGrant(num(r.ID) ?? 0, num(r.TTL) ?? 0)),
+    LeaseRevoke: unary((r) => service.leaseRevoke(leaseId(r))),
+    LeaseKeepAlive: keepAliveStream(service),
+    LeaseTimeToLive: unary((r) => service.leaseTimeToLive(leaseId(r), r.keys === true)),
+    LeaseLeases: unary(() => service.leaseLeases()),
+  });
   server.addService(svc('Maintenance'), {
     Status: unary(async () => service.status()),
     MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),

@@ -60,6 +60,26 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
     return service.write({ compaction: { revision, physical: bool(o, 'physical') ?? false } });
   });
 
+  // Leases; the gateway also has revoke, timetolive and leases under /v3/kv/lease/.
+  const leaseId = (body: unknown): number => {
+    const id = int64(asObject(body, 'request'), 'ID');
+    if (id === undefined || id <= 0) throw new BadRequest('ID must be a lease ID (a positive integer)');
+    return id;
+  };
+  route('/v3/lease/grant', (body) => {
+    const o = asObject(body, 'request');
+    return service.leaseGrant(int64(o, 'ID') ?? 0, int64(o, 'TTL') ?? 0);
+  });
+  // The gateway streams keepalives; a request body holds one, answered with one result.
+  route('/v3/lease/keepalive', async (body) => ({ result: await service.leaseKeepAlive(leaseId(body)) }));
+  for (const prefix of ['/v3/lease', '/v3/kv/lease']) {
+    route(`${prefix}/revoke`, (body) => service.leaseRevoke(leaseId(body)));
+    route(`${prefix}/timetolive`, (body) =>
+      service.leaseTimeToLive(leaseId(body), bool(asObject(body, 'request'), 'keys') ?? false),
+    );
+    route(`${prefix}/leases`, () => service.leaseLeases());
+  }
+
   route('/v3/cluster/member/list', (body) =>
     service.memberList(bool(asObject(body, 'request'), 'linearizable') !== false),
   );

@@ -4,10 +4,13 @@
 import { encodeRequest } from '../mvcc/codec.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
 import { hexToDecimal, memberId } from '../server/ids.js';
+import type { Leases } from '../server/leases.js';
 import { MemberError, type Member } from '../server/member.js';
+import { BadRequest } from './json.js';
 
 export interface ServiceContext {
   member: Member;
+  leases: Leases;
   clusterId: string;
   clusterToken: string;
   version: string;
@@ -140,6 +143,35 @@ export class KvService {
     return { header: this.header() };
   }
 
+  leaseGrant(id: number, ttl: number) {
+    if (id < 0) throw new BadRequest('ID must be 0 (the member picks one) or a positive integer');
+    return this.write({ lease_grant: this.ctx.leases.grantRequest(id, ttl) });
+  }
+
+  leaseRevoke(id: number) {
+    return this.write({ lease_revoke: { ID: id } });
+  }
+
+  /** Keepalives and time-to-live are answered by the leader, which keeps the lease clocks. */
+  async leaseKeepAlive(id: number) {
+    if (!this.member.isLeader()) {
+      const out = await this.forward<{ result: unknown }>('/v3/lease/keepalive', { ID: String(id) });
+      return out.result;
+    }
+    const TTL = await this.ctx.leases.keepAlive(id);
+    return { header: this.header(), ID: id, TTL };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean) {
+    if (!this.member.isLeader()) return this.forward('/v3/lease/timetolive', { ID: String(id), keys });
+    return { header: this.header(), ...(await this.ctx.leases.timeToLive(id, keys)) };
+  }
+
+  async leaseLeases() {
+    const leases = await this.ctx.leases.list();
+    return { header: this.header(), leases: leases.map((l) => ({ ID: l.id })) };
+  }
+
   /** etcd's /health: a leader exists and a linearizable read goes through. Returns a reason, or ''. */
   async health(): Promise<string> {
     if (!this.member.status().leader) return 'no leader';
@@ -148,8 +180,11 @@ export class KvService {
     return alarms.length > 0 ? `alarm: ${alarms.join(',')}` : '';
   }
 
-  /** Membership changes and transfers run on the leader; a follower passes them on (JSON API). */
-  private async forward(path: string, body: unknown): Promise<never> {
+  /**
+   * Membership changes, transfers, keepalives and time-to-live run on the leader; a follower passes
+   * them on (JSON API). The answer is in the gateway's JSON shapes, which both APIs pass through.
+   */
+  private async forward<T = never>(path: string, body: unknown): Promise<T> {
     const leader = this.member.memberTable().get(this.member.leaderId());
     const url = leader?.clientURLs[0];
     if (!url) throw new MemberError('etcdserver: no leader', 'unavailable');
@@ -161,6 +196,6 @@ export class KvService {
         res.status === 404 ? 'notFound' : 'failedPrecondition',
       );
     }
-    return json as never;
+    return json as T;
   }
 }

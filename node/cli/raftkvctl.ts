@@ -5,10 +5,11 @@ import { KvClient } from '../client/client.js';
 
 const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json] <command>
   get <key> [--prefix] [--serializable]      read keys
-  put <key> <value>                          write a key
+  put <key> <value> [--lease=<id>]           write a key (held by a lease: hex ID, as etcdctl)
   del <key> [--prefix]                       delete keys
   cas <key> <expected-value|--absent> <new>  compare-and-swap in one txn
   watch <key> [--prefix] [--rev=N]           print events as they happen (from revision N)
+  lease grant <ttl> | revoke <id> | timetolive <id> [--keys] | keep-alive <id> [--once] | list
   member list | add <peer-url> [--learner] | remove <id> | promote <id>
   endpoint status | health                   per endpoint
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS.`;
@@ -39,6 +40,9 @@ async function main(): Promise<number> {
       learner: { type: 'boolean' },
       absent: { type: 'boolean' },
       rev: { type: 'string' },
+      lease: { type: 'string' },
+      keys: { type: 'boolean' },
+      once: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,7 +73,7 @@ async function main(): Promise<number> {
     }
     case 'put':
       need(2);
-      await c.put(args[0]!, args[1]!);
+      await c.put(args[0]!, args[1]!, { lease: values.lease && fromHex(values.lease) });
       console.log('OK');
       return 0;
     case 'del':
@@ -96,6 +100,12 @@ async function main(): Promise<number> {
       }
       throw new Error('the watch stream ended (the member went away)');
     }
+    case 'lease':
+      return lease(c, args, {
+        keys: values.keys ?? false,
+        once: values.once ?? false,
+        json: values.w === 'json',
+      });
     case 'member':
       return member(c, args, values.learner ?? false, out);
     case 'endpoint':
@@ -106,6 +116,55 @@ async function main(): Promise<number> {
 }
 
 type Out = (rows: Array<Record<string, unknown>>, json?: unknown) => void;
+
+/** Lease IDs are shown and taken in hex, as etcdctl does (%016x); the JSON API carries them in decimal. */
+const toHex = (id: string) => BigInt(id).toString(16).padStart(16, '0');
+function fromHex(hex: string): string {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) throw new Error(`lease ID must be hex, as etcdctl prints it: ${hex}`);
+  return BigInt(`0x${hex}`).toString();
+}
+
+/** The lease commands, printing what etcdctl prints (or JSON with -w json). */
+async function lease(c: KvClient, args: string[], opts: { keys: boolean; once: boolean; json: boolean }) {
+  const [sub, arg] = args;
+  const say = (text: string, json: unknown) => console.log(opts.json ? JSON.stringify(json, null, 2) : text);
+  if (sub === 'grant' && arg) {
+    const g = await c.leaseGrant(Number(arg));
+    say(`lease ${toHex(g.id)} granted with TTL(${g.ttl}s)`, g);
+  } else if (sub === 'revoke' && arg) {
+    await c.leaseRevoke(fromHex(arg));
+    say(`lease ${toHex(fromHex(arg))} revoked`, { id: fromHex(arg), revoked: true });
+  } else if (sub === 'timetolive' && arg) {
+    const i = await c.leaseTimeToLive(fromHex(arg), opts.keys);
+    const id = toHex(i.id);
+    const keys = i.keys.length > 0 ? `, attached keys([${i.keys.join(' ')}])` : '';
+    say(
+      i.ttl === -1
+        ? `lease ${id} already expired`
+        : `lease ${id} granted with TTL(${i.grantedTtl}s), remaining(${i.ttl}s)${keys}`,
+      i,
+    );
+  } else if (sub === 'keep-alive' && arg) {
+    // Until the lease is gone (or Ctrl-C), a keepalive every third of its TTL.
+    for (;;) {
+      const ttl = await c.leaseKeepAlive(fromHex(arg));
+      if (ttl <= 0) {
+        say(`lease ${toHex(fromHex(arg))} expired or revoked.`, { id: fromHex(arg), ttl });
+        return 1;
+      }
+      say(`lease ${toHex(fromHex(arg))} keepalived with TTL(${ttl})`, { id: fromHex(arg), ttl });
+      if (opts.once) return 0;
+      await new Promise((r) => setTimeout(r, (ttl * 1000) / 3));
+    }
+  } else if (sub === 'list') {
+    const ids = await c.leases();
+    say([`found ${ids.length} leases`, ...ids.map(toHex)].join('\n'), ids);
+  } else
+    throw new Error(
+      'lease grant <ttl> | revoke <id> | timetolive <id> [--keys] | keep-alive <id> [--once] | list',
+    );
+  return 0;
+}
 
 async function member(c: KvClient, args: string[], learner: boolean, out: Out): Promise<number> {
   const [sub, arg] = args;

@@ -39,6 +39,17 @@ export interface Kv {
   createRevision: number;
   modRevision: number;
   version: number;
+  /** The lease ID (decimal), '0' for none. */
+  lease: string;
+}
+
+export interface LeaseInfo {
+  /** Decimal, as etcd's JSON API gives int64s. */
+  id: string;
+  /** Seconds left; -1 if the lease does not exist (expired or revoked). */
+  ttl: number;
+  grantedTtl: number;
+  keys: string[];
 }
 
 export interface WatchEvent {
@@ -55,10 +66,19 @@ function toKv(kv: Json): Kv {
     createRevision: Number(kv.create_revision ?? 0),
     modRevision: Number(kv.mod_revision ?? 0),
     version: Number(kv.version ?? 0),
+    lease: String(kv.lease ?? '0'),
   };
 }
 
-const READS = new Set(['/v3/kv/range', '/v3/cluster/member/list', '/v3/maintenance/status']);
+/** Requests that change nothing (a keepalive changes only the leader's clock), so another member may be tried. */
+const READS = new Set([
+  '/v3/kv/range',
+  '/v3/cluster/member/list',
+  '/v3/maintenance/status',
+  '/v3/lease/keepalive',
+  '/v3/lease/timetolive',
+  '/v3/lease/leases',
+]);
 
 export class KvClient {
   constructor(
@@ -93,9 +113,44 @@ export class KvClient {
       : new Error(`no endpoint reachable: ${this.endpoints.join(',')}`);
   }
 
-  async put(key: string, value: string): Promise<number> {
-    const r = await this.call('/v3/kv/put', { key: b64(key), value: b64(value) });
+  async put(key: string, value: string, opts: { lease?: string } = {}): Promise<number> {
+    const body: Json = { key: b64(key), value: b64(value) };
+    if (opts.lease) body.lease = opts.lease;
+    const r = await this.call('/v3/kv/put', body);
     return Number((r.header as Json).revision);
+  }
+
+  /** Grants a lease of `ttl` seconds (the member picks the ID unless given); returns its ID and TTL. */
+  async leaseGrant(ttl: number, id?: string): Promise<{ id: string; ttl: number }> {
+    const r = await this.call('/v3/lease/grant', { TTL: String(ttl), ...(id ? { ID: id } : {}) });
+    return { id: String(r.ID), ttl: Number(r.TTL ?? 0) };
+  }
+
+  /** Revokes a lease, deleting the keys it holds. */
+  async leaseRevoke(id: string): Promise<void> {
+    await this.call('/v3/lease/revoke', { ID: id });
+  }
+
+  /** One keepalive: the lease's TTL, or 0 if it no longer exists. */
+  async leaseKeepAlive(id: string): Promise<number> {
+    const r = await this.call('/v3/lease/keepalive', { ID: id });
+    return Number(((r.result ?? {}) as Json).TTL ?? 0);
+  }
+
+  async leaseTimeToLive(id: string, keys = false): Promise<LeaseInfo> {
+    const r = await this.call('/v3/lease/timetolive', { ID: id, keys });
+    return {
+      id: String(r.ID ?? id),
+      ttl: Number(r.TTL ?? 0),
+      grantedTtl: Number(r.grantedTTL ?? 0),
+      keys: ((r.keys as string[] | undefined) ?? []).map(text),
+    };
+  }
+
+  /** The IDs of every lease. */
+  async leases(): Promise<string[]> {
+    const r = await this.call('/v3/lease/leases');
+    return ((r.leases as Json[] | undefined) ?? []).map((l) => String(l.ID));
   }
 
   async get(

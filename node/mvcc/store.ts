@@ -96,6 +96,10 @@ export class MvccStore {
     return new LeaseTable(this.db).all();
   }
 
+  lease(id: number): Lease | undefined {
+    return new LeaseTable(this.db).get(id);
+  }
+
   /** The live keys a lease holds (empty for none or no such lease). */
   leaseKeys(id: number): Uint8Array[] {
     return new LeaseTable(this.db).keys(id);

@@ -526,6 +526,10 @@ export class Member extends EventEmitter {
     this.rn.reportUnreachable(peer);
   }
 
+  term(): number {
+    return this.rn.raft.term;
+  }
+
   isLeader(): boolean {
     return this.rn.raft.role === 'leader';
   }

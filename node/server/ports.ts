@@ -30,6 +30,7 @@ export interface KvBackend extends WatchSource {
   alarms(): string[];
   /** Every lease, in ID order. */
   leases(): Lease[];
+  lease(id: number): Lease | undefined;
   /** The live keys a lease holds (empty for none or no such lease). */
   leaseKeys(id: number): Uint8Array[];
   exportSnapshot(): AsyncIterable<Uint8Array>;

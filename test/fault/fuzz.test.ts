@@ -59,6 +59,11 @@ const TEMPLATES: Record<string, Record<string, unknown>> = {
   '/v3/maintenance/transfer-leadership': { targetID: '12345' },
   '/v3/maintenance/alarm': { action: 'GET' },
   '/v3/watch': { create_request: { key: b64('fuzz/a') } },
+  '/v3/lease/grant': { TTL: '60' },
+  '/v3/lease/revoke': { ID: '12345' },
+  '/v3/lease/keepalive': { ID: '12345' },
+  '/v3/lease/timetolive': { ID: '12345', keys: true },
+  '/v3/lease/leases': {},
 };
 
 /** A value of the wrong type (or a malformed one of the right type) for any field. */
@@ -166,9 +171,19 @@ const SERVICES: Record<string, string[]> = {
   KV: ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact'],
   Cluster: ['MemberAdd', 'MemberRemove', 'MemberList', 'MemberPromote'],
   Maintenance: ['Status', 'MoveLeader'],
+  Lease: ['LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases'],
 };
-/** Methods where any decodable message is harmless to the baseline (reads, puts under random keys). */
-const SAFE = new Set(['Range', 'Put', 'MemberList', 'Status']);
+/** Methods where any decodable message is harmless to the baseline (reads, puts under random keys, leases). */
+const SAFE = new Set([
+  'Range',
+  'Put',
+  'MemberList',
+  'Status',
+  'LeaseGrant',
+  'LeaseRevoke',
+  'LeaseTimeToLive',
+  'LeaseLeases',
+]);
 
 test('undecodable and random protobuf at every gRPC method gets a gRPC error status', async () => {
   const rng = new Rng(SEED + 2);
@@ -204,19 +219,21 @@ test('undecodable and random protobuf at every gRPC method gets a gRPC error sta
       }
     }
   }
-  // A Watch stream fed garbage is ended with an error; the member carries on.
-  const stream = client.makeBidiStreamRequest(
-    '/etcdserverpb.Watch/Watch',
-    (b: Buffer) => b,
-    (b: Buffer) => b,
-  );
-  const ended = new Promise<number>((done) => {
-    stream.on('error', (e: grpc.ServiceError) => done(e.code));
-    stream.on('end', () => done(grpc.status.OK));
-    stream.on('data', () => undefined);
-  });
-  stream.write(UNDECODABLE);
-  expect(await ended).not.toBe(grpc.status.OK);
+  // A Watch or LeaseKeepAlive stream fed garbage is ended with an error; the member carries on.
+  for (const path of ['/etcdserverpb.Watch/Watch', '/etcdserverpb.Lease/LeaseKeepAlive']) {
+    const stream = client.makeBidiStreamRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const ended = new Promise<number>((done) => {
+      stream.on('error', (e: grpc.ServiceError) => done(e.code));
+      stream.on('end', () => done(grpc.status.OK));
+      stream.on('data', () => undefined);
+    });
+    stream.write(UNDECODABLE);
+    expect({ path, status: await ended }).not.toEqual({ path, status: grpc.status.OK });
+  }
   client.close();
   expect(bad).toEqual([]);
 });
