@@ -55,9 +55,11 @@ export class Backend {
       );
     }
     // noSubdir: the store is one file, so a restore can replace it with a single rename.
-    // overlappingSync off: every commit, lmdb's internal ones included, is fsynced before it
-    // returns. (applyBatch's transactionSync fsyncs on the calling thread in either mode.)
-    const env = open({ path, noSubdir: true, overlappingSync: false, compression: false });
+    // overlappingSync off: every commit's data pages are fsynced before it returns.
+    // noMetaSync: one fsync per commit instead of two; lmdb keeps the file consistent, and a
+    // power cut may only undo the last commits, which the WAL still holds (it is trimmed only
+    // after sync() below).
+    const env = open({ path, noSubdir: true, overlappingSync: false, noMetaSync: true, compression: false });
     return new Backend(
       path,
       env,
@@ -93,6 +95,12 @@ export class Backend {
   size(): number {
     const s = this.env.getStats() as { lastPageNumber: number; pageSize: number };
     return (s.lastPageNumber + 1) * s.pageSize;
+  }
+
+  /** Resolves once every commit so far, its meta page included, is on disk (fsync in a worker thread). */
+  sync(): Promise<void> {
+    const env = this.env as unknown as { sync(done: (err?: Error) => void): void };
+    return new Promise((ok, fail) => env.sync((err) => (err ? fail(err) : ok())));
   }
 
   close(): Promise<void> {

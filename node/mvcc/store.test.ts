@@ -123,7 +123,7 @@ test('entries: null is a no-op, encoded requests are decoded, undecodable ones a
 test('the applied index and term survive a reopen; replayed entries are skipped; a gap is refused', async () => {
   h.put('a', '1');
   h.put('a', '2');
-  await h.store.flushed(); // commits are already on disk; the server's port asks anyway
+  await h.store.flushed(); // meta pages included (the WAL is trimmed only after this)
   await h.reopen();
   expect(h.store.appliedIndex()).toEqual({ index: 2, term: 1 });
   expect(h.store.currentRevision()).toBe(3);

@@ -241,9 +241,9 @@ export class MvccStore {
     });
   }
 
-  /** applyBatch commits are fsynced before it returns; this also waits for lmdb's own internal commits. */
+  /** Resolves once every commit so far is fully on disk: the WAL may then be trimmed past them. */
   async flushed(): Promise<void> {
-    await this.db.env.flushed;
+    await this.db.sync();
   }
 
   close(): Promise<void> {
