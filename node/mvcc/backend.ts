@@ -7,7 +7,7 @@
 //   meta:       revision counters, applied Raft index and term, alarms, space in use
 // Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder).
 import { statSync } from 'node:fs';
-import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import { open, type Database, type RootDatabase, type RootDatabaseOptions, type Transaction } from 'lmdb';
 import type { StoredRecord } from './records.js';
 import type { AlarmType } from './types.js';
 
@@ -26,6 +26,23 @@ export interface Meta {
   /** What the quota measures: the cost of every record kept in history (see records.ts). */
   usage: number;
 }
+
+/**
+ * lmdb-js positions a dupsort cursor at a `start` value only for a database that has an encoder
+ * (without one it throws reading `encoder.writeKey`), so `changes` gets one that passes bytes
+ * through: a read at an old revision then seeks straight to the key's newest change at or before
+ * it instead of walking every newer change.
+ */
+const CHANGES: RootDatabaseOptions & { name: string } = {
+  name: 'changes',
+  keyEncoding: 'binary',
+  encoding: 'binary',
+  dupSort: true,
+  encoder: {
+    encode: (v: Buffer) => v,
+    decode: (b: Uint8Array, size?: number) => Buffer.from(b.subarray(0, size ?? b.length)),
+  },
+};
 
 export interface LeaseRecord {
   /** Seconds, as granted (already raised to the minimum by the member that proposed it). */
@@ -64,7 +81,7 @@ export class Backend {
       path,
       env,
       env.openDB({ name: 'history', keyEncoding: 'binary' }),
-      env.openDB({ name: 'changes', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
+      env.openDB(CHANGES),
       env.openDB({ name: 'live', keyEncoding: 'binary', encoding: 'binary' }),
       env.openDB({ name: 'leases', keyEncoding: 'binary' }),
       env.openDB({ name: 'lease-keys', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),

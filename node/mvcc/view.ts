@@ -1,11 +1,11 @@
 // Reading the key space as of a revision. Reads at the view's own revision walk `live`; older
-// ones walk each key's changes back to the newest at or before the revision. Inside applyBatch
+// ones seek each key's newest change at or before the revision. Inside applyBatch
 // the same code sees the write transaction's uncommitted state, since lmdb serves reads in a
 // write transaction from it.
 import type { Backend } from './backend.js';
 import { asBuffer, compareBytes, isFromKey, isSingleKey } from './key-range.js';
 import { toKeyValue } from './records.js';
-import { changeRev, readChange, readRev } from './revision.js';
+import { changeBytes, changeRev, readChange, readRev } from './revision.js';
 import type { KeyValue } from './types.js';
 
 export interface Scan {
@@ -29,9 +29,11 @@ export class KeyView {
       const rev = this.db.live.get(k);
       return rev && this.record(rev);
     }
-    for (const c of this.db.changes.getValues(k, { reverse: true })) {
-      const change = readChange(c);
-      if (change.main <= at) return change.tombstone ? undefined : this.record(changeRev(c));
+    // The key's newest change at or before `at`: changes sort by revision, and none sorts after
+    // (at, the highest sub-revision, tombstone).
+    const start = changeBytes(at, 0xffffffff, true);
+    for (const c of this.db.changes.getValues(k, { start, reverse: true, limit: 1 })) {
+      return readChange(c).tombstone ? undefined : this.record(changeRev(c));
     }
     return undefined;
   }
