@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
-import { tempCluster, type TempCluster } from '../support/cluster.js';
+import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -23,12 +23,7 @@ let cluster: LocalCluster;
 beforeAll(async () => {
   t = await tempCluster('cluster', {
     size: 3,
-    extraArgs: [
-      '--heartbeat-interval=50',
-      '--election-timeout=500',
-      '--snapshot-count=50',
-      '--snapshot-catchup-entries=10',
-    ],
+    extraArgs: TEST_MEMBER_ARGS,
   });
   cluster = t.cluster;
 });

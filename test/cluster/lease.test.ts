@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
-import { tempCluster, type TempCluster } from '../support/cluster.js';
+import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -32,19 +32,15 @@ beforeAll(async () => {
   t = await tempCluster('lease', {
     size: 3,
     // Election timeout 500 ms: the minimum TTL is 1 s (1.5 election timeouts, rounded up).
-    extraArgs: [
-      '--heartbeat-interval=50',
-      '--election-timeout=500',
-      '--snapshot-count=50',
-      '--snapshot-catchup-entries=10',
-    ],
+    extraArgs: TEST_MEMBER_ARGS,
   });
   cluster = t.cluster;
   await leaderOf();
 });
 afterAll(() => t.dispose());
 
-/** Keeps the lease alive through any member every `everyMs` until `until` resolves; the time of the last acknowledged keepalive. */
+/** Keeps the lease alive through any member every `everyMs` until `until` resolves; returns when
+ * the last acknowledged keepalive was sent. */
 async function keepAlive(id: string, everyMs: number, until: Promise<unknown>): Promise<number> {
   let done = false;
   void until.finally(() => (done = true));

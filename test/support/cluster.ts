@@ -5,6 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type LocalClusterOptions, type LocalMember } from '../../node/tools/local-cluster.js';
 
+/** Fast timers for tests (election timeout 500 ms) and snapshots every 50 entries. */
+export const TEST_MEMBER_ARGS = [
+  '--heartbeat-interval=50',
+  '--election-timeout=500',
+  '--snapshot-count=50',
+  '--snapshot-catchup-entries=10',
+];
+
 export interface TempCluster {
   cluster: LocalCluster;
   root: string;
