@@ -11,8 +11,18 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptions, type 
 import type { StoredRecord } from './records.js';
 import type { AlarmType } from './types.js';
 
-/** Bumped when the layout changes, so an old file is refused instead of misread. */
+/** Bumped when the layout changes, so an old file is refused (or upgraded) instead of misread. */
 const SCHEMA = 2;
+/**
+ * Older layouts this build upgrades in place: schema 1 had no leases (their two databases start
+ * empty; a key that named a lease under schema 1 keeps the number and never expires).
+ */
+const UPGRADABLE = [1];
+
+/** A schema this build reads: the current one, or one it upgrades. */
+export function knownSchema(schema: number): boolean {
+  return schema === SCHEMA || UPGRADABLE.includes(schema);
+}
 
 export interface Meta {
   schema: number;
@@ -92,10 +102,19 @@ export class Backend {
   /** The committed meta, or as of `transaction` when given. */
   readMeta(transaction?: Transaction): Meta {
     const m = this.metaDb.get('meta', { transaction });
-    if (m && m.schema !== SCHEMA) {
+    if (m && !knownSchema(m.schema)) {
       throw new Error(`mvcc: ${this.path} has on-disk schema ${m.schema}, this build reads ${SCHEMA}`);
     }
     return m ?? emptyMeta();
+  }
+
+  /** Brings an older layout up to this build's; returns the schema it had, if it was older. */
+  upgrade(): number | undefined {
+    const m = this.metaDb.get('meta');
+    if (!m || m.schema === SCHEMA) return undefined;
+    this.readMeta(); // refuses a schema this build does not know
+    this.env.transactionSync(() => this.writeMeta({ ...m, schema: SCHEMA }));
+    return m.schema;
   }
 
   /** Call inside a write transaction. */

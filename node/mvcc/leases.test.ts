@@ -2,6 +2,8 @@
 // put without the lease or a delete; a revoke deletes what the lease holds in one revision; all of
 // it survives a reopen and travels in snapshots.
 import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import { Backend } from './backend.js';
 import { MvccStore } from './store.js';
 import { Harness, b, str } from './test-harness.js';
 import type { Event, LeaseGrantResponse, TxnResponse } from './types.js';
@@ -138,4 +140,51 @@ test('NOSPACE refuses a grant; a revoke still works', () => {
   expect(h.fails({ lease_grant: { ID: 2, TTL: 5 } }).code).toBe('nospace');
   h.ok({ lease_revoke: { ID: 1 } });
   expect(h.get('a')).toBeUndefined();
+});
+
+/** Rewrites a closed store's meta to another schema number, as an older build left it. */
+async function setSchema(path: string, schema: number): Promise<void> {
+  const db = Backend.open(path);
+  db.env.transactionSync(() => db.writeMeta({ ...db.readMeta(), schema }));
+  await db.close();
+}
+
+test('a store from before leases (schema 1) is upgraded in place when opened; an unknown schema is refused', async () => {
+  h.put('a', '1');
+  await h.store.close();
+  await setSchema(h.path, 1);
+  const infos: string[] = [];
+  h.store = MvccStore.open(h.path, { logger: { info: (m) => infos.push(m), warn: () => {} } });
+  expect(infos).toContain('store upgraded');
+  expect(str(h.get('a')!.value)).toBe('1');
+  h.ok({ lease_grant: { ID: 1, TTL: 60 } });
+  h.put('b', '1', { lease: 1 });
+  expect(keysOf(h.store, 1)).toEqual(['b']);
+  await h.store.close();
+  await setSchema(h.path, 99);
+  expect(() => MvccStore.open(h.path)).toThrow('has on-disk schema 99, this build reads 2');
+  h.store = MvccStore.open(join(h.dir, 'fresh')); // for afterEach to close
+});
+
+test('a snapshot from an older leader (version 1, no leases) is still installed', async () => {
+  h.put('a', '1');
+  const packr = new Packr({ useRecords: false });
+  const parts: Uint8Array[] = [];
+  for await (const c of h.store.exportSnapshot()) parts.push(c);
+  const [head, rows, , end] = packr.unpackMultiple(Buffer.concat(parts)) as [
+    { version: number; meta: { schema: number } },
+    object,
+    object,
+    object,
+  ];
+  head.version = 1;
+  head.meta.schema = 1;
+  const old = Buffer.concat([packr.pack(head), packr.pack(rows), packr.pack(end)]);
+  const copy = await MvccStore.restoreSnapshot(join(h.dir, 'copy'), old);
+  try {
+    expect(str(copy.range({ key: b('a') }).kvs[0]!.value)).toBe('1');
+    expect(copy.leases()).toEqual([]);
+  } finally {
+    await copy.close();
+  }
 });

@@ -4,13 +4,15 @@
 // history and leases travel; the key index, `live` and which keys each lease holds are rebuilt
 // from them. Message boundaries need not match the chunks the stream arrives in.
 import { Packr, decodeIter } from 'msgpackr';
-import { Backend, emptyMeta, type Meta } from './backend.js';
+import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
 import { LeaseTable } from './leases.js';
 import { isTombstone, toKeyValue, type StoredRecord } from './records.js';
 import { REV_BYTES, changeBytes, readRev } from './revision.js';
 
 const FORMAT = 'raftkv-mvcc-snapshot';
 const VERSION = 2;
+/** Version 1 (schema 1) had no leases message; a member still reads it (rolling upgrades). */
+const READABLE = [1, 2];
 /** Rows are sent in messages of about this size. */
 const MESSAGE_BYTES = 1 << 20;
 
@@ -130,10 +132,12 @@ function attachLeasedKeys(db: Backend): void {
 function header(m: unknown): Meta {
   const h = fields(m) as { format?: unknown; version?: unknown; meta?: Partial<Meta> };
   if (h.format !== FORMAT) throw snapshotError('not an mvcc snapshot');
-  if (h.version !== VERSION) throw snapshotError(`version ${String(h.version)}, expected ${VERSION}`);
+  if (!READABLE.includes(h.version as number)) {
+    throw snapshotError(`version ${String(h.version)}, expected one of ${READABLE.join(', ')}`);
+  }
   const meta = { ...emptyMeta(), ...h.meta };
-  if (meta.schema !== emptyMeta().schema) throw snapshotError(`schema ${meta.schema}`);
-  return meta;
+  if (!knownSchema(meta.schema)) throw snapshotError(`schema ${meta.schema}`);
+  return { ...meta, schema: emptyMeta().schema }; // the new file has this build's layout
 }
 
 function isRows(m: unknown): m is { rows: Row[] } {

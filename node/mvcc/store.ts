@@ -53,9 +53,16 @@ export class MvccStore {
   ) {
     removeStaging(path);
     this.db = Backend.open(path);
-    this.meta = this.db.readMeta();
-    this.limits = { maxTxnOps: opts.maxTxnOps ?? 128, quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
     this.logger = opts.logger ?? SILENT;
+    try {
+      const from = this.db.upgrade();
+      if (from !== undefined) this.logger.info('store upgraded', { path, fromSchema: from });
+      this.meta = this.db.readMeta();
+    } catch (e) {
+      void this.db.close();
+      throw e;
+    }
+    this.limits = { maxTxnOps: opts.maxTxnOps ?? 128, quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
   }
 
   /** Opens (or creates) the store file at `path`. */

@@ -1,5 +1,6 @@
 // Runs a cluster of real member processes on loopback: what `make run` starts, and what the
 // integration tests drive. Each member is `node dist/node/main.js` with etcd-style flags.
+import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -87,9 +88,15 @@ export async function freePort(): Promise<number> {
 
 export class LocalCluster {
   readonly members: LocalMember[] = [];
-  private readonly token = `local-${process.pid}-${Date.now()}`;
+  /**
+   * The same for the same data root, so a cluster planned again on its data (a second `make run`)
+   * has the same member IDs (they derive from peer URL and token); distinct for distinct roots.
+   */
+  private readonly token: string;
 
-  constructor(private readonly o: LocalClusterOptions) {}
+  constructor(private readonly o: LocalClusterOptions) {
+    this.token = `local-${createHash('sha256').update(resolve(o.dataRoot)).digest('hex').slice(0, 12)}`;
+  }
 
   async plan(): Promise<void> {
     for (let i = 0; i < this.o.size; i++) this.members.push(await this.newMember(`m${i + 1}`, i));
