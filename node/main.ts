@@ -13,6 +13,7 @@ import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
 import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
+import { removalDecision } from './server/removal.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
@@ -130,6 +131,8 @@ async function run(): Promise<void> {
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
   member.on('fatal', () => void stop(1, 'fatal error'));
+  /** After a peer refuses this member as removed, how many more election timeouts it waits for a leader. */
+  const REMOVAL_CHECKS = 8;
   let removalCheck: NodeJS.Timeout | undefined;
   member.on('removed', (how: 'applied' | 'refused') => {
     if (removalCheck) return; // one decision at a time
@@ -138,18 +141,23 @@ async function run(): Promise<void> {
         ? 'this member was removed from the cluster'
         : 'a peer refused this member as removed from the cluster',
     );
-    // Like etcd: give the others a moment to learn the change is committed, then exit — unless the
-    // log this member applied has added it back since (a replaced member catching up), or, told by
-    // a peer, the leader still replicates to it (that peer's view is stale: it is replaying an old
-    // removal of this member's ID, before the log re-adds it).
-    removalCheck = setTimeout(() => {
-      removalCheck = undefined;
-      const stillMember =
-        member.inConfiguration() &&
-        (how === 'applied' || member.leaderReplicatedWithin(cfg.electionTimeoutMs));
-      if (stillMember) logger.info('still a member of the cluster; staying');
-      else void stop(0, 'removed from the cluster');
-    }, 2 * cfg.electionTimeoutMs);
+    // Like etcd, the others get a moment to learn the change is committed (node/server/removal.ts).
+    const refusedAt = performance.now();
+    const decide = (after: number, checksLeft: number) => {
+      removalCheck = setTimeout(() => {
+        removalCheck = undefined;
+        const decision = removalDecision({
+          how,
+          inConfiguration: member.inConfiguration(),
+          leaderSinceRefusal: member.leaderReplicatedSince(refusedAt),
+          checksLeft,
+        });
+        if (decision === 'stay') logger.info('still a member of the cluster; staying');
+        else if (decision === 'exit') void stop(0, 'removed from the cluster');
+        else decide(cfg.electionTimeoutMs, checksLeft - 1);
+      }, after);
+    };
+    decide(2 * cfg.electionTimeoutMs, REMOVAL_CHECKS);
   });
 }
 

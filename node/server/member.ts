@@ -571,16 +571,16 @@ export class Member extends EventEmitter {
     await this.waitApplied(before + 1);
   }
 
-  /** In the latest configuration this member knows (configurations count from when they are appended). */
   /**
-   * Whether this member leads, or the leader has replicated to it within `ms`: then it is a member, whatever a
-   * peer with a stale view of the membership says (a member replaying an old removal of this ID,
-   * before the log re-adds it, refuses it as removed).
+   * Whether this member leads, or a leader has replicated to it since `t` (performance.now()): then
+   * it is a member, whatever a peer with a stale view of the membership says (a member replaying
+   * an old removal of this ID, before the log re-adds it, refuses it as removed).
    */
-  leaderReplicatedWithin(ms: number): boolean {
-    return this.rn.raft.role === 'leader' || performance.now() - this.leaderHeardAt <= ms;
+  leaderReplicatedSince(t: number): boolean {
+    return this.rn.raft.role === 'leader' || this.leaderHeardAt >= t;
   }
 
+  /** In the latest configuration this member knows (configurations count from when they are appended). */
   inConfiguration(): boolean {
     const cs = this.rn.raft.confState;
     return cs.voters.includes(this.id) || cs.learners.includes(this.id);
