@@ -288,6 +288,8 @@ export async function startGrpc(
   server.addService(svc('Maintenance'), {
     Status: unary(async () => service.status()),
     MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),
+    Alarm: unary((r) => service.alarm(r.action)),
+    HashKV: unary(async (r) => service.hashKV(num(r.revision) ?? 0)),
   });
   const bound = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

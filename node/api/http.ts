@@ -99,15 +99,10 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
   route('/v3/cluster/member/promote', (body) => service.memberPromote(targetId(body, 'ID')));
   route('/v3/maintenance/status', async () => service.status());
   route('/v3/maintenance/transfer-leadership', (body) => service.moveLeader(targetId(body, 'targetID')));
-  // etcd's alarm API: GET lists, DEACTIVATE (after compacting) lets puts through again.
-  route('/v3/maintenance/alarm', async (body) => {
-    const o = asObject(body, 'request');
-    const action = o.action ?? 'GET';
-    if (action === 'GET' || action === 0) return service.alarms();
-    if (action !== 'DEACTIVATE' && action !== 2) throw new BadRequest('action must be GET or DEACTIVATE');
-    await service.write({ alarm: { action: 'DEACTIVATE', alarm: 'NOSPACE' } });
-    return service.alarms();
-  });
+  route('/v3/maintenance/alarm', (body) => service.alarm(asObject(body, 'request').action ?? 'GET'));
+  route('/v3/maintenance/hashkv', async (body) =>
+    service.hashKV(int64(asObject(body, 'request'), 'revision') ?? 0),
+  );
 
   // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
   app.post('/v3/watch', (req, res, next) => {

@@ -130,9 +130,20 @@ export class KvService {
     };
   }
 
-  alarms() {
+  /** etcd's Alarm: GET lists the alarms, DEACTIVATE (after compacting) lets puts through again. */
+  async alarm(action: unknown) {
+    if (action !== 'GET' && action !== 0) {
+      if (action !== 'DEACTIVATE' && action !== 2) throw new BadRequest('action must be GET or DEACTIVATE');
+      await this.write({ alarm: { action: 'DEACTIVATE', alarm: 'NOSPACE' } });
+    }
     const memberID = hexToDecimal(this.member.id);
     return { header: this.header(), alarms: this.member.kv.alarms().map((alarm) => ({ memberID, alarm })) };
+  }
+
+  /** etcd's HashKV: a checksum of this member's history up to `revision` (0: the current one). */
+  hashKV(revision: number) {
+    const h = this.member.kv.hashKV(revision);
+    return { header: this.header(h.revision), hash: h.hash, compact_revision: h.compact_revision };
   }
 
   async moveLeader(target: string) {

@@ -1,5 +1,6 @@
 // What the member needs from its storage, backend and network, as small interfaces: main.ts
 // plugs in the real WAL, the lmdb-backed MVCC store and the TCP transport.
+import type { HashKV } from '../mvcc/hash.js';
 import type { Lease } from '../mvcc/leases.js';
 import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
 import type { Status } from '../raft/rawnode.js';
@@ -28,6 +29,8 @@ export interface KvBackend extends WatchSource {
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
   alarms(): string[];
+  /** etcd's HashKV up to `revision` (0: the current one). */
+  hashKV(revision: number): HashKV;
   /** Every lease, in ID order. */
   leases(): Lease[];
   lease(id: number): Lease | undefined;

@@ -58,6 +58,7 @@ const TEMPLATES: Record<string, Record<string, unknown>> = {
   '/v3/maintenance/status': {},
   '/v3/maintenance/transfer-leadership': { targetID: '12345' },
   '/v3/maintenance/alarm': { action: 'GET' },
+  '/v3/maintenance/hashkv': { revision: '0' },
   '/v3/watch': { create_request: { key: b64('fuzz/a') } },
   '/v3/lease/grant': { TTL: '60' },
   '/v3/lease/revoke': { ID: '12345' },
@@ -170,7 +171,7 @@ const UNDECODABLE = Buffer.from([0x0f, 0xff, 0xff]);
 const SERVICES: Record<string, string[]> = {
   KV: ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact'],
   Cluster: ['MemberAdd', 'MemberRemove', 'MemberList', 'MemberPromote'],
-  Maintenance: ['Status', 'MoveLeader'],
+  Maintenance: ['Status', 'MoveLeader', 'Alarm', 'HashKV'],
   Lease: ['LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases'],
 };
 /** Methods where any decodable message is harmless to the baseline (reads, puts under random keys, leases). */
@@ -179,6 +180,8 @@ const SAFE = new Set([
   'Put',
   'MemberList',
   'Status',
+  'Alarm',
+  'HashKV',
   'LeaseGrant',
   'LeaseRevoke',
   'LeaseTimeToLive',
