@@ -96,7 +96,17 @@ export async function largeDataset(system: System, bytes: number): Promise<Large
       bytes,
     );
     const fillSeconds = (performance.now() - t0) / 1000;
-    const dbMiB = (await new KvClient([leader.clientURL]).status()).dbSize / 1024 ** 2;
+    // etcd commits its backend every 100 ms, so its size lags the last write: read it once the
+    // data is in (raftkv's is at once).
+    const dbMiB = await waitFor(
+      "the leader's database to hold the data",
+      async () => {
+        const size = (await new KvClient([leader.clientURL]).status()).dbSize;
+        return size >= bytes ? size / 1024 ** 2 : undefined;
+      },
+      10_000,
+      50,
+    );
     const follower = cluster.members.find((m) => m !== leader)!;
     await servesKey(follower, lastKey, 0);
 
