@@ -330,8 +330,13 @@ export class FaultRun {
       );
     }
 
-    const { lost, verified } = await this.verifyAcks(finalRevision);
-    const watch = await this.checkWatches(finalRevision);
+    // Each member's whole history, read once from its store: for lost writes and as the watches' reference.
+    const histories = new Map<LocalMember, ResumingWatcher>();
+    for (const m of this.cluster.members) {
+      histories.set(m, await fullHistory(m.clientURL, KEY_PREFIX, finalRevision, 120_000));
+    }
+    const { lost, verified } = await this.verifyAcks(histories);
+    const watch = await this.checkWatches(finalRevision, histories);
     const history = this.recorder.history();
     const t0 = performance.now();
     // Serializable reads may be stale by design: they are checked separately, not for linearizability.
@@ -769,7 +774,10 @@ export class FaultRun {
    * Every watcher must have seen the committed history exactly (every revision once, in order);
    * the history must have one event per revision and hold every acknowledged write.
    */
-  private async checkWatches(finalRevision: number): Promise<FaultRunResult['watch']> {
+  private async checkWatches(
+    finalRevision: number,
+    histories: Map<LocalMember, ResumingWatcher>,
+  ): Promise<FaultRunResult['watch']> {
     const problems: string[] = [];
     for (const w of this.watchers) {
       try {
@@ -784,7 +792,7 @@ export class FaultRun {
     }
     await Promise.all(this.watchers.map((w) => w.close()));
     const leader = await this.leader(10_000);
-    const reference = await fullHistory(leader.clientURL, KEY_PREFIX, finalRevision);
+    const reference = histories.get(leader)!;
     problems.push(...reference.outOfOrder, ...historyGaps(reference.events, 2, finalRevision));
     for (const w of this.watchers) problems.push(...compareWithHistory(w, reference.events, finalRevision));
     return {
@@ -800,15 +808,16 @@ export class FaultRun {
    * at: each member's history (a watch from revision 1, read from its store) must hold them all,
    * and a sample of them is read back with range at that revision.
    */
-  private async verifyAcks(finalRevision: number): Promise<{ lost: string[]; verified: number }> {
+  private async verifyAcks(
+    histories: Map<LocalMember, ResumingWatcher>,
+  ): Promise<{ lost: string[]; verified: number }> {
     const lost: string[] = [];
     let verified = 0;
     const missing = (m: LocalMember, a: Ack, found: string) =>
       lost.push(`${m.name}: ${a.what} acknowledged at revision ${a.revision}, ${found}`);
-    // A read at an old revision walks the key's newer changes, so only a sample is read that way.
+    // The histories cover every write; reads at revision (one request each) check a sample.
     const sample = this.acks.filter((_, i) => i % Math.ceil(this.acks.length / ACKS_READ_AT_REVISION) === 0);
-    for (const m of this.cluster.members) {
-      const history = await fullHistory(m.clientURL, KEY_PREFIX, finalRevision, 120_000);
+    for (const [m, history] of histories) {
       const byRevision = new Map(history.events.map((e) => [e.revision, e]));
       for (const a of this.acks) {
         const e = byRevision.get(a.revision);
