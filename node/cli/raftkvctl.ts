@@ -127,32 +127,32 @@ function fromHex(hex: string): string {
 /** The lease commands, printing what etcdctl prints (or JSON with -w json). */
 async function lease(c: KvClient, args: string[], opts: { keys: boolean; once: boolean; json: boolean }) {
   const [sub, arg] = args;
+  const id = sub !== 'grant' && sub !== 'list' && arg ? fromHex(arg) : ''; // decimal, as the JSON API takes it
   const say = (text: string, json: unknown) => console.log(opts.json ? JSON.stringify(json, null, 2) : text);
   if (sub === 'grant' && arg) {
     const g = await c.leaseGrant(Number(arg));
     say(`lease ${toHex(g.id)} granted with TTL(${g.ttl}s)`, g);
   } else if (sub === 'revoke' && arg) {
-    await c.leaseRevoke(fromHex(arg));
-    say(`lease ${toHex(fromHex(arg))} revoked`, { id: fromHex(arg), revoked: true });
+    await c.leaseRevoke(id);
+    say(`lease ${toHex(id)} revoked`, { id, revoked: true });
   } else if (sub === 'timetolive' && arg) {
-    const i = await c.leaseTimeToLive(fromHex(arg), opts.keys);
-    const id = toHex(i.id);
+    const i = await c.leaseTimeToLive(id, opts.keys);
     const keys = i.keys.length > 0 ? `, attached keys([${i.keys.join(' ')}])` : '';
     say(
       i.ttl === -1
-        ? `lease ${id} already expired`
-        : `lease ${id} granted with TTL(${i.grantedTtl}s), remaining(${i.ttl}s)${keys}`,
+        ? `lease ${toHex(i.id)} already expired`
+        : `lease ${toHex(i.id)} granted with TTL(${i.grantedTtl}s), remaining(${i.ttl}s)${keys}`,
       i,
     );
   } else if (sub === 'keep-alive' && arg) {
     // Until the lease is gone (or Ctrl-C), a keepalive every third of its TTL.
     for (;;) {
-      const ttl = await c.leaseKeepAlive(fromHex(arg));
+      const ttl = await c.leaseKeepAlive(id);
       if (ttl <= 0) {
-        say(`lease ${toHex(fromHex(arg))} expired or revoked.`, { id: fromHex(arg), ttl });
+        say(`lease ${toHex(id)} expired or revoked.`, { id, ttl });
         return 1;
       }
-      say(`lease ${toHex(fromHex(arg))} keepalived with TTL(${ttl})`, { id: fromHex(arg), ttl });
+      say(`lease ${toHex(id)} keepalived with TTL(${ttl})`, { id, ttl });
       if (opts.once) return 0;
       await new Promise((r) => setTimeout(r, (ttl * 1000) / 3));
     }

@@ -4,7 +4,7 @@
 import type { Transaction } from 'lmdb';
 import type { Backend } from './backend.js';
 import { asBuffer } from './key-range.js';
-import { revBytes } from './revision.js';
+import { readU64, u64Bytes } from './revision.js';
 
 export interface Lease {
   id: number;
@@ -12,13 +12,7 @@ export interface Lease {
 }
 
 /** A lease ID as an lmdb key: 8 bytes big-endian, so IDs sort numerically. */
-function idBytes(id: number): Buffer {
-  return revBytes(id).subarray(0, 8);
-}
-
-function readId(b: Buffer): number {
-  return b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4);
-}
+const idBytes = u64Bytes;
 
 export class LeaseTable {
   constructor(private readonly db: Backend) {}
@@ -31,7 +25,7 @@ export class LeaseTable {
   /** Every lease, in ID order (as of `transaction` when given). */
   all(transaction?: Transaction): Lease[] {
     return Array.from(this.db.leases.getRange({ transaction }), ({ key, value }) => ({
-      id: readId(key),
+      id: readU64(key),
       ttl: value.ttl,
     }));
   }

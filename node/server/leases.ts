@@ -102,21 +102,26 @@ export class Leases {
     if (!this.lead()) throw new MemberError('etcdserver: not primary', 'unavailable');
   }
 
-  /** Keeps the clocks while this member leads (restarting them in a new term); false if it does not. */
-  private lead(): boolean {
+  /**
+   * Keeps the clocks while this member leads (restarting them in a new term, from `leases`, read
+   * only then unless given); false if it does not lead.
+   */
+  private lead(leases = () => this.host.kv.leases()): boolean {
     if (!this.host.isLeader()) {
       this.lessor.follow();
       return false;
     }
-    this.lessor.lead(this.host.term(), this.now(), () => this.host.kv.leases());
+    this.lessor.lead(this.host.term(), this.now(), leases);
     return true;
   }
 
   /** On the leader: a revoke through the log for each lease that ran out, one proposal per lease at a time. */
   private expire(): void {
-    if (!this.lead()) return;
+    let read: Lease[] | undefined; // one read serves a new term's restart and the tracking
+    const leases = () => (read ??= this.host.kv.leases());
+    if (!this.lead(leases)) return;
     const now = this.now();
-    this.lessor.track(this.host.kv.leases(), now);
+    this.lessor.track(leases(), now);
     for (const id of this.lessor.expired(now, MAX_REVOKES_PER_CHECK)) {
       if (this.revoking.has(id)) continue;
       this.revoking.add(id);

@@ -66,7 +66,8 @@ function portRange(): [number, number] {
 
 const handedOut = new Set<number>();
 
-function canListen(port: number): Promise<boolean> {
+/** Whether something could bind the port on 127.0.0.1 now. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((ok) => {
     const s = createServer();
     s.once('error', () => ok(false));

@@ -3,21 +3,13 @@
 // would make each member find itself removed from its own cluster and exit).
 import { jest } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { freePort, LocalCluster } from '../../node/tools/local-cluster.js';
+import { canListen, freePort, LocalCluster } from '../../node/tools/local-cluster.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(60_000);
-
-const canListen = (port: number) =>
-  new Promise<boolean>((ok) => {
-    const s = createServer();
-    s.once('error', () => ok(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
-  });
 
 /** A base port whose peer port (base + 1) is free too: member 1's two ports. */
 async function basePort(): Promise<number> {
