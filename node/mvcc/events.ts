@@ -18,7 +18,9 @@ export function eventsSince(
   const out: Event[] = [];
   // key (latin1) → its version as of the last event seen, undefined once deleted
   const latest = new Map<string, KeyValue | undefined>();
-  for (const { key: rev, value: r } of db.history.getRange({ start: revBytes(from) })) {
+  // Only up to `meta`: rows of a commit this thread has not yet seen complete are published after it.
+  const end = revBytes(meta.revision + 1);
+  for (const { key: rev, value: r } of db.history.getRange({ start: revBytes(from), end })) {
     if (!inRange(r[0], key, rangeEnd)) continue;
     const k = r[0].toString('latin1');
     const prev = latest.has(k) ? latest.get(k) : versionBefore(db, r[0], rev);

@@ -160,3 +160,69 @@ test('a directory where the store file should be (the old layout) is refused wit
   mkdirSync(path);
   expect(() => MvccStore.open(path)).toThrow('is a directory, a store from an older layout');
 });
+
+describe('applyAsync (the Raft loop: results first, the commit in lmdb’s thread)', () => {
+  const put = (index: number, key: string, value: string) => ({
+    index,
+    term: 1,
+    request: { put: { key: b(key), value: b(value) } },
+  });
+
+  test('results come before the commit; the applied index, revision and events move at the commit', async () => {
+    const seen: number[] = [];
+    h.store.onEvents((events) => seen.push(...events.map((e) => e.kv.mod_revision)));
+    const { results, committed } = await h.store.applyAsync([put(1, 'a', '1')]);
+    expect((results[0] as PutResponse).header.revision).toBe(2);
+    expect([h.store.appliedIndex().index, h.store.currentRevision(), seen.length]).toEqual([0, 1, 0]);
+    await committed;
+    expect([h.store.appliedIndex().index, h.store.currentRevision(), seen]).toEqual([1, 2, [2]]);
+    expect(summary(h.get('a'))).toEqual(['1', 2, 2, 1]);
+  });
+
+  test('batches handed over back to back build on each other, and commit in order', async () => {
+    const first = h.store.applyAsync([put(1, 'a', '1')]);
+    const second = h.store.applyAsync([
+      {
+        index: 2,
+        term: 1,
+        request: {
+          txn: {
+            compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('1') }],
+            success: [{ request_put: { key: b('a'), value: b('2') } }],
+          },
+        },
+      },
+    ]);
+    const [one, two] = await Promise.all([first, second]);
+    expect((two.results[0] as { succeeded: boolean }).succeeded).toBe(true);
+    await Promise.all([one.committed, two.committed]);
+    expect(summary(h.get('a'))).toEqual(['2', 2, 3, 2]);
+    expect(h.store.appliedIndex().index).toBe(2);
+  });
+
+  test('a batch that throws is refused, and so is every later one', async () => {
+    await (
+      await h.store.applyAsync([put(1, 'a', '1')])
+    ).committed;
+    await expect(h.store.applyAsync([put(5, 'b', '1')])).rejects.toThrow('entries are missing');
+    await expect(h.store.applyAsync([put(2, 'b', '1')])).rejects.toThrow('an earlier commit failed');
+    expect(h.get('b')).toBeUndefined();
+  });
+
+  test('flushed() and close() wait for the commits handed over: a reopen finds them', async () => {
+    await h.store.applyAsync([put(1, 'a', '1')]);
+    await h.store.applyAsync([put(2, 'a', '2')]);
+    await h.store.flushed();
+    expect(h.store.appliedIndex().index).toBe(2);
+    await h.store.applyAsync([put(3, 'a', '3')]);
+    await h.reopen();
+    expect(summary(h.get('a'))).toEqual(['3', 2, 4, 3]);
+  });
+
+  test('the synchronous applyBatch refuses to run while a commit is pending', async () => {
+    const { committed } = await h.store.applyAsync([put(1, 'a', '1')]);
+    expect(() => h.store.applyBatch([put(2, 'a', '2')])).toThrow('asynchronous commit is pending');
+    await committed;
+    expect(h.store.applyBatch([put(2, 'a', '2')])).toHaveLength(1);
+  });
+});

@@ -40,9 +40,22 @@ type Chunks = AsyncIterable<Uint8Array> | Uint8Array;
 
 const SILENT: Logger = { info: () => {}, warn: () => {} };
 
+/** A batch handed to lmdb: its results are known; `committed` resolves once reads and watches see it. */
+export interface AppliedBatch {
+  results: ApplyResult[];
+  committed: Promise<void>;
+}
+
 export class MvccStore {
   private db: Backend;
+  /** As of the last visible commit: what reads, watches and the applied index go by. */
   private meta: Meta;
+  /** As of the last batch handed to lmdb, committed or not: the next batch builds on it. */
+  private applied: Meta;
+  /** The last asynchronous commit (settled once it is visible or has failed). */
+  private pending: Promise<void> = Promise.resolve();
+  /** A failed asynchronous commit: the store takes no more writes after one. */
+  private failure: unknown;
   private readonly listeners = new Set<EventListener>();
   private readonly limits: ApplyLimits;
   private readonly logger: Logger;
@@ -57,7 +70,7 @@ export class MvccStore {
     try {
       const from = this.db.upgrade();
       if (from !== undefined) this.logger.info('store upgraded', { path, fromSchema: from });
-      this.meta = this.db.readMeta();
+      this.meta = this.applied = this.db.readMeta();
     } catch (e) {
       void this.db.close();
       throw e;
@@ -120,15 +133,51 @@ export class MvccStore {
    * the whole batch.
    */
   applyBatch(entries: ApplyEntry[]): ApplyResult[] {
-    const state: BatchState = { meta: { ...this.meta }, events: [] };
+    if (this.applied !== this.meta)
+      throw new Error('mvcc: applyBatch while an asynchronous commit is pending');
+    const batch = this.db.env.transactionSync(() => this.applyInTxn(entries));
+    this.commitState(batch.state);
+    return batch.results;
+  }
+
+  /**
+   * applyBatch's rules, for the member's Raft loop: the batch runs in lmdb's next write transaction
+   * and resolves with its results as soon as they are computed, while lmdb commits and fsyncs it
+   * in its own thread (the entries are already durable in the WAL). Reads, watches and the applied
+   * index move on only at the commit, so nothing reads a batch before it is on the page cache.
+   * Batches chain: each sees the ones handed over before it.
+   */
+  async applyAsync(entries: ApplyEntry[]): Promise<AppliedBatch> {
+    if (this.failure !== undefined)
+      throw new Error('mvcc: an earlier commit failed', { cause: this.failure });
+    let batch: { state: BatchState; results: ApplyResult[] } | undefined;
+    let handOver!: () => void;
+    const computed = new Promise<void>((resolve) => (handOver = resolve));
+    const committed = this.db.env
+      .transaction(() => {
+        batch = this.applyInTxn(entries);
+        handOver();
+      })
+      .then(
+        () => this.commitState(batch!.state),
+        (e: unknown) => {
+          this.failure ??= e;
+          throw e;
+        },
+      );
+    this.pending = committed.catch(() => undefined);
+    // A batch that throws never hands over; its commit promise says why.
+    await Promise.race([computed, committed]);
+    return { results: batch!.results, committed };
+  }
+
+  private applyInTxn(entries: ApplyEntry[]): { state: BatchState; results: ApplyResult[] } {
+    const state: BatchState = { meta: { ...this.applied }, events: [] };
     const applier = new Applier(this.db, state, this.limits);
-    const results = this.db.env.transactionSync(() => {
-      const out = entries.map((e) => this.applyEntry(applier, state.meta, e));
-      this.db.writeMeta(state.meta);
-      return out;
-    });
-    this.commitState(state);
-    return results;
+    const results = entries.map((e) => this.applyEntry(applier, state.meta, e));
+    this.db.writeMeta(state.meta);
+    this.applied = state.meta;
+    return { state, results };
   }
 
   private applyEntry(applier: Applier, meta: Meta, e: ApplyEntry): ApplyResult {
@@ -187,9 +236,14 @@ export class MvccStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** A local read of committed data (the server decides whether it must be linearizable first). */
+  /**
+   * A local read of committed data (the server decides whether it must be linearizable first). Its
+   * revision comes from the same lmdb read transaction as its rows, which may already hold a
+   * commit whose completion this thread has not yet seen.
+   */
   range(req: RangeRequest): RangeResponse {
-    return range(new KeyView(this.db, this.meta.revision), this.meta.compacted, req);
+    const meta = this.db.readMeta();
+    return range(new KeyView(this.db, meta.revision), meta.compacted, req);
   }
 
   /** The changes to keys in etcd's range [key, rangeEnd) from revision `from` on. */
@@ -229,6 +283,7 @@ export class MvccStore {
    * no-op if the store is already at `minIndex` (a newer stage was installed first), else an error.
    */
   async installStagedSnapshot(minIndex: number): Promise<void> {
+    await this.pending;
     if (!hasStaged(this.path)) {
       if (this.meta.appliedIndex >= minIndex) return;
       throw new Error(
@@ -238,7 +293,7 @@ export class MvccStore {
     await this.db.close();
     installStaged(this.path);
     this.db = Backend.open(this.path);
-    this.meta = this.db.readMeta();
+    this.meta = this.applied = this.db.readMeta();
     if (this.meta.appliedIndex < minIndex) {
       throw new Error(`the installed snapshot is at index ${this.meta.appliedIndex}, behind ${minIndex}`);
     }
@@ -250,11 +305,13 @@ export class MvccStore {
 
   /** Resolves once every commit so far is fully on disk: the WAL may then be trimmed past them. */
   async flushed(): Promise<void> {
+    await this.pending;
     await this.db.sync();
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.pending;
+    await this.db.close();
   }
 }
 

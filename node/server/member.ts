@@ -1,6 +1,6 @@
 // The member: drives the Raft core with real time, a real disk and real sockets. One loop takes
-// each Ready in turn: persist (one fsync), send, apply to the key-value backend, answer the
-// clients whose requests were applied, then advance. Everything here is effects; the decisions
+// each Ready in turn: persist (one fsync), send, apply to the key-value backend (whose commit
+// finishes in lmdb's own thread), answer the clients whose requests were applied, then advance. Everything here is effects; the decisions
 // are in node/raft.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
@@ -78,6 +78,7 @@ export class Member extends EventEmitter {
   private ticker: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
   private stopping = false;
+  private failed = false;
   private seq = 0;
   private readonly bootNonce = Math.random().toString(36).slice(2, 8);
   private leader = NONE;
@@ -251,17 +252,21 @@ export class Member extends EventEmitter {
         await this.handleReady(rd);
       } catch (e) {
         // A failed fsync or a broken backend: stop rather than risk acknowledging lost data.
-        this.p.logger.error('fatal error in the raft loop; stopping', {
-          error: String(e),
-          term: this.hardState.term,
-        });
-        this.emit('fatal', e);
+        this.fail('fatal error in the raft loop', e);
         return;
       }
       this.rn.advance();
       this.reads.onApplied();
       await this.maybeSnapshot();
     }
+  }
+
+  private fail(what: string, e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.stopping = true;
+    this.p.logger.error(`${what}; stopping`, { error: String(e), term: this.hardState.term });
+    this.emit('fatal', e);
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -404,10 +409,16 @@ export class Member extends EventEmitter {
       ids.push(id);
     }
     const t0 = process.hrtime.bigint();
-    // Synchronous on purpose: new rows and the revision reads report become visible together (an
-    // asynchronous commit showed rows before their revision; the fault test caught it).
-    const results = this.backend.applyBatch(batch);
-    this.p.metrics.backendCommit(Number(process.hrtime.bigint() - t0) / 1e9);
+    // The clients are answered once the results are known; the entries are durable in the WAL
+    // already. Reads wait for the commit: the read barrier goes by the backend's applied index.
+    const { results, committed } = await this.backend.applyAsync(batch);
+    committed.then(
+      () => {
+        this.p.metrics.backendCommit(Number(process.hrtime.bigint() - t0) / 1e9);
+        this.reads.onApplied();
+      },
+      (e: unknown) => this.fail('backend commit failed', e),
+    );
     results.forEach((r, i) => {
       const id = ids[i];
       if (id !== undefined) this.waiters.resolve(id, r);
@@ -476,9 +487,10 @@ export class Member extends EventEmitter {
     const { config, wal } = this.p;
     const applied = this.rn.raft.appliedConfirmed;
     if (applied - this.snapshotIndex < config.snapshotCount) return;
-    this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
-    // The log may only be trimmed past what the backend holds on disk.
+    // Snapshots are cut from the backend, so it must hold `applied` first; and the log may only be
+    // trimmed past what the backend holds on disk.
     await this.backend.flushed();
+    this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
     await wal.saveSnapshot(this.rn.raft.snapshot.meta);
     await wal.releaseTo(applied - config.snapshotCatchUpEntries);
     this.snapshotIndex = applied;
@@ -640,6 +652,6 @@ export class Member extends EventEmitter {
     this.reads.failAll(stopped);
     await this.p.transport.close();
     await this.p.wal.close();
-    this.backend.close();
+    await this.backend.close();
   }
 }

@@ -22,9 +22,12 @@ export type WriteOutcome = unknown;
 export interface KvBackend extends WatchSource {
   /**
    * Applies encoded write requests (null = no-op) in one transaction with the applied index,
-   * skipping indexes already applied; the commit is on disk when it returns.
+   * skipping indexes already applied. Resolves with the results once they are computed; then
+   * `committed` resolves once reads see them and `appliedIndex()` counts them.
    */
-  applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
+  applyAsync(
+    items: Array<{ index: number; term: number; request: Uint8Array | null }>,
+  ): Promise<{ results: WriteOutcome[]; committed: Promise<void> }>;
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
@@ -44,7 +47,8 @@ export interface KvBackend extends WatchSource {
   /** Resolves once every commit so far is on disk (the WAL is trimmed only after it). */
   flushed(): Promise<void>;
   dbSize(): number;
-  close(): void;
+  /** Waits for the last commit, then closes. */
+  close(): Promise<void>;
 }
 
 export interface PeerTransport {
