@@ -240,6 +240,47 @@ function keepAliveStream(service: KvService): grpc.handleBidiStreamingCall<Obj, 
   };
 }
 
+/** Blobs of at most this size, as etcd sends (a history row alone may be bigger than gRPC likes). */
+const SNAPSHOT_BLOB_BYTES = 64 * 1024;
+
+/**
+ * etcd's Snapshot: the member's snapshot stream and its sha256, in blobs, waiting for the client
+ * to drain each. remaining_bytes is 0: the stream is cut from a read transaction as it goes, so
+ * its size is not known ahead (etcd's clients do not read the field).
+ */
+function snapshotStream(service: KvService): grpc.handleServerStreamingCall<Obj, unknown> {
+  return async (call) => {
+    let cancelled = false;
+    call.on('cancelled', () => (cancelled = true));
+    try {
+      const header = toProto(service.header());
+      for await (const chunk of service.snapshot()) {
+        for (let at = 0; at < chunk.byteLength && !cancelled; at += SNAPSHOT_BLOB_BYTES) {
+          const blob = chunk.subarray(at, at + SNAPSHOT_BLOB_BYTES);
+          if (!call.write({ header, remaining_bytes: '0', blob })) await drainedOrCancelled(call);
+        }
+        if (cancelled) return;
+      }
+      call.end();
+    } catch (e) {
+      call.emit('error', { code: grpcCode(e), details: e instanceof Error ? e.message : String(e) });
+    }
+  };
+}
+
+/** A cancelled call never drains; waiting for either lets the snapshot's read transaction end. */
+function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Promise<void> {
+  return new Promise((ok) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      ok();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
+}
+
 export function loadServices(): grpc.GrpcObject {
   const def = protoLoader.loadSync(['rpc.proto'], {
     includeDirs: [PROTO_DIR],
@@ -290,6 +331,7 @@ export async function startGrpc(
     MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),
     Alarm: unary((r) => service.alarm(r.action)),
     HashKV: unary(async (r) => service.hashKV(num(r.revision) ?? 0)),
+    Snapshot: snapshotStream(service),
   });
   const bound = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

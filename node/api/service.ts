@@ -1,6 +1,7 @@
 // The client-facing operations, once, for both APIs (HTTP/JSON and gRPC): reads with the right
 // consistency, writes through Raft, membership changes on the leader, status. Results keep
 // etcd's proto field names; each API only converts encodings.
+import { backupStream } from '../mvcc/backup.js';
 import { encodeRequest } from '../mvcc/codec.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
 import { hexToDecimal, memberId } from '../server/ids.js';
@@ -138,6 +139,14 @@ export class KvService {
     }
     const memberID = hexToDecimal(this.member.id);
     return { header: this.header(), alarms: this.member.kv.alarms().map((alarm) => ({ memberID, alarm })) };
+  }
+
+  /**
+   * etcd's Snapshot: this member's whole state from one read transaction, then its sha256 (a
+   * backup file for `etcdctl snapshot save`, restored by `raftkvctl snapshot restore`).
+   */
+  snapshot(): AsyncIterable<Uint8Array> {
+    return backupStream(this.member.kv.exportSnapshot());
   }
 
   /** etcd's HashKV: a checksum of this member's history up to `revision` (0: the current one). */

@@ -1,7 +1,10 @@
 // raftkvctl: a small etcdctl-like command line for raftkv's (and etcd's) v3 JSON API.
 //   node dist/node/cli/raftkvctl.js [--endpoints=URL,...] [-w table|json] <command> ...
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvClient } from '../client/client.js';
+import { MvccStore } from '../mvcc/store.js';
 
 const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json] <command>
   get <key> [--prefix] [--serializable]      read keys
@@ -12,6 +15,7 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   lease grant <ttl> | revoke <id> | timetolive <id> [--keys] | keep-alive <id> [--once] | list
   member list | add <peer-url> [--learner] | remove <id> | promote <id>
   endpoint status | health                   per endpoint
+  snapshot restore <file> --data-dir=<dir>   a member's data dir from a backup (etcdctl snapshot save)
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS.`;
 
 function table(rows: Array<Record<string, unknown>>): string {
@@ -43,6 +47,7 @@ async function main(): Promise<number> {
       lease: { type: 'string' },
       keys: { type: 'boolean' },
       once: { type: 'boolean' },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -110,12 +115,30 @@ async function main(): Promise<number> {
       return member(c, args, values.learner ?? false, out);
     case 'endpoint':
       return endpoint(endpoints, args[0], out);
+    case 'snapshot':
+      return restore(args, values['data-dir']);
     default:
       throw new Error(`unknown command ${cmd}\n${USAGE}`);
   }
 }
 
 type Out = (rows: Array<Record<string, unknown>>, json?: unknown) => void;
+
+/**
+ * Offline, like etcdctl's: makes a member's data dir from a backup. Each member of the new cluster
+ * gets its own dir from the same file, then starts with --initial-cluster-state new.
+ */
+async function restore(args: string[], dataDir: string | undefined): Promise<number> {
+  const [sub, file] = args;
+  if (sub !== 'restore' || !file || !dataDir) {
+    throw new Error(`usage: raftkvctl snapshot restore <file> --data-dir=<dir>\n${USAGE}`);
+  }
+  const memberDir = join(dataDir, 'member');
+  await mkdir(memberDir, { recursive: true });
+  const meta = await MvccStore.restoreBackup(file, join(memberDir, 'db'));
+  console.log(`restored ${file} into ${dataDir}: revision ${meta.revision}, compacted ${meta.compacted}`);
+  return 0;
+}
 
 /** Lease IDs are shown and taken in hex, as etcdctl does (%016x); the JSON API carries them in decimal. */
 const toHex = (id: string) => BigInt(id).toString(16).padStart(16, '0');

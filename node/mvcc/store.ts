@@ -3,7 +3,9 @@
 // index, so a restart resumes exactly where the disk says without replaying the log. A request
 // that etcd would refuse is refused before it writes, so it leaves no trace and the others go on.
 import { Applier, type ApplyLimits } from './apply.js';
+import { existsSync } from 'node:fs';
 import { Backend, type Meta } from './backend.js';
+import { readBackup } from './backup.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
 import { hashKV, type HashKV } from './hash.js';
@@ -89,6 +91,24 @@ export class MvccStore {
     await stage(path, chunks);
     installStaged(path);
     return MvccStore.open(path, opts);
+  }
+
+  /**
+   * Builds the store file at `path` from a backup (see backup.ts), for a member of a new cluster:
+   * keys, revisions and leases stay; the applied index starts over, as the new cluster's log does.
+   * Every member of the new cluster is restored from the same file. Returns the restored meta.
+   */
+  static async restoreBackup(file: string, path: string): Promise<Meta> {
+    if (existsSync(path)) throw new Error(`${path} exists: restore into a new data directory`);
+    const meta = { ...(await stage(path, await readBackup(file))), appliedIndex: 0, appliedTerm: 0 };
+    const staged = Backend.open(stagingPath(path));
+    try {
+      staged.env.transactionSync(() => staged.writeMeta(meta));
+    } finally {
+      await staged.close();
+    }
+    installStaged(path);
+    return meta;
   }
 
   appliedIndex(): { index: number; term: number } {

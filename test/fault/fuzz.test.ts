@@ -237,6 +237,24 @@ test('undecodable and random protobuf at every gRPC method gets a gRPC error sta
     stream.write(UNDECODABLE);
     expect({ path, status: await ended }).not.toEqual({ path, status: grpc.status.OK });
   }
+  // A Snapshot request that does not decode gets an error status; one cancelled after its first
+  // blob ends there (the member's read transaction with it) and the member carries on.
+  const snapshot = (payload: Buffer) =>
+    client.makeServerStreamRequest(
+      '/etcdserverpb.Maintenance/Snapshot',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      payload,
+    );
+  const refused = snapshot(UNDECODABLE);
+  refused.on('data', () => undefined);
+  expect(await new Promise((done) => refused.on('error', (e: grpc.ServiceError) => done(e.code)))).toBe(
+    grpc.status.INTERNAL,
+  );
+  const cancelled = snapshot(Buffer.alloc(0));
+  await new Promise((done) => cancelled.once('data', done));
+  cancelled.on('error', () => undefined);
+  cancelled.cancel();
   client.close();
   expect(bad).toEqual([]);
 });
