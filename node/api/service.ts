@@ -33,18 +33,22 @@ export interface MemberOut {
 }
 
 export class KvService {
+  /** The header's constant part, in decimal once. */
+  private ids: Pick<Header, 'cluster_id' | 'member_id'> | undefined;
+
   constructor(private readonly ctx: ServiceContext) {}
 
   private get member(): Member {
     return this.ctx.member;
   }
 
+  /** Every response carries one, so it reads only what it needs (not status(): a page scan). */
   header(revision?: number): Header {
+    this.ids ??= { cluster_id: hexToDecimal(this.ctx.clusterId), member_id: hexToDecimal(this.member.id) };
     return {
-      cluster_id: hexToDecimal(this.ctx.clusterId),
-      member_id: hexToDecimal(this.member.id),
+      ...this.ids,
       revision: revision ?? this.member.kv.currentRevision(),
-      raft_term: this.member.status().term,
+      raft_term: this.member.term(),
     };
   }
 
