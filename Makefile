@@ -67,7 +67,7 @@ etcd:
 	@command -v etcd >/dev/null && command -v etcdctl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client; }
 
 # raftkv vs etcd side by side; writes bench/RESULTS.md (BENCH_SECONDS per workload).
-BENCH_SECONDS ?= 10
+BENCH_SECONDS ?= 15
 bench: build etcd
 	node dist/test/bench/run-bench.js --seconds $(BENCH_SECONDS) --out bench/RESULTS.md
 

@@ -67,6 +67,20 @@ async function failover(cluster: LocalCluster): Promise<number> {
   });
 }
 
+/**
+ * The median of `n` failovers: the election timeout is randomized, so one kill is one sample.
+ * The killed member is restarted, and all agree on a leader, before the next kill.
+ */
+async function medianFailover(cluster: LocalCluster, n: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    times.push(await failover(cluster));
+    for (const m of cluster.members) if (!m.proc) await cluster.start(m);
+    await leader(cluster.members);
+  }
+  return times.sort((a, b) => a - b)[n >> 1]!;
+}
+
 async function startCluster(system: System): Promise<{ cluster: LocalCluster; root: string }> {
   const root = await mkdtemp(join(tmpdir(), `raftkv-bench-${system}-`));
   const cluster = new LocalCluster({
@@ -88,15 +102,23 @@ const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0
  * Both clusters run at once and take turns, workload by workload, so that whatever else the
  * machine is doing weighs on both alike.
  */
-export async function benchBoth(seconds: number): Promise<{ raftkv: SystemResult; etcd: SystemResult }> {
+export async function benchBoth(
+  seconds: number,
+  rounds = 3,
+): Promise<{ raftkv: SystemResult; etcd: SystemResult }> {
   const systems = ['raftkv', 'etcd'] as const;
   const started = await Promise.all(systems.map(startCluster));
   try {
     const eps = started.map(({ cluster }) => cluster.members.map((m) => m.clientURL));
+    // The workload's time is split into rounds that alternate between the systems, and each
+    // reports its median round: a spell of load from elsewhere then hits one round, not a figure.
     const both = async (path: string, clients: number, body: (w: number, n: number) => string) => {
-      const out: LoadResult[] = [];
-      for (const e of eps) out.push(await runLoad(e, path, clients, seconds, body));
-      return out;
+      const runs: LoadResult[][] = eps.map(() => []);
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, e] of eps.entries())
+          runs[i]!.push(await runLoad(e, path, clients, seconds / rounds, body));
+      }
+      return runs.map(median);
     };
     const put1 = await both('/v3/kv/put', 1, put);
     const put64 = await both('/v3/kv/put', 64, put);
@@ -112,7 +134,7 @@ export async function benchBoth(seconds: number): Promise<{ raftkv: SystemResult
         rangeLinearizable64: lin[i]!,
         rangeSerializable64: ser[i]!,
         rssMiBPerMember: rss.reduce((a, b) => a + b, 0) / rss.length,
-        failoverMs: await failover(cluster),
+        failoverMs: await medianFailover(cluster, rounds),
       });
     }
     return { raftkv: results[0]!, etcd: results[1]! };
@@ -122,6 +144,11 @@ export async function benchBoth(seconds: number): Promise<{ raftkv: SystemResult
       await rm(root, { recursive: true, force: true });
     }
   }
+}
+
+/** The run with the median throughput (the upper one of an even count). */
+function median(runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec)[runs.length >> 1]!;
 }
 
 function fmt(n: number, digits = 0): string {
