@@ -204,7 +204,7 @@ export class Wal {
   private async append(buf: Buffer): Promise<void> {
     // Into the page cache on this thread (a copy, microseconds): a trip through the thread pool
     // for it cost as much as the fdatasync after it on a busy machine.
-    for (let done = 0; done < buf.length; ) {
+    for (let done = 0; done < buf.length;) {
       done += writeSync(this.file.fd, buf, done, buf.length - done, this.size + done);
     }
     this.size += buf.length;
