@@ -62,6 +62,13 @@ test('every watcher saw every committed revision once, in order, across restarts
   expect(r.watch.eventsChecked).toBe(3 * (r.finalRevision - 1));
 });
 
+test('leases under faults: a key never gone before its TTL ran out, and gone once its lease lapsed', () => {
+  expect(r.leases.early).toEqual([]);
+  expect(r.leases.kept).toEqual([]);
+  expect(r.leases.leases).toBeGreaterThan(1);
+  expect(r.leases.keepalives).toBeGreaterThan(0);
+});
+
 test('the cluster converged and no acknowledged write is missing', () => {
   expect(r.finalRevision).toBeGreaterThan(0);
   expect(r.writesVerified).toBeGreaterThan(0);

@@ -25,6 +25,7 @@ import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
 import { describeOp, HistoryRecorder, type OpHandle, type Operation } from '../lincheck/history.js';
 import { checkSerializableReads, describeViolation, type ReadViolation } from '../lincheck/monotonic.js';
 import { PeerLinks, type LinkEnd } from './links.js';
+import { LeaseProbe, type LeaseProbeResult } from './lease-probe.js';
 import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
 import { addMember, promoteMember, removeMember } from '../support/membership.js';
@@ -137,6 +138,7 @@ export interface FaultRunResult {
     /** Missed, repeated, reordered or altered events, and gaps in the history. */
     problems: string[];
   };
+  leases: LeaseProbeResult;
   history: Operation[];
   memberLogs: Record<string, string>;
 }
@@ -198,6 +200,7 @@ export class FaultRun {
   }
   private readonly paused = new Set<LocalMember>();
   private readonly watchers: ResumingWatcher[] = [];
+  private readonly leaseProbe: LeaseProbe;
   /** Until the fault injector is done (scripted faults may outlast the run's seconds). */
   private faultsPending = true;
   /** Extra members added so far (x1, x2, ...). */
@@ -252,6 +255,18 @@ export class FaultRun {
       env: (m) => ({ [TEST_FAULT_DIR_ENV]: this.faultDir(m) }),
       extraArgs: ['--heartbeat-interval=50', '--election-timeout=500', ...(options.memberArgs ?? [])],
     });
+    // TTL 2 s (the minimum is 1.5 election timeouts); the grace: a new leader's election timeout,
+    // the leader's 500 ms expiry check, and slack for the revoke to commit.
+    this.leaseProbe = new LeaseProbe(() => this.live(), prng(options.seed + 7), {
+      ttlSeconds: 2,
+      prefix: `${KEY_PREFIX}L`,
+      timeoutMs: this.o.requestTimeoutMs,
+      graceMs: 6000,
+    });
+  }
+
+  private live(): LocalMember[] {
+    return this.cluster.members.filter((m) => m.proc && !this.paused.has(m));
   }
 
   private pick<T>(xs: readonly T[]): T {
@@ -279,7 +294,7 @@ export class FaultRun {
 
   /** The leader every live, unpaused member agrees on. */
   leader(ms = 20_000): Promise<LocalMember> {
-    return agreedLeader(() => this.cluster.members.filter((m) => m.proc && !this.paused.has(m)), ms);
+    return agreedLeader(() => this.live(), ms);
   }
 
   /** Runs clients and faults for `seconds`, then checks everything. */
@@ -298,7 +313,10 @@ export class FaultRun {
       for (let i = 0; i < this.o.clientsPerMember; i++) clients.push(this.clientLoop(clientId++, m, end));
     }
     const injector = this.faultLoop(end).finally(() => (this.faultsPending = false));
-    await Promise.all([injector, ...clients]);
+    const leasing = this.leaseProbe.run(() => Date.now() < end || this.faultsPending);
+    await Promise.all([injector, leasing, ...clients]);
+    // Before convergence is measured: the lapsed leases' revokes are the last writes.
+    const leases = await this.leaseProbe.finish();
     this.o.log(
       `load and faults done: ${this.recorder.history().length} ops, faults ${JSON.stringify(this.faults)}`,
     );
@@ -369,6 +387,7 @@ export class FaultRun {
       serializable: { ...serial, described: serial.violations.slice(0, 20).map(describeViolation) },
       headerAnomalies: [...this.headerAnomalies],
       watch,
+      leases,
       history,
       memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, m.log.join('').slice(-4000)])),
     };

@@ -40,6 +40,8 @@ const anomalies =
   r.serializable.violations.length +
   r.headerAnomalies.length +
   r.watch.problems.length +
+  r.leases.early.length +
+  r.leases.kept.length +
   r.lost.length;
 const f = r.faults;
 const rows: Array<[string, string]> = [
@@ -71,6 +73,11 @@ const rows: Array<[string, string]> = [
     `${r.watch.watchers}, resumed ${r.watch.resumes} times, ${r.watch.eventsChecked} events checked, ` +
       `${r.watch.problems.length} problems`,
   ],
+  [
+    'leases',
+    `${r.leases.leases} granted, ${r.leases.keepalives} keepalives, ${r.leases.reads} reads; ` +
+      `expired early ${r.leases.early.length}, kept past TTL ${r.leases.kept.length}`,
+  ],
   ['anomalies (must be 0)', String(anomalies)],
 ];
 const width = Math.max(...rows.map(([k]) => k.length));
@@ -80,6 +87,7 @@ for (const line of r.serializable.described) console.log(line);
 for (const line of r.headerAnomalies.slice(0, 20)) console.log(line);
 for (const line of r.lost.slice(0, 20)) console.log(line);
 for (const line of r.watch.problems.slice(0, 20)) console.log(line);
+for (const line of [...r.leases.early, ...r.leases.kept].slice(0, 20)) console.log(line);
 const dump = process.argv.indexOf('--dump');
 if (dump >= 0) {
   const { writeFileSync } = await import('node:fs');
