@@ -61,7 +61,10 @@ export class KvService {
   }
 
   async range(req: RangeRequest) {
-    if (!req.serializable) await this.member.linearizableBarrier();
+    // A serializable read may be stale, but not older than a write this member has answered
+    // (answered writes may still be committing in lmdb's thread), as with etcd.
+    if (req.serializable) await this.member.kv.committed();
+    else await this.member.linearizableBarrier();
     const r = this.member.kv.range(req);
     return { ...r, header: this.header(r.header.revision) };
   }

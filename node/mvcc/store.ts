@@ -323,6 +323,11 @@ export class MvccStore {
     });
   }
 
+  /** Resolves once every batch handed over so far is visible to reads (or its commit failed). */
+  committed(): Promise<void> {
+    return this.pending;
+  }
+
   /** Resolves once every commit so far is fully on disk: the WAL may then be trimmed past them. */
   async flushed(): Promise<void> {
     await this.pending;

@@ -28,6 +28,8 @@ export interface KvBackend extends WatchSource {
   applyAsync(
     items: Array<{ index: number; term: number; request: Uint8Array | null }>,
   ): Promise<{ results: WriteOutcome[]; committed: Promise<void> }>;
+  /** Resolves once every batch handed to applyAsync so far is visible to reads. */
+  committed(): Promise<void>;
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;

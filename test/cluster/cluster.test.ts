@@ -192,6 +192,17 @@ test('the alarm API lists no alarms on a healthy cluster and accepts a disarm th
   expect((bad as ApiError).status).toBe(400);
 });
 
+test('a serializable read on the member that answered a write sees it (read-your-writes, as etcd)', async () => {
+  for (const [i, m] of cluster.members.entries()) {
+    const c = client(m);
+    for (let n = 0; n < 30; n++) {
+      const revision = await c.put(`ryw/${i}`, String(n));
+      const { kvs } = await c.get(`ryw/${i}`, { serializable: true });
+      expect([kvs[0]?.value, kvs[0]?.modRevision]).toEqual([String(n), revision]);
+    }
+  }
+});
+
 test('compare-and-swap succeeds once and then fails on the stale value', async () => {
   const c = client(cluster.members[1]!);
   expect((await c.cas('lock', undefined, 'a')).succeeded).toBe(true);
