@@ -1,7 +1,7 @@
 // The member: drives the Raft core with real time, a real disk and real sockets. One loop takes
 // each Ready in turn: persist (one fsync), send, apply to the key-value backend (whose commit
-// finishes in lmdb's own thread), answer the clients whose requests were applied, then advance. Everything here is effects; the decisions
-// are in node/raft.
+// finishes in lmdb's own thread), answer the clients whose requests were applied, then advance.
+// Everything here is effects; the decisions are in node/raft.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
 import { bootstrapSnapshot, decodeConfChange } from '../raft/confchange.js';
