@@ -59,10 +59,14 @@ function pack(m: Message): Uint8Array {
   return packr.pack(m);
 }
 
-/** Builds a new store file at `path` (which must not exist) from a snapshot stream; returns its meta. */
+/**
+ * Builds a new store file at `path` (which must not exist) from a snapshot stream; returns its
+ * meta. With `startOver`, the applied index and term start from 0 (a new cluster's log).
+ */
 export async function writeSnapshotFile(
   path: string,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  startOver = false,
 ): Promise<Meta> {
   const db = Backend.open(path);
   try {
@@ -88,6 +92,7 @@ export async function writeSnapshotFile(
       } else throw snapshotError('unexpected message');
     }
     if (!meta || !ended) throw snapshotError('the stream ended early');
+    if (startOver) meta = { ...meta, appliedIndex: 0, appliedTerm: 0 };
     db.env.transactionSync(() => {
       // A key can only hold a lease that exists, so a store without leases skips the pass.
       if (leases > 0) attachLeasedKeys(db);

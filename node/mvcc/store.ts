@@ -2,8 +2,8 @@
 // entries is applied in one lmdb write transaction and committed durably together with the applied
 // index, so a restart resumes exactly where the disk says without replaying the log. A request
 // that etcd would refuse is refused before it writes, so it leaves no trace and the others go on.
-import { Applier, type ApplyLimits } from './apply.js';
 import { existsSync } from 'node:fs';
+import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { readBackup } from './backup.js';
 import { decodeRequest } from './codec.js';
@@ -100,13 +100,7 @@ export class MvccStore {
    */
   static async restoreBackup(file: string, path: string): Promise<Meta> {
     if (existsSync(path)) throw new Error(`${path} exists: restore into a new data directory`);
-    const meta = { ...(await stage(path, await readBackup(file))), appliedIndex: 0, appliedTerm: 0 };
-    const staged = Backend.open(stagingPath(path));
-    try {
-      staged.env.transactionSync(() => staged.writeMeta(meta));
-    } finally {
-      await staged.close();
-    }
+    const meta = await stage(path, await readBackup(file), true);
     installStaged(path);
     return meta;
   }
@@ -340,10 +334,14 @@ export class MvccStore {
   }
 }
 
-async function stage(path: string, chunks: Chunks): Promise<Meta> {
+async function stage(path: string, chunks: Chunks, startOver = false): Promise<Meta> {
   removeStaging(path);
   try {
-    return await writeSnapshotFile(stagingPath(path), chunks instanceof Uint8Array ? [chunks] : chunks);
+    return await writeSnapshotFile(
+      stagingPath(path),
+      chunks instanceof Uint8Array ? [chunks] : chunks,
+      startOver,
+    );
   } catch (err) {
     removeStaging(path);
     throw err;
