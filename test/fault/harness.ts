@@ -29,7 +29,7 @@ import { LeaseProbe, type LeaseProbeResult } from './lease-probe.js';
 import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
 import { addMember, promoteMember, removeMember } from '../support/membership.js';
-import { waitFor } from '../support/wait.js';
+import { delay, waitFor } from '../support/wait.js';
 
 export interface FaultRunOptions {
   /** How long clients run and faults are injected. */
@@ -169,8 +169,6 @@ const KEY_PREFIX = 'k';
 
 /** How many acknowledged writes each member reads back with range at their revision. */
 const ACKS_READ_AT_REVISION = 500;
-
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Whether an error proves the request never took effect: a 4xx answer, or a refused connection. */
 function provesNotApplied(e: unknown): boolean {

@@ -8,6 +8,7 @@
 //   new leader's grace (an election timeout), plus slack.
 import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
+import { delay } from '../support/wait.js';
 
 export interface LeaseProbeResult {
   leases: number;
@@ -27,8 +28,6 @@ interface Tracked {
   /** When the put under the lease was acknowledged (undefined: not known to be written). */
   putAt?: number;
 }
-
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class LeaseProbe {
   private readonly tracked: Tracked[] = [];
@@ -116,6 +115,7 @@ export class LeaseProbe {
     const deadline = performance.now() + this.o.ttlSeconds * 1000 + this.o.graceMs;
     const kept: string[] = [];
     for (const t of this.tracked) {
+      // Not waitFor: past the shared deadline a key still gets one read.
       for (;;) {
         const gone = await this.any()
           .get(t.key)

@@ -5,6 +5,7 @@
 // history: every revision once, in order, with the key, type and value that a full watch from
 // revision 1 reports.
 import { KvClient, type WatchEvent } from '../../node/client/client.js';
+import { delay } from '../support/wait.js';
 
 export interface SeenEvent {
   revision: number;
@@ -12,8 +13,6 @@ export interface SeenEvent {
   key: string;
   value: string;
 }
-
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const describe = (e: SeenEvent | undefined) =>
   e ? `${e.type} ${e.key}${e.type === 'PUT' ? `='${e.value}'` : ''} @${e.revision}` : 'nothing';

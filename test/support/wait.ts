@@ -15,7 +15,12 @@ export async function waitFor<T>(
     } catch (e) {
       last = e;
     }
-    await new Promise((r) => setTimeout(r, everyMs));
+    await delay(everyMs);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** A pause inside a paced loop (load, faults, retries); to wait for a condition, use waitFor. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
