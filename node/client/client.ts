@@ -80,6 +80,13 @@ const READS = new Set([
   '/v3/lease/leases',
 ]);
 
+/** A failed fetch as an error that names the endpoint and the cause ("fetch failed" alone says neither). */
+function unreachable(endpoint: string, e: unknown): Error {
+  const err = e as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = err.cause ? ` (${err.cause.code ?? err.cause.message})` : '';
+  return new Error(`${endpoint} unreachable: ${err.message ?? String(e)}${cause}`, { cause: err.cause });
+}
+
 export class KvClient {
   constructor(
     readonly endpoints: string[],
@@ -97,7 +104,7 @@ export class KvClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (e) {
-        lastError = e;
+        lastError = unreachable(ep, e);
         continue;
       }
       const json = (await res.json()) as Json;
@@ -108,9 +115,7 @@ export class KvClient {
       if (res.status !== 503 || !READS.has(path)) throw err;
       lastError = err;
     }
-    throw lastError instanceof Error
-      ? lastError
-      : new Error(`no endpoint reachable: ${this.endpoints.join(',')}`);
+    throw lastError ?? new Error('no endpoint given');
   }
 
   async put(key: string, value: string, opts: { lease?: string } = {}): Promise<number> {
@@ -187,10 +192,10 @@ export class KvClient {
         });
         break;
       } catch (e) {
-        lastError = e;
+        lastError = unreachable(ep, e);
       }
     }
-    if (!res) throw lastError instanceof Error ? lastError : new Error('no endpoint reachable');
+    if (!res) throw lastError ?? new Error('no endpoint given');
     if (!res.ok || !res.body) {
       const json = (await res.json()) as Json;
       throw new ApiError(res.status, Number(json.code ?? 0), String(json.message ?? res.statusText));

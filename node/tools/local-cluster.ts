@@ -2,9 +2,10 @@
 // integration tests drive. Each member is `node dist/node/main.js` with etcd-style flags.
 import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,6 +67,48 @@ function portRange(): [number, number] {
 
 const handedOut = new Set<number>();
 
+/**
+ * Ports handed out are claimed as files here, so that processes side by side (jest's workers, a
+ * bench beside a test run) never pick the same port, not even while the member that has it is
+ * down between a stop and a restart (where a bind check alone would find it free).
+ */
+const CLAIMS = join(tmpdir(), 'raftkv-ports');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function claim(port: number): boolean {
+  const file = join(CLAIMS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      // Claimed: by a live process, or left behind by one that died (then taken over).
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (owner > 0 && alive(owner)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+/** Gives up this process's claim on ports it no longer uses. */
+export function releasePorts(ports: Iterable<number>): void {
+  for (const port of ports) {
+    if (handedOut.delete(port)) rmSync(join(CLAIMS, String(port)), { force: true });
+  }
+}
+
+// Claims left by a process that ended without this (a jest worker is killed) are taken over.
+process.on('exit', () => releasePorts([...handedOut]));
+
 /** Whether something could bind the port on 127.0.0.1 now. */
 export function canListen(port: number): Promise<boolean> {
   return new Promise((ok) => {
@@ -75,20 +118,23 @@ export function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** A port nothing listens on now, outside the ephemeral range, not handed out before by this process. */
+/** A port nothing listens on now, outside the ephemeral range, not handed out before by any live process. */
 export async function freePort(): Promise<number> {
   const [low, high] = portRange();
+  mkdirSync(CLAIMS, { recursive: true });
   for (let tries = 0; tries < 1000; tries++) {
     const port = low + Math.floor(Math.random() * (high - low));
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    if (handedOut.has(port) || !claim(port)) continue;
     handedOut.add(port);
-    return port;
+    if (await canListen(port)) return port;
   }
   throw new Error(`no free port in ${low}-${high - 1}`);
 }
 
 export class LocalCluster {
   readonly members: LocalMember[] = [];
+  /** The ports picked for members (not fixed ones). */
+  private readonly ports: number[] = [];
   /**
    * The same for the same data root, so a cluster planned again on its data (a second `make run`)
    * has the same member IDs (they derive from peer URL and token); distinct for distinct roots.
@@ -107,17 +153,28 @@ export class LocalCluster {
     const base = this.o.basePort;
     // etcd's local layout: 2379/2380, 22379/22380, 32379/32380, ...
     const offset = i === 0 ? 0 : (i + 1) * 10000;
-    const client = base ? base + offset : await freePort();
-    const peerPort = base ? base + 1 + offset : await freePort();
+    const client = base ? base + offset : await this.freePort();
+    const peerPort = base ? base + 1 + offset : await this.freePort();
     const peerURL = `http://127.0.0.1:${peerPort}`;
     return {
       name,
       clientURL: `http://127.0.0.1:${client}`,
       peerURL,
-      peerListenURL: this.o.peerProxy ? `http://127.0.1.${i + 1}:${await freePort()}` : peerURL,
+      peerListenURL: this.o.peerProxy ? `http://127.0.1.${i + 1}:${await this.freePort()}` : peerURL,
       dataDir: join(this.o.dataRoot, name),
       log: [],
     };
+  }
+
+  private async freePort(): Promise<number> {
+    const port = await freePort();
+    this.ports.push(port);
+    return port;
+  }
+
+  /** Gives up the cluster's ports, once its members are stopped for good. */
+  releasePorts(): void {
+    releasePorts(this.ports.splice(0));
   }
 
   initialCluster(members = this.members): string {

@@ -141,6 +141,7 @@ export async function benchBoth(
   } finally {
     for (const { cluster, root } of started) {
       await cluster.stopAll('SIGKILL');
+      cluster.releasePorts();
       await rm(root, { recursive: true, force: true });
     }
   }

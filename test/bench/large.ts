@@ -146,6 +146,7 @@ export async function largeDataset(system: System, bytes: number): Promise<Large
     };
   } finally {
     await cluster.stopAll('SIGKILL');
+    cluster.releasePorts();
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
-import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { TEST_MEMBER_ARGS, tempCluster, withLogOf, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -169,8 +169,11 @@ test('a member that catches up from a snapshot knows the leases and which keys t
   await c.put('l5/k', 'v', { lease: id });
   for (let i = 0; i < 120; i++) await c.put(`l5/bulk${i % 5}`, String(i)); // past --snapshot-count
   await cluster.start(behind);
-  await waitFor('the member caught up', async () =>
-    (await client(behind).get('l5/k', { serializable: true })).kvs.length === 1 ? true : undefined,
+  await withLogOf(
+    behind,
+    waitFor('the member caught up', async () =>
+      (await client(behind).get('l5/k', { serializable: true })).kvs.length === 1 ? true : undefined,
+    ),
   );
   expect(behind.log.join('')).toContain('installing snapshot from leader');
   expect(await client(behind).leases()).toContain(id);

@@ -410,6 +410,7 @@ export class FaultRun {
     this.paused.clear();
     await this.cluster.stopAll('SIGKILL');
     await this.links.close();
+    this.cluster.releasePorts();
     if (this.ownRoot && !keep) rmSync(this.root, { recursive: true, force: true });
     return this.root;
   }

@@ -73,6 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   prometheus?.kill('SIGTERM');
   await cluster?.stopAll('SIGKILL');
+  cluster?.releasePorts();
   rmSync(root, { recursive: true, force: true });
 });
 

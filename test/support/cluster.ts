@@ -34,15 +34,35 @@ export async function tempCluster(
     cluster,
     root,
     dispose: async () => {
+      // A member that failed on its own is worth seeing: show the end of its log.
+      for (const m of cluster.members) {
+        const code = m.proc?.exitCode ?? m.proc?.signalCode;
+        if (code) console.error(`${m.name} exited on its own (${code}):\n${logTail(m)}`);
+      }
       await cluster.stopAll('SIGKILL');
+      cluster.releasePorts();
       rmSync(root, { recursive: true, force: true });
     },
   };
 }
 
-/** The member's exit code, once its process has exited. */
-export function exitOf(m: LocalMember): Promise<number | null> {
+/** The member's exit code, once its process has exited (an exit the test expects: the member
+ * then counts as stopped). */
+export async function exitOf(m: LocalMember): Promise<number | null> {
   const proc = m.proc!;
-  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((ok) => proc.once('exit', (code) => ok(code)));
+  const code = proc.exitCode ?? (await new Promise<number | null>((ok) => proc.once('exit', (c) => ok(c))));
+  m.proc = undefined;
+  return code;
+}
+
+/** The end of a member's log, for a failure message. */
+export function logTail(m: LocalMember, chars = 3000): string {
+  return m.log.join('').slice(-chars);
+}
+
+/** `p`, with the end of the member's log added to its error if it fails. */
+export function withLogOf<T>(m: LocalMember, p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    throw new Error(`${String(e)}\n${m.name}'s log:\n${logTail(m)}`);
+  });
 }

@@ -1,5 +1,6 @@
 // Waiting for a condition with a deadline (never a bare sleep): polls `fn` until it returns a
-// value; errors count as "not yet" and the last one is reported if the deadline passes.
+// value; errors count as "not yet", and the last check's error, if it failed, is reported when the
+// deadline passes (an earlier error would mislead: the member may have answered since).
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined>,
@@ -12,6 +13,7 @@ export async function waitFor<T>(
     try {
       const v = await fn();
       if (v !== undefined) return v;
+      last = undefined;
     } catch (e) {
       last = e;
     }
