@@ -1,10 +1,11 @@
 // Walks the records of one segment and tells a crash-torn tail from real damage.
 //
-// A crash mid-write leaves a prefix of the last write: the final record of the last segment is cut
-// short, or (when the file system grew the file before the data landed) it is complete-looking but
-// fails its checksum with only zeros after it. Anything else — damage in an earlier segment, a
-// checksum failure followed by data, or a "cut short" record with intact records after it (a
-// flipped bit in a length field) — is corruption.
+// The last segment is preallocated: its records are followed by zeros up to the segment size, and
+// the first record boundary with only zeros after it is the clean end of the log. A crash
+// mid-write leaves a prefix of the last write: the final record of the last segment is cut short,
+// or it is complete-looking but fails its checksum with only zeros after it. Anything else —
+// damage in an earlier segment, a checksum failure followed by data, or a "cut short" record with
+// intact records after it (a flipped bit in a length field) — is corruption.
 import { WalCorruptionError } from './errors.js';
 import { decodeRecord, HEADER_BYTES, type WalRecord } from './record.js';
 
@@ -21,8 +22,10 @@ export function scanSegment(
   isLast: boolean,
   onRecord: (rec: WalRecord, offset: number) => void,
 ): ScanResult {
+  // Bytes from here on are all zeros: no record starts there (a zero header fails its checksum).
+  const zerosFrom = isLast ? dataEnd(buf) : buf.length;
   let off = 0;
-  while (off < buf.length) {
+  while (off < zerosFrom) {
     const r = decodeRecord(buf, off);
     switch (r.kind) {
       case 'ok':
@@ -32,14 +35,13 @@ export function scanSegment(
       case 'malformed':
         throw new WalCorruptionError(file, off, `malformed record: ${r.reason}`);
       case 'bad-crc':
-        if (isLast && buf.subarray(r.next).every((b) => b === 0))
-          return { end: off, torn: 'checksum mismatch' };
+        if (isLast && r.next >= zerosFrom) return { end: off, torn: 'checksum mismatch' };
         throw new WalCorruptionError(file, off, 'checksum mismatch');
       case 'short':
         if (!isLast) throw new WalCorruptionError(file, off, 'record cut short');
         // A torn write has nothing after it. (Should an entry's own bytes happen to hold a valid
         // record, this refuses to start rather than guess: the safe side.)
-        if (intactRecordAfter(buf, off))
+        if (intactRecordAfter(buf, off, zerosFrom))
           throw new WalCorruptionError(file, off, 'record cut short, but intact records follow');
         return { end: off, torn: 'record cut short' };
     }
@@ -47,9 +49,25 @@ export function scanSegment(
   return { end: off };
 }
 
-function intactRecordAfter(buf: Buffer, from: number): boolean {
-  for (let o = from + 1; o + HEADER_BYTES <= buf.length; o++) {
+function intactRecordAfter(buf: Buffer, from: number, zerosFrom: number): boolean {
+  for (let o = from + 1; o < zerosFrom && o + HEADER_BYTES <= buf.length; o++) {
     if (decodeRecord(buf, o).kind === 'ok') return true;
   }
   return false;
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** One past the last non-zero byte (0 if there is none): where a preallocated segment's data ends at most. */
+export function dataEnd(buf: Buffer): number {
+  let end = buf.length;
+  while (end > 0) {
+    const start = Math.max(0, end - ZEROS.length);
+    if (buf.compare(ZEROS, 0, end - start, start, end) !== 0) {
+      while (buf[end - 1] === 0) end--;
+      return end;
+    }
+    end = start;
+  }
+  return 0;
 }

@@ -1,9 +1,20 @@
 // The WAL on real files: replay, overwrite, compaction, and each kind of damage.
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry, HardState, SnapshotMeta } from '../raft/types.js';
 import { encodeRecord } from './record.js';
+import { dataEnd } from './scan.js';
 import { Wal, WalCorruptionError, type WalOptions, type WalState } from './wal.js';
 
 const entry = (index: number, term = 1, text = `e${index}`): Entry => ({
@@ -44,6 +55,12 @@ async function reopen(opts?: WalOptions): Promise<WalState> {
   return state;
 }
 
+async function writeAt(file: string, bytes: Buffer, offset: number): Promise<void> {
+  const f = await open(file, 'r+');
+  await f.write(bytes, 0, bytes.length, offset);
+  await f.close();
+}
+
 async function openError(): Promise<WalCorruptionError> {
   const err = await Wal.open(dir).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WalCorruptionError);
@@ -77,7 +94,7 @@ describe('replay', () => {
     const { wal } = await Wal.open(dir);
     await expect(wal.save(undefined, [entry(2 ** 53)])).rejects.toThrow(RangeError);
     await wal.close();
-    expect((await stat((await segments())[0]!)).size).toBe(0);
+    expect(dataEnd(await readFile((await segments())[0]!))).toBe(0);
   });
 
   test('a rewritten suffix replaces the old entries, as Raft overwrites', async () => {
@@ -290,12 +307,15 @@ test('the synced hook reports every new segment and how far each fdatasync made 
   for (let i = 1; i <= 30; i += 3) await wal.save({ term: 1, vote: '', commit: i }, range(i, i + 2));
   await wal.close();
   const files = await segments();
-  // Each segment is reported empty when created, then at its full size after its last save.
+  // Each segment is reported empty when created, then at its full size after its last save: the
+  // size it was cut to when the next one began, or for the last one where its zeros begin.
   for (const f of files) {
     const mine = reports.filter(([p]) => p === f);
     expect(mine[0]![1]).toBe(0);
-    expect(mine.at(-1)![1]).toBe((await stat(f)).size);
+    const size = f === files.at(-1) ? dataEnd(await readFile(f)) : (await stat(f)).size;
+    expect(mine.at(-1)![1]).toBe(size);
   }
+  expect((await stat(files.at(-1)!)).size).toBe(300);
   expect(reports.length).toBe(files.length + 10);
 });
 
@@ -308,30 +328,50 @@ describe('damage', () => {
     return (await segments()).at(-1)!;
   }
 
+  // A power cut leaves the unsynced end of the last write as zeros in the preallocated file, or
+  // (a segment from before preallocation, or one cut by the fault harness) cut off.
   test.each([
-    ['mid-payload', 3],
-    ['mid-header', recordBytes(entry(4)) - 4],
-  ])('a record torn %s at the tail is cut off with a warning; the log stays writable', async (_, cut) => {
+    ['mid-payload', 3, 'zeroed'],
+    ['mid-header', recordBytes(entry(4)) - 4, 'zeroed'],
+    ['mid-payload', 3, 'cut off'],
+  ])(
+    'a record torn %s at the tail (%i bytes %s) is cut off with a warning; the log stays writable',
+    async (_, cut, how) => {
+      const file = await twoSaves();
+      const end = dataEnd(await readFile(file));
+      if (how === 'zeroed') await writeAt(file, Buffer.alloc(cut), end - cut);
+      else await truncate(file, end - cut);
+      const warnings: object[] = [];
+      const { wal, state } = await Wal.open(dir, {
+        logger: { warn: (m, meta) => warnings.push({ m, ...meta }) },
+      });
+      expect(ids(state)).toEqual(['1/1', '2/1', '3/1']);
+      expect(warnings).toEqual([expect.objectContaining({ m: expect.stringMatching(/torn/), file })]);
+      await wal.save(undefined, range(4, 5));
+      await wal.close();
+      expect(ids(await reopen())).toEqual(['1/1', '2/1', '3/1', '4/1', '5/1']);
+    },
+  );
+
+  test('zeros after the last record are the preallocated tail: a clean end, appended after', async () => {
     const file = await twoSaves();
-    await truncate(file, (await stat(file)).size - cut);
-    const warnings: object[] = [];
-    const { wal, state } = await Wal.open(dir, {
-      logger: { warn: (m, meta) => warnings.push({ m, ...meta }) },
-    });
-    expect(ids(state)).toEqual(['1/1', '2/1', '3/1']);
-    expect(warnings).toEqual([expect.objectContaining({ m: expect.stringMatching(/torn/), file })]);
-    await wal.save(undefined, range(4, 5));
+    expect((await stat(file)).size).toBe(64 * 1024 * 1024);
+    await appendFile(file, Buffer.alloc(64));
+    const warnings: string[] = [];
+    const { wal, state } = await Wal.open(dir, { logger: { warn: (m) => warnings.push(m) } });
+    expect(state.entries).toHaveLength(4);
+    expect(warnings).toEqual([]);
+    await wal.save(undefined, range(5, 5));
     await wal.close();
     expect(ids(await reopen())).toEqual(['1/1', '2/1', '3/1', '4/1', '5/1']);
   });
 
-  test('a zero-filled tail (file grown, data not written) is a torn tail too', async () => {
+  test('data after the preallocated zeros is corruption, not a clean end', async () => {
     const file = await twoSaves();
-    await appendFile(file, Buffer.alloc(64));
-    const warnings: string[] = [];
-    const state = await reopen({ logger: { warn: (m) => warnings.push(m) } });
-    expect(state.entries).toHaveLength(4);
-    expect(warnings).toHaveLength(1);
+    await writeAt(file, Buffer.from([1]), 1024 * 1024);
+    const err = await openError();
+    expect(err.file).toBe(file);
+    expect(err.message).toMatch(/checksum mismatch/);
   });
 
   test('a flipped byte in a non-last record of a non-last segment names the file and offset', async () => {

@@ -1,9 +1,10 @@
 // Damage on a real member's disk: a torn tail is repaired and the data served; a flipped byte
 // in the middle of the log stops the member with the file and offset.
 import { jest } from '@jest/globals';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
+import { dataEnd } from '../../node/storage/scan.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
 import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
@@ -39,7 +40,10 @@ function walFiles(): string[] {
 
 test('a record torn at the tail is cut off with a warning and every acknowledged write is served', async () => {
   const last = walFiles().at(-1)!;
-  writeFileSync(last, Buffer.concat([readFileSync(last), Buffer.from([9, 0, 0, 0, 1, 2])])); // half a record
+  const buf = readFileSync(last);
+  // Half a record where the data ends, in the segment's preallocated zeros.
+  Buffer.from([9, 0, 0, 0, 1, 2]).copy(buf, dataEnd(buf));
+  writeFileSync(last, buf);
   await cluster.start(m);
   const c = new KvClient([m.clientURL]);
   const { kvs } = await waitFor('the member to serve reads', async () => c.get('k', { prefix: true }));
@@ -48,10 +52,9 @@ test('a record torn at the tail is cut off with a warning and every acknowledged
 });
 
 test('a flipped byte in the middle of the log stops the member with the file and offset', async () => {
-  const files = walFiles().filter((f) => statSync(f).size > 200);
-  const victim = files[0]!;
+  const victim = walFiles().find((f) => dataEnd(readFileSync(f)) > 200)!;
   const buf = readFileSync(victim);
-  buf[Math.floor(buf.length / 2)]! ^= 0xff;
+  buf[Math.floor(dataEnd(buf) / 2)]! ^= 0xff;
   writeFileSync(victim, buf);
   await cluster.start(m);
   expect(await exitOf(m)).toBe(1);

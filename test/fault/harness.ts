@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
+import { dataEnd } from '../../node/storage/scan.js';
 import { TEST_FAULT_DIR_ENV } from '../../node/storage/test-faults.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { checkLinearizable, type CheckResult } from '../lincheck/checker.js';
@@ -709,10 +710,14 @@ export class FaultRun {
     if (existsSync(synced)) {
       const [path, size] = readFileSync(synced, 'utf8').trim().split(' ');
       const durable = Number(size);
-      const written = existsSync(path!) ? statSync(path!).size : 0;
+      // The segment is preallocated: what was written ends where its zeros begin.
+      const fileSize = existsSync(path!) ? statSync(path!).size : 0;
+      const written = fileSize > 0 ? dataEnd(readFileSync(path!)) : 0;
       if (written > durable) {
+        // Lost page writes read back as zeros in a preallocated file.
         const keep = durable + Math.floor(this.rnd() * (written - durable));
         truncateSync(path!, keep);
+        truncateSync(path!, fileSize);
         dropped = written - keep;
       }
     }
