@@ -332,6 +332,7 @@ export async function startGrpc(
     Alarm: unary((r) => service.alarm(r.action)),
     HashKV: unary(async (r) => service.hashKV(num(r.revision) ?? 0)),
     Snapshot: snapshotStream(service),
+    Defragment: unary(() => service.defragment()),
   });
   const bound = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>

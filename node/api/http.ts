@@ -100,6 +100,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
   route('/v3/cluster/member/remove', (body) => service.memberRemove(targetId(body, 'ID')));
   route('/v3/cluster/member/promote', (body) => service.memberPromote(targetId(body, 'ID')));
   route('/v3/maintenance/status', async () => service.status());
+  route('/v3/maintenance/defragment', () => service.defragment());
   route('/v3/maintenance/transfer-leadership', (body) => service.moveLeader(targetId(body, 'targetID')));
   route('/v3/maintenance/alarm', (body) => service.alarm(asObject(body, 'request').action ?? 'GET'));
   route('/v3/maintenance/hashkv', async (body) =>

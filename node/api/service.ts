@@ -65,6 +65,8 @@ export class KvService {
     // (answered writes may still be committing in lmdb's thread), as with etcd.
     if (req.serializable) await this.member.kv.committed();
     else await this.member.linearizableBarrier();
+    const reopening = this.member.kv.whenOpen();
+    if (reopening) await reopening;
     const r = this.member.kv.range(req);
     return { ...r, header: this.header(r.header.revision) };
   }
@@ -160,6 +162,12 @@ export class KvService {
   hashKV(revision: number) {
     const h = this.member.kv.hashKV(revision);
     return { header: this.header(h.revision), hash: h.hash, compact_revision: h.compact_revision };
+  }
+
+  /** etcd's Defragment: this member's backend file rewritten compactly. */
+  async defragment() {
+    await this.member.defragment();
+    return { header: this.header() };
   }
 
   async moveLeader(target: string) {

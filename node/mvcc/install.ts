@@ -1,5 +1,6 @@
-// Replacing the store file with one built from a snapshot: built beside it under a staging name,
-// then renamed over it, so a crash leaves either the old store or the new one, never a mix.
+// Replacing the store file with one built from a snapshot or a compacting copy: built beside it
+// under a staging name, then renamed over it, so a crash leaves either the old store or the new
+// one, never a mix.
 import { existsSync, openSync, closeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -7,19 +8,34 @@ export function stagingPath(path: string): string {
   return `${path}.restore`;
 }
 
+/** Where a defragmenting copy is built. */
+export function defragPath(path: string): string {
+  return `${path}.defrag`;
+}
+
 /** Whether a staged store is waiting to be installed. */
 export function hasStaged(path: string): boolean {
   return existsSync(stagingPath(path));
 }
 
-/** Removes a staging file left by a restore that did not finish. */
+/** Removes the staging files left by a restore or a defragmentation that did not finish. */
 export function removeStaging(path: string): void {
-  for (const f of lmdbFiles(stagingPath(path))) rmSync(f, { force: true });
+  for (const f of [...lmdbFiles(stagingPath(path)), ...lmdbFiles(defragPath(path))])
+    rmSync(f, { force: true });
+}
+
+/** Makes a file's data durable (lmdb's copy does not sync it). */
+export function syncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Call with the store at `path` closed. */
-export function installStaged(path: string): void {
-  const staged = stagingPath(path);
+export function installStaged(path: string, staged = stagingPath(path)): void {
   renameSync(staged, path);
   const dir = openSync(dirname(path), 'r');
   try {

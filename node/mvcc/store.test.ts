@@ -226,3 +226,35 @@ describe('applyAsync (the Raft loop: results first, the commit in lmdb’s threa
     expect(h.store.applyBatch([put(2, 'a', '2')])).toHaveLength(1);
   });
 });
+
+describe('defragment (etcd: rewrite the file without its free pages)', () => {
+  test('after a compaction the file shrinks; data, history left and the applied index stay; writes go on', async () => {
+    const big = 'x'.repeat(32 * 1024);
+    for (let i = 0; i < 100; i++) h.put(`k${i % 2}`, `${i}${big}`);
+    h.ok({ compaction: { revision: h.store.currentRevision() - 1 } });
+    const hash = h.store.hashKV();
+    const applied = h.store.appliedIndex();
+    const { before, after } = await h.store.defragment();
+    expect(before - after).toBeGreaterThan(2 * 1024 * 1024);
+    expect(h.store.dbSize()).toBe(after);
+    expect(h.store.hashKV()).toEqual(hash);
+    expect(h.store.appliedIndex()).toEqual(applied);
+    expect(h.get('k1')?.value).toEqual(b(`99${big}`));
+    h.put('k2', 'v');
+    await h.reopen();
+    expect(summary(h.get('k2'))).toEqual(['v', 102, 102, 1]);
+  });
+
+  test('a batch handed over while it runs is refused: its commit would land in the replaced file', async () => {
+    h.put('a', '1');
+    const defrag = h.store.defragment();
+    const reads = h.store.committed();
+    await Promise.resolve();
+    await expect(h.store.applyAsync([{ index: 2, term: 1, request: null }])).rejects.toThrow(
+      'during a defragmentation',
+    );
+    await defrag;
+    await reads;
+    expect(summary(h.get('a'))).toEqual(['1', 2, 2, 1]);
+  });
+});

@@ -9,7 +9,7 @@ import { readBackup } from './backup.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
 import { hashKV, type HashKV } from './hash.js';
-import { hasStaged, installStaged, removeStaging, stagingPath } from './install.js';
+import { defragPath, hasStaged, installStaged, removeStaging, stagingPath, syncFile } from './install.js';
 import { LeaseTable, type Lease } from './leases.js';
 import { range } from './range.js';
 import { exportSnapshot, writeSnapshotFile } from './snapshot.js';
@@ -58,6 +58,9 @@ export class MvccStore {
   private pending: Promise<void> = Promise.resolve();
   /** A failed asynchronous commit: the store takes no more writes after one. */
   private failure: unknown;
+  private defragmenting = false;
+  /** Set while a defragmented file is swapped in (the store is closed meanwhile). */
+  private reopening: Promise<void> | undefined;
   private readonly listeners = new Set<EventListener>();
   private readonly limits: ApplyLimits;
   private readonly logger: Logger;
@@ -162,6 +165,8 @@ export class MvccStore {
    * Batches chain: each sees the ones handed over before it.
    */
   async applyAsync(entries: ApplyEntry[]): Promise<AppliedBatch> {
+    // Its commit would land in the file being replaced.
+    if (this.defragmenting) throw new Error('mvcc: a batch handed over during a defragmentation');
     if (this.failure !== undefined)
       throw new Error('mvcc: an earlier commit failed', { cause: this.failure });
     let batch: { state: BatchState; results: ApplyResult[] } | undefined;
@@ -315,6 +320,52 @@ export class MvccStore {
       appliedIndex: this.meta.appliedIndex,
       revision: this.meta.revision,
     });
+  }
+
+  /**
+   * etcd's defragment: lmdb reuses the pages compaction frees but never shrinks its file, so the
+   * file is rewritten by a compacting copy (from one read transaction, while reads go on) and
+   * swapped in. No batch may be handed over until this resolves. Serializable reads wait for it
+   * (committed()); other reads only for the swap itself (whenOpen()). Returns the file's size
+   * before and after.
+   */
+  defragment(): Promise<{ before: number; after: number }> {
+    const run = this.pending.then(async () => {
+      this.defragmenting = true;
+      try {
+        const before = this.db.size();
+        const copy = defragPath(this.path);
+        removeStaging(this.path);
+        await this.db.env.backup(copy, true);
+        syncFile(copy);
+        let reopened!: () => void;
+        this.reopening = new Promise<void>((resolve) => (reopened = resolve));
+        try {
+          await this.db.close();
+          installStaged(this.path, copy);
+          this.db = Backend.open(this.path);
+          this.meta = this.applied = this.db.readMeta();
+        } finally {
+          this.reopening = undefined;
+          reopened();
+        }
+        const after = this.db.size();
+        this.logger.info('store defragmented', { before, after });
+        return { before, after };
+      } finally {
+        this.defragmenting = false;
+      }
+    });
+    this.pending = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** While a defragmentation swaps the file in, the moment it is open again; else undefined. */
+  whenOpen(): Promise<void> | undefined {
+    return this.reopening;
   }
 
   /** Resolves once every batch handed over so far is visible to reads (or its commit failed). */

@@ -103,6 +103,8 @@ export class Member extends EventEmitter {
   private heardLeader = false;
   /** When the current leader last replicated to this member (performance.now()). */
   private leaderHeardAt = -Infinity;
+  /** Work the Raft loop runs before its next Ready, with no apply in flight (defragment). */
+  private readonly betweenReadies: Array<() => Promise<void>> = [];
   /** Staging a received snapshot and installing one take turns: no install of a half-built image. */
   private snapshotWork: Promise<unknown> = Promise.resolve();
 
@@ -243,6 +245,11 @@ export class Member extends EventEmitter {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      const work = this.betweenReadies.shift();
+      if (work) {
+        await work();
+        continue;
+      }
       if (!this.rn.hasReady()) {
         await new Promise<void>((resolve) => (this.wakeUp = resolve));
         continue;
@@ -523,6 +530,19 @@ export class Member extends EventEmitter {
     } finally {
       this.p.metrics.proposalPending(this.waiters.size);
     }
+  }
+
+  /**
+   * etcd's defragment, for this member only: the Raft loop stops between two Readies while the
+   * backend rewrites its file (etcd blocks the member the same way), so nothing is applied
+   * meanwhile. On a leader that stop also holds back heartbeats: defragment followers first,
+   * or move the leader away, as with etcd.
+   */
+  defragment(): Promise<{ before: number; after: number }> {
+    return new Promise((resolve, reject) => {
+      this.betweenReadies.push(() => this.backend.defragment().then(resolve, reject));
+      this.wake();
+    });
   }
 
   /** Resolves when a linearizable read may be served from the local backend. */

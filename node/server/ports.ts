@@ -49,6 +49,10 @@ export interface KvBackend extends WatchSource {
   /** Resolves once every commit so far is on disk (the WAL is trimmed only after it). */
   flushed(): Promise<void>;
   dbSize(): number;
+  /** Rewrites the backend file compactly; the caller hands over no batch until it resolves. */
+  defragment(): Promise<{ before: number; after: number }>;
+  /** While the backend is closed for a swap (defragment), resolves when it is open again. */
+  whenOpen(): Promise<void> | undefined;
   /** Waits for the last commit, then closes. */
   close(): Promise<void>;
 }
