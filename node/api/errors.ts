@@ -34,6 +34,8 @@ export function grpcCode(e: unknown): number {
         return GRPC.notFound;
       case 'leaseExists':
         return GRPC.failedPrecondition;
+      case 'unavailable':
+        return GRPC.unavailable;
       default:
         return GRPC.invalidArgument;
     }

@@ -125,21 +125,21 @@ export class MvccStore {
   }
 
   dbSize(): number {
-    return this.db.size();
+    return this.reader.size();
   }
 
   /** Every lease, in ID order. */
   leases(): Lease[] {
-    return new LeaseTable(this.db).all();
+    return new LeaseTable(this.reader).all();
   }
 
   lease(id: number): Lease | undefined {
-    return new LeaseTable(this.db).get(id);
+    return new LeaseTable(this.reader).get(id);
   }
 
   /** The live keys a lease holds (empty for none or no such lease). */
   leaseKeys(id: number): Uint8Array[] {
-    return new LeaseTable(this.db).keys(id);
+    return new LeaseTable(this.reader).keys(id);
   }
 
   /**
@@ -261,23 +261,24 @@ export class MvccStore {
    * commit whose completion this thread has not yet seen.
    */
   range(req: RangeRequest): RangeResponse {
-    const meta = this.db.readMeta();
-    return range(new KeyView(this.db, meta.revision), meta.compacted, req);
+    const db = this.reader;
+    const meta = db.readMeta();
+    return range(new KeyView(db, meta.revision), meta.compacted, req);
   }
 
   /** The changes to keys in etcd's range [key, rangeEnd) from revision `from` on. */
   eventsSince(from: number, key: Uint8Array, rangeEnd?: Uint8Array): Event[] {
-    return eventsSince(this.db, this.meta, from, key, rangeEnd);
+    return eventsSince(this.reader, this.meta, from, key, rangeEnd);
   }
 
   /** `revision` 0 (the default) means the current one. */
   hashKV(revision = 0): HashKV {
-    return hashKV(this.db, this.meta, revision);
+    return hashKV(this.reader, this.meta, revision);
   }
 
   /** The whole state, from one consistent read transaction, for a member that fell behind the log. */
   exportSnapshot(): AsyncIterable<Uint8Array> {
-    return exportSnapshot(this.db);
+    return exportSnapshot(this.reader);
   }
 
   /**
@@ -309,10 +310,7 @@ export class MvccStore {
         `no staged snapshot to install and the store is at index ${this.meta.appliedIndex} < ${minIndex}`,
       );
     }
-    await this.db.close();
-    installStaged(this.path);
-    this.db = Backend.open(this.path);
-    this.meta = this.applied = this.db.readMeta();
+    await this.swapIn(() => installStaged(this.path));
     if (this.meta.appliedIndex < minIndex) {
       throw new Error(`the installed snapshot is at index ${this.meta.appliedIndex}, behind ${minIndex}`);
     }
@@ -338,17 +336,7 @@ export class MvccStore {
         removeStaging(this.path);
         await this.db.env.backup(copy, true);
         syncFile(copy);
-        let reopened!: () => void;
-        this.reopening = new Promise<void>((resolve) => (reopened = resolve));
-        try {
-          await this.db.close();
-          installStaged(this.path, copy);
-          this.db = Backend.open(this.path);
-          this.meta = this.applied = this.db.readMeta();
-        } finally {
-          this.reopening = undefined;
-          reopened();
-        }
+        await this.swapIn(() => installStaged(this.path, copy));
         const after = this.db.size();
         this.logger.info('store defragmented', { before, after });
         return { before, after };
@@ -363,7 +351,32 @@ export class MvccStore {
     return run;
   }
 
-  /** While a defragmentation swaps the file in, the moment it is open again; else undefined. */
+  /**
+   * Closes the store, lets `install` replace its file, and opens it again. Meanwhile reads are
+   * refused (a read on the closing lmdb env leaves a timer that throws later and ends the
+   * process); whenOpen() tells when they may go on.
+   */
+  private async swapIn(install: () => void): Promise<void> {
+    let reopened!: () => void;
+    this.reopening = new Promise<void>((resolve) => (reopened = resolve));
+    try {
+      await this.db.close();
+      install();
+      this.db = Backend.open(this.path);
+      this.meta = this.applied = this.db.readMeta();
+    } finally {
+      this.reopening = undefined;
+      reopened();
+    }
+  }
+
+  /** The open store for a read; refused (retryable) while the file is being swapped. */
+  private get reader(): Backend {
+    if (this.reopening) throw ERR.reopening();
+    return this.db;
+  }
+
+  /** While the file is being swapped (snapshot install, defragment), the moment it is open again. */
   whenOpen(): Promise<void> | undefined {
     return this.reopening;
   }

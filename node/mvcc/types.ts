@@ -209,7 +209,8 @@ export type MvccErrorCode =
   | 'nospace'
   | 'invalid'
   | 'leaseNotFound'
-  | 'leaseExists';
+  | 'leaseExists'
+  | 'unavailable';
 
 export class MvccError extends Error {
   constructor(
@@ -233,4 +234,9 @@ export const ERR = {
   leaseNotFound: () => new MvccError('leaseNotFound', 'etcdserver: requested lease not found'),
   leaseExists: () => new MvccError('leaseExists', 'etcdserver: lease already exists'),
   malformed: (why: string) => new MvccError('invalid', `mvcc: malformed request: ${why}`),
+  reopening: () =>
+    new MvccError(
+      'unavailable',
+      'mvcc: the store file is being swapped (snapshot install or defragment); retry',
+    ),
 };
