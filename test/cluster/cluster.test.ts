@@ -94,6 +94,8 @@ test('etcdctl per-endpoint commands (endpoints given as host:port): status, hash
   expect(hashes[0]!.HashKV.hash).not.toBe(0);
 });
 
+const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
+
 test('etcdctl defrag after a compaction shrinks every member file; data, hashes and writes go on', async () => {
   await leaderOf(cluster);
   const c = client(cluster.members[0]!);
@@ -112,6 +114,13 @@ test('etcdctl defrag after a compaction shrinks every member file; data, hashes 
   expect([r.status, r.stderr.toString()]).toEqual([0, '']);
   expect(r.stdout.toString().match(/Finished defragmenting etcd member/g)).toHaveLength(3);
   const after = await Promise.all(cluster.members.map(dbSize));
+  // raftkvctl does the same through the JSON API, and prints what etcdctl prints.
+  const urls = cluster.members.map((m) => m.clientURL);
+  const ours = spawnSync(process.execPath, [CTL, `--endpoints=${urls.join(',')}`, 'defrag']);
+  expect([ours.status, ours.stdout.toString()]).toEqual([
+    0,
+    urls.map((u) => `Finished defragmenting etcd member[${u}]\n`).join(''),
+  ]);
   // 150 values of 64 KiB written, all but the last 3 compacted away: well over 5 MiB freed.
   for (const [i, size] of after.entries()) expect(before[i]! - size).toBeGreaterThan(5 * 1024 * 1024);
   for (const m of cluster.members) {
@@ -125,8 +134,6 @@ test('etcdctl defrag after a compaction shrinks every member file; data, hashes 
   await c.put('defrag/after', 'ok');
   expect((await client(cluster.members[2]!).get('defrag/after')).kvs).toHaveLength(1);
 });
-
-const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 
 test.each([
   ['etcdctl', 'etcdctl', []],
