@@ -24,9 +24,9 @@ export function removeStaging(path: string): void {
     rmSync(f, { force: true });
 }
 
-/** Makes a file's data durable (lmdb's copy does not sync it). */
+/** Makes a file's data, or a directory's entries, durable (lmdb's copy does not sync its file). */
 export function syncFile(path: string): void {
-  const fd = openSync(path, 'r+');
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -37,12 +37,7 @@ export function syncFile(path: string): void {
 /** Call with the store at `path` closed. */
 export function installStaged(path: string, staged = stagingPath(path)): void {
   renameSync(staged, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir); // make the rename itself durable
-  } finally {
-    closeSync(dir);
-  }
+  syncFile(dirname(path)); // make the rename itself durable
   removeStaging(path);
 }
 

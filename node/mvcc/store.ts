@@ -58,6 +58,7 @@ export class MvccStore {
   private pending: Promise<void> = Promise.resolve();
   /** A failed asynchronous commit: the store takes no more writes after one. */
   private failure: unknown;
+  /** From the start of a defragmentation's copy to its swap: a batch handed over now would be lost. */
   private defragmenting = false;
   /** Set while a defragmented file is swapped in (the store is closed meanwhile). */
   private reopening: Promise<void> | undefined;

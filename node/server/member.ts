@@ -534,9 +534,9 @@ export class Member extends EventEmitter {
 
   /**
    * etcd's defragment, for this member only: the Raft loop stops between two Readies while the
-   * backend rewrites its file (etcd blocks the member the same way), so nothing is applied
-   * meanwhile. On a leader that stop also holds back heartbeats: defragment followers first,
-   * or move the leader away, as with etcd.
+   * backend rewrites its file, so nothing is applied meanwhile (etcd's applies wait too). Unlike
+   * etcd, whose heartbeats go on, a leader's stop also holds back heartbeats: defragment the
+   * followers first, and move the leader away before its turn.
    */
   defragment(): Promise<{ before: number; after: number }> {
     return new Promise((resolve, reject) => {

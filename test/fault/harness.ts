@@ -30,6 +30,7 @@ import { LeaseProbe, type LeaseProbeResult } from './lease-probe.js';
 import { compareWithHistory, fullHistory, historyGaps, ResumingWatcher } from './watchers.js';
 import { agreedLeader } from '../support/leader.js';
 import { addMember, promoteMember, removeMember } from '../support/membership.js';
+import { logTail } from '../support/cluster.js';
 import { delay, waitFor } from '../support/wait.js';
 
 export interface FaultRunOptions {
@@ -388,7 +389,7 @@ export class FaultRun {
       watch,
       leases,
       history,
-      memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, m.log.join('').slice(-4000)])),
+      memberLogs: Object.fromEntries(this.cluster.members.map((m) => [m.name, logTail(m, 4000)])),
     };
     if (check.counterexample) {
       const c = check.counterexample;
@@ -733,7 +734,7 @@ export class FaultRun {
     const proc = m.proc;
     return (
       `${m.name}: process ${proc?.pid ?? 'none'} exit ${proc?.exitCode} signal ${proc?.signalCode}; ` +
-      `log:\n${m.log.join('').slice(-3000)}`
+      `log:\n${logTail(m)}`
     );
   }
 
