@@ -9,6 +9,7 @@ import { createApi } from './api/http.js';
 import { listenShared } from './api/listener.js';
 import { KvService } from './api/service.js';
 import { PromMetrics } from './api/metrics.js';
+import { DEFAULT_BATCH_LIMITS } from './mvcc/batch-txn.js';
 import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
 import { clusterId, memberId } from './server/ids.js';
@@ -55,7 +56,18 @@ async function run(): Promise<void> {
     logger,
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
   });
-  const store = MvccStore.open(join(dataDir, 'db'), { quotaBackendBytes: cfg.quotaBackendBytes, logger });
+  const store = MvccStore.open(join(dataDir, 'db'), {
+    quotaBackendBytes: cfg.quotaBackendBytes,
+    batch: {
+      ...DEFAULT_BATCH_LIMITS,
+      intervalMs: cfg.backendBatchIntervalMs,
+      maxEntries: cfg.backendBatchLimit,
+    },
+    logger,
+    onCommit: (s) => metrics.backendCommit(s),
+    // A timed commit that fails has dropped answered writes from the backend: stop, replay on restart.
+    onFailure: (e) => member.fail('backend commit failed', e),
+  });
   const membersPath = join(dataDir, 'members.json');
   const members = (await loadMemberTable(membersPath)) ?? new MemberTable(founders(cfg));
 

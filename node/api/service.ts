@@ -61,10 +61,8 @@ export class KvService {
   }
 
   async range(req: RangeRequest) {
-    // A serializable read may be stale, but not older than a write this member has answered
-    // (answered writes may still be committing in lmdb's thread), as with etcd.
-    if (req.serializable) await this.member.kv.committed();
-    else await this.member.linearizableBarrier();
+    // A serializable read may be stale, but it sees every write this member has answered.
+    if (!req.serializable) await this.member.linearizableBarrier();
     const reopening = this.member.kv.whenOpen();
     if (reopening) await reopening;
     const r = this.member.kv.range(req);

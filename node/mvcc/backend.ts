@@ -99,13 +99,20 @@ export class Backend {
     );
   }
 
-  /** The committed meta, or as of `transaction` when given. */
+  /** The meta as this thread sees it (the open write transaction's), or as of `transaction`. */
   readMeta(transaction?: Transaction): Meta {
-    const m = this.metaDb.get('meta', { transaction });
+    // lmdb-js serves a get() from an open write transaction even when given another one; a range
+    // read keeps to the transaction it is given.
+    const m = transaction ? this.metaIn(transaction) : this.metaDb.get('meta');
     if (m && !knownSchema(m.schema)) {
       throw new Error(`mvcc: ${this.path} has on-disk schema ${m.schema}, this build reads ${SCHEMA}`);
     }
     return m ?? emptyMeta();
+  }
+
+  private metaIn(transaction: Transaction): Meta | undefined {
+    const [row] = this.metaDb.getRange({ transaction, start: 'meta', limit: 1 });
+    return row?.key === 'meta' ? row.value : undefined;
   }
 
   /** Brings an older layout up to this build's; returns the schema it had, if it was older. */

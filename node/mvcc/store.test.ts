@@ -1,7 +1,9 @@
 // The store's revisions, versions, tombstones and history against etcd's documented semantics,
 // and what applyBatch promises the Raft loop: the applied index, replays, gaps, encoded entries.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BatchLimits } from './batch-txn.js';
 import { encodeRequest } from './codec.js';
 import { MvccStore } from './store.js';
 import { Harness, b, str, summary } from './test-harness.js';
@@ -142,16 +144,19 @@ test('the first entry may come after index 1 (the log can start after a bootstra
   expect([h.store.appliedIndex().index, h.store.currentRevision()]).toEqual([2, 2]);
 });
 
-test('a batch that throws commits nothing: not the data, not the applied index', async () => {
+test('a batch that throws drops the open batch transaction; the store then refuses reads and writes', async () => {
+  h.put('a', '1'); // applied, not committed yet
   expect(() =>
     h.store.applyBatch([
-      { index: 1, term: 1, request: { put: { key: b('a'), value: b('1') } } },
+      { index: 2, term: 1, request: { put: { key: b('b'), value: b('1') } } },
       { index: 5, term: 1, request: null },
     ]),
-  ).toThrow('entry 5 follows applied index 1: entries are missing');
-  expect(h.get('a')).toBeUndefined();
-  await h.reopen();
-  expect(h.get('a')).toBeUndefined();
+  ).toThrow('entry 5 follows applied index 2: entries are missing');
+  expect(() => h.get('a')).toThrow(expect.objectContaining({ code: 'unavailable' }));
+  expect(() => h.apply({ put: { key: b('c'), value: b('1') } })).toThrow('an earlier batch failed');
+  await expect(h.store.flushed()).rejects.toThrow('an earlier batch failed');
+  await h.reopen(); // the member replays the WAL from here
+  expect([h.get('a'), h.get('b')]).toEqual([undefined, undefined]);
   expect([h.store.appliedIndex().index, h.store.currentRevision()]).toEqual([0, 1]);
 });
 
@@ -161,69 +166,89 @@ test('a directory where the store file should be (the old layout) is refused wit
   expect(() => MvccStore.open(path)).toThrow('is a directory, a store from an older layout');
 });
 
-describe('applyAsync (the Raft loop: results first, the commit in lmdb’s thread)', () => {
-  const put = (index: number, key: string, value: string) => ({
-    index,
-    term: 1,
-    request: { put: { key: b(key), value: b(value) } },
-  });
+describe('the batch transaction (etcd: applied at once, committed every 100 ms)', () => {
+  /** The applied index another process reads from the file: what a crash now would leave. */
+  const onDisk = (): number =>
+    Number(
+      execFileSync(process.execPath, [
+        '-e',
+        `const { open } = require('lmdb');
+         const env = open({ path: ${JSON.stringify(h.path)}, noSubdir: true, readOnly: true, overlappingSync: false });
+         process.stdout.write(String(env.openDB({ name: 'meta' }).get('meta')?.appliedIndex ?? 0));`,
+      ]),
+    );
+  let commits: number[];
+  let committed: () => void;
+  const nextCommit = () => new Promise<void>((resolve) => (committed = resolve));
+  const batched = async (batch: BatchLimits): Promise<void> => {
+    commits = [];
+    await h.reopen({
+      batch,
+      onCommit: (s) => {
+        commits.push(s);
+        committed?.();
+      },
+    });
+  };
 
-  test('results come before the commit; the applied index, revision and events move at the commit', async () => {
+  test('an applied batch is read and published at once; it reaches the disk with the timed commit', async () => {
+    await batched({ intervalMs: 200, maxEntries: 1000, maxBytes: 1 << 20 });
     const seen: number[] = [];
     h.store.onEvents((events) => seen.push(...events.map((e) => e.kv.mod_revision)));
-    const { results, committed } = await h.store.applyAsync([put(1, 'a', '1')]);
-    expect((results[0] as PutResponse).header.revision).toBe(2);
-    expect([h.store.appliedIndex().index, h.store.currentRevision(), seen.length]).toEqual([0, 1, 0]);
-    await committed;
-    expect([h.store.appliedIndex().index, h.store.currentRevision(), seen]).toEqual([1, 2, [2]]);
-    expect(summary(h.get('a'))).toEqual(['1', 2, 2, 1]);
+    const timed = nextCommit();
+    h.put('a', '1');
+    expect([h.store.appliedIndex().index, summary(h.get('a')), seen]).toEqual([1, ['1', 2, 2, 1], [2]]);
+    expect([commits.length, onDisk()]).toEqual([0, 0]);
+    await timed;
+    expect([commits.length, onDisk()]).toEqual([1, 1]);
   });
 
-  test('batches handed over back to back build on each other, and commit in order', async () => {
-    const first = h.store.applyAsync([put(1, 'a', '1')]);
-    const second = h.store.applyAsync([
-      {
-        index: 2,
-        term: 1,
-        request: {
-          txn: {
-            compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('1') }],
-            success: [{ request_put: { key: b('a'), value: b('2') } }],
-          },
-        },
+  test('batches build on each other within one transaction', () => {
+    h.put('a', '1');
+    const [res] = h.apply({
+      txn: {
+        compare: [{ key: b('a'), target: 'VALUE', result: 'EQUAL', value: b('1') }],
+        success: [{ request_put: { key: b('a'), value: b('2') } }],
       },
-    ]);
-    const [one, two] = await Promise.all([first, second]);
-    expect((two.results[0] as { succeeded: boolean }).succeeded).toBe(true);
-    await Promise.all([one.committed, two.committed]);
+    });
+    expect((res as { succeeded: boolean }).succeeded).toBe(true);
     expect(summary(h.get('a'))).toEqual(['2', 2, 3, 2]);
-    expect(h.store.appliedIndex().index).toBe(2);
   });
 
-  test('a batch that throws is refused, and so is every later one', async () => {
-    await (
-      await h.store.applyAsync([put(1, 'a', '1')])
-    ).committed;
-    await expect(h.store.applyAsync([put(5, 'b', '1')])).rejects.toThrow('entries are missing');
-    await expect(h.store.applyAsync([put(2, 'b', '1')])).rejects.toThrow('an earlier commit failed');
-    expect(h.get('b')).toBeUndefined();
+  test('it commits at once when it reaches its entry or byte limit', async () => {
+    await batched({ intervalMs: 60_000, maxEntries: 3, maxBytes: 100 });
+    h.put('a', '1');
+    h.put('a', '2');
+    expect(commits.length).toBe(0);
+    h.put('a', '3');
+    expect([commits.length, onDisk()]).toEqual([1, 3]);
+    h.store.applyBatch([
+      { index: 4, term: 1, request: encodeRequest({ put: { key: b('b'), value: b('x'.repeat(100)) } }) },
+    ]);
+    expect([commits.length, onDisk()]).toEqual([2, 4]);
   });
 
-  test('flushed() and close() wait for the commits handed over: a reopen finds them', async () => {
-    await h.store.applyAsync([put(1, 'a', '1')]);
-    await h.store.applyAsync([put(2, 'a', '2')]);
+  test('flushed() commits and syncs; close() commits: a reopen finds everything applied', async () => {
+    await batched({ intervalMs: 60_000, maxEntries: 1000, maxBytes: 1 << 20 });
+    h.put('a', '1');
     await h.store.flushed();
-    expect(h.store.appliedIndex().index).toBe(2);
-    await h.store.applyAsync([put(3, 'a', '3')]);
+    expect([commits.length, onDisk()]).toEqual([1, 1]);
+    h.put('a', '2');
     await h.reopen();
-    expect(summary(h.get('a'))).toEqual(['3', 2, 4, 3]);
+    expect(summary(h.get('a'))).toEqual(['2', 2, 3, 2]);
   });
 
-  test('the synchronous applyBatch refuses to run while a commit is pending', async () => {
-    const { committed } = await h.store.applyAsync([put(1, 'a', '1')]);
-    expect(() => h.store.applyBatch([put(2, 'a', '2')])).toThrow('asynchronous commit is pending');
-    await committed;
-    expect(h.store.applyBatch([put(2, 'a', '2')])).toHaveLength(1);
+  test('a snapshot holds everything applied, and so does a store restored from it', async () => {
+    await batched({ intervalMs: 60_000, maxEntries: 1000, maxBytes: 1 << 20 });
+    h.put('a', '1');
+    const chunks: Uint8Array[] = [];
+    for await (const c of h.store.exportSnapshot()) chunks.push(c);
+    const copy = await MvccStore.restoreSnapshot(join(h.dir, 'copy'), Buffer.concat(chunks));
+    expect([copy.appliedIndex().index, summary(copy.range({ key: b('a') }).kvs[0])]).toEqual([
+      1,
+      ['1', 2, 2, 1],
+    ]);
+    await copy.close();
   });
 });
 
@@ -269,13 +294,11 @@ describe('defragment (etcd: rewrite the file without its free pages)', () => {
   test('a batch handed over while it runs is refused: its commit would land in the replaced file', async () => {
     h.put('a', '1');
     const defrag = h.store.defragment();
-    const reads = h.store.committed();
     await Promise.resolve();
-    await expect(h.store.applyAsync([{ index: 2, term: 1, request: null }])).rejects.toThrow(
+    expect(() => h.store.applyBatch([{ index: 2, term: 1, request: null }])).toThrow(
       'during a defragmentation',
     );
     await defrag;
-    await reads;
     expect(summary(h.get('a'))).toEqual(['1', 2, 2, 1]);
   });
 });

@@ -1,10 +1,12 @@
-// etcd's multi-version key-value store on lmdb: the state machine under Raft. A batch of committed
-// entries is applied in one lmdb write transaction and committed durably together with the applied
-// index, so a restart resumes exactly where the disk says without replaying the log. A request
-// that etcd would refuse is refused before it writes, so it leaves no trace and the others go on.
+// etcd's multi-version key-value store on lmdb: the state machine under Raft. Committed entries are
+// applied into etcd-style batch transactions (batch-txn.ts), each committed durably together with
+// the applied index, so a restart resumes where the disk says and replays only the entries of the
+// last, uncommitted batch from the WAL. A request that etcd would refuse is refused before it
+// writes, so it leaves no trace and the others go on.
 import { existsSync } from 'node:fs';
 import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
+import { BatchTxn, DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-txn.js';
 import { readBackup } from './backup.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
@@ -33,6 +35,12 @@ export interface StoreOptions {
   quotaBackendBytes?: number;
   /** etcd's --max-txn-ops (default 128). */
   maxTxnOps?: number;
+  /** When applied batches are committed to disk (etcd's --backend-batch-interval and -limit). */
+  batch?: BatchLimits;
+  /** Told how long each backend commit took. */
+  onCommit?: (seconds: number) => void;
+  /** Told when a commit fails; the store then refuses reads and writes. */
+  onFailure?: (e: unknown) => void;
   logger?: Logger;
 }
 
@@ -42,21 +50,17 @@ type Chunks = AsyncIterable<Uint8Array> | Uint8Array;
 
 const SILENT: Logger = { info: () => {}, warn: () => {} };
 
-/** A batch handed to lmdb: its results are known; `committed` resolves once reads and watches see it. */
-export interface AppliedBatch {
-  results: ApplyResult[];
-  committed: Promise<void>;
-}
-
 export class MvccStore {
-  private db: Backend;
-  /** As of the last visible commit: what reads, watches and the applied index go by. */
-  private meta: Meta;
-  /** As of the last batch handed to lmdb, committed or not: the next batch builds on it. */
-  private applied: Meta;
-  /** The last asynchronous commit (settled once it is visible or has failed). */
-  private pending: Promise<void> = Promise.resolve();
-  /** A failed asynchronous commit: the store takes no more writes after one. */
+  private db!: Backend;
+  private batch!: BatchTxn;
+  /** As of the last applied batch, committed or not: reads, watches and the next batch go by it. */
+  private meta!: Meta;
+  /** The last defragmentation (they run one at a time, and a snapshot install waits for them). */
+  private swaps: Promise<void> = Promise.resolve();
+  /**
+   * A batch that threw, or a commit that failed: the batch transaction was dropped with the
+   * answered batches in it, so the store takes no more writes and serves no more reads.
+   */
   private failure: unknown;
   /** From the start of a defragmentation's copy to its swap: a batch handed over now would be lost. */
   private defragmenting = false;
@@ -64,6 +68,9 @@ export class MvccStore {
   private reopening: Promise<void> | undefined;
   private readonly listeners = new Set<EventListener>();
   private readonly limits: ApplyLimits;
+  private readonly batchLimits: BatchLimits;
+  private readonly onCommit: (seconds: number) => void;
+  private readonly onFailure: (e: unknown) => void;
   private readonly logger: Logger;
 
   private constructor(
@@ -71,17 +78,25 @@ export class MvccStore {
     opts: StoreOptions,
   ) {
     removeStaging(path);
-    this.db = Backend.open(path);
     this.logger = opts.logger ?? SILENT;
+    this.limits = { maxTxnOps: opts.maxTxnOps ?? 128, quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
+    this.batchLimits = opts.batch ?? DEFAULT_BATCH_LIMITS;
+    this.onCommit = opts.onCommit ?? (() => {});
+    this.onFailure = opts.onFailure ?? (() => {});
+    this.openBackend();
     try {
       const from = this.db.upgrade();
       if (from !== undefined) this.logger.info('store upgraded', { path, fromSchema: from });
-      this.meta = this.applied = this.db.readMeta();
+      this.meta = this.db.readMeta();
     } catch (e) {
       void this.db.close();
       throw e;
     }
-    this.limits = { maxTxnOps: opts.maxTxnOps ?? 128, quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
+  }
+
+  private openBackend(): void {
+    this.db = Backend.open(this.path);
+    this.batch = new BatchTxn(this.db.env, this.batchLimits, this.onCommit, (e) => this.failed(e));
   }
 
   /** Opens (or creates) the store file at `path`. */
@@ -144,59 +159,35 @@ export class MvccStore {
   }
 
   /**
-   * Applies committed Raft entries, in order, in one durable lmdb commit. Entries at or below the
-   * applied index are skipped (a replay after a restart or a restore). Once something is applied,
-   * a gap throws, as it means lost entries; the first entry may be past 1, since the Raft log can
-   * start after a bootstrap snapshot. A request's own failure is its result; anything else aborts
-   * the whole batch.
+   * Applies committed Raft entries, in order, into the batch transaction; reads and watches see
+   * them on return. Entries at or below the applied index are skipped (a replay after a restart or
+   * a restore). Once something is applied, a gap throws, as it means lost entries; the first entry
+   * may be past 1, since the Raft log can start after a bootstrap snapshot. A request's own failure
+   * is its result; anything else throws, and the store takes no more batches after that.
    */
   applyBatch(entries: ApplyEntry[]): ApplyResult[] {
-    if (this.applied !== this.meta)
-      throw new Error('mvcc: applyBatch while an asynchronous commit is pending');
-    const batch = this.db.env.transactionSync(() => this.applyInTxn(entries));
-    this.commitState(batch.state);
-    return batch.results;
-  }
-
-  /**
-   * applyBatch's rules, for the member's Raft loop: the batch runs in lmdb's next write transaction
-   * and resolves with its results as soon as they are computed, while lmdb commits and fsyncs it
-   * in its own thread (the entries are already durable in the WAL). Reads, watches and the applied
-   * index move on only at the commit, so nothing reads a batch before it is on the page cache.
-   * Batches chain: each sees the ones handed over before it.
-   */
-  async applyAsync(entries: ApplyEntry[]): Promise<AppliedBatch> {
     // Its commit would land in the file being replaced.
     if (this.defragmenting) throw new Error('mvcc: a batch handed over during a defragmentation');
-    if (this.failure !== undefined)
-      throw new Error('mvcc: an earlier commit failed', { cause: this.failure });
-    let batch: { state: BatchState; results: ApplyResult[] } | undefined;
-    let handOver!: () => void;
-    const computed = new Promise<void>((resolve) => (handOver = resolve));
-    const committed = this.db.env
-      .transaction(() => {
-        batch = this.applyInTxn(entries);
-        handOver();
-      })
-      .then(
-        () => this.commitState(batch!.state),
-        (e: unknown) => {
-          this.failure ??= e;
-          throw e;
-        },
+    if (this.failure !== undefined) throw new Error('mvcc: an earlier batch failed', { cause: this.failure });
+    try {
+      const { state, results } = this.batch.run(
+        () => this.applyInTxn(entries),
+        entries.length,
+        requestBytes(entries),
       );
-    this.pending = committed.catch(() => undefined);
-    // A batch that throws never hands over; its commit promise says why.
-    await Promise.race([computed, committed]);
-    return { results: batch!.results, committed };
+      this.commitState(state);
+      return results;
+    } catch (e) {
+      this.failure ??= e; // the member stops on the throw
+      throw e;
+    }
   }
 
   private applyInTxn(entries: ApplyEntry[]): { state: BatchState; results: ApplyResult[] } {
-    const state: BatchState = { meta: { ...this.applied }, events: [] };
+    const state: BatchState = { meta: { ...this.meta }, events: [] };
     const applier = new Applier(this.db, state, this.limits);
     const results = entries.map((e) => this.applyEntry(applier, state.meta, e));
     this.db.writeMeta(state.meta);
-    this.applied = state.meta;
     return { state, results };
   }
 
@@ -257,9 +248,9 @@ export class MvccStore {
   }
 
   /**
-   * A local read of committed data (the server decides whether it must be linearizable first). Its
-   * revision comes from the same lmdb read transaction as its rows, which may already hold a
-   * commit whose completion this thread has not yet seen.
+   * A local read of applied data (the server decides whether it must be linearizable first). Its
+   * revision comes from the same lmdb transaction as its rows: the open batch transaction, or a
+   * read transaction when none is open.
    */
   range(req: RangeRequest): RangeResponse {
     const db = this.reader;
@@ -277,9 +268,14 @@ export class MvccStore {
     return hashKV(this.reader, this.meta, revision);
   }
 
-  /** The whole state, from one consistent read transaction, for a member that fell behind the log. */
+  /**
+   * The whole state, from one consistent read transaction, for a member that fell behind the log
+   * or a backup. The batch is committed first, so the stream holds everything applied so far.
+   */
   exportSnapshot(): AsyncIterable<Uint8Array> {
-    return exportSnapshot(this.reader);
+    const db = this.reader;
+    this.commit();
+    return exportSnapshot(db);
   }
 
   /**
@@ -304,7 +300,7 @@ export class MvccStore {
    * no-op if the store is already at `minIndex` (a newer stage was installed first), else an error.
    */
   async installStagedSnapshot(minIndex: number): Promise<void> {
-    await this.pending;
+    await this.swaps;
     if (!hasStaged(this.path)) {
       if (this.meta.appliedIndex >= minIndex) return;
       throw new Error(
@@ -324,12 +320,12 @@ export class MvccStore {
   /**
    * etcd's defragment: lmdb reuses the pages compaction frees but never shrinks its file, so the
    * file is rewritten by a compacting copy (from one read transaction, while reads go on) and
-   * swapped in. No batch may be handed over until this resolves. Serializable reads wait for it
-   * (committed()); other reads only for the swap itself (whenOpen()). Returns the file's size
-   * before and after.
+   * swapped in. No batch may be handed over until this resolves. Reads wait only for the swap
+   * itself (whenOpen()). Returns the file's size before and after.
    */
   defragment(): Promise<{ before: number; after: number }> {
-    const run = this.pending.then(async () => {
+    const run = this.swaps.then(async () => {
+      this.commit();
       this.defragmenting = true;
       try {
         const before = this.db.size();
@@ -345,7 +341,7 @@ export class MvccStore {
         this.defragmenting = false;
       }
     });
-    this.pending = run.then(
+    this.swaps = run.then(
       () => undefined,
       () => undefined,
     );
@@ -361,10 +357,11 @@ export class MvccStore {
     let reopened!: () => void;
     this.reopening = new Promise<void>((resolve) => (reopened = resolve));
     try {
+      this.commit();
       await this.db.close();
       install();
-      this.db = Backend.open(this.path);
-      this.meta = this.applied = this.db.readMeta();
+      this.openBackend();
+      this.meta = this.db.readMeta();
     } finally {
       this.reopening = undefined;
       reopened();
@@ -374,6 +371,7 @@ export class MvccStore {
   /** The open store for a read; refused (retryable) while the file is being swapped. */
   private get reader(): Backend {
     if (this.reopening) throw ERR.reopening();
+    if (this.failure !== undefined) throw ERR.failed();
     return this.db;
   }
 
@@ -382,19 +380,35 @@ export class MvccStore {
     return this.reopening;
   }
 
-  /** Resolves once every batch handed over so far is visible to reads (or its commit failed). */
-  committed(): Promise<void> {
-    return this.pending;
+  /** Commits the batch transaction now; a failure is the store's failure. */
+  private commit(): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.batch.commit();
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
   }
 
-  /** Resolves once every commit so far is fully on disk: the WAL may then be trimmed past them. */
+  /** A commit failed: the answered batches in it are gone from the backend, so the member must stop. */
+  private failed(e: unknown): void {
+    this.failure ??= e;
+    this.onFailure(e);
+  }
+
+  /** Resolves once every applied batch is fully on disk: the WAL may then be trimmed past them. */
   async flushed(): Promise<void> {
-    await this.pending;
+    if (this.failure !== undefined) throw new Error('mvcc: an earlier batch failed', { cause: this.failure });
+    this.commit();
     await this.db.sync();
   }
 
+  /** Commits what is applied (unless the store failed) and closes. */
   async close(): Promise<void> {
-    await this.pending;
+    await this.swaps;
+    if (this.failure === undefined) this.commit();
+    else this.batch.abort();
     await this.db.close();
   }
 }
@@ -411,4 +425,11 @@ async function stage(path: string, chunks: Chunks, startOver = false): Promise<M
     removeStaging(path);
     throw err;
   }
+}
+
+/** What the entries' requests weigh, toward the batch transaction's byte limit. */
+function requestBytes(entries: ApplyEntry[]): number {
+  let bytes = 0;
+  for (const e of entries) if (e.request instanceof Uint8Array) bytes += e.request.byteLength;
+  return bytes;
 }

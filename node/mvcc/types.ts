@@ -239,4 +239,6 @@ export const ERR = {
       'unavailable',
       'mvcc: the store file is being swapped (snapshot install or defragment); retry',
     ),
+  failed: () =>
+    new MvccError('unavailable', 'mvcc: the store failed to apply or commit; the member is stopping'),
 };

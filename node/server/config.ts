@@ -19,6 +19,10 @@ export interface MemberConfig {
   /** Entries kept in the log behind a snapshot so slightly slow followers catch up without one. */
   snapshotCatchUpEntries: number;
   quotaBackendBytes: number;
+  /** Applied entries are committed to the backend this often (etcd's --backend-batch-interval). */
+  backendBatchIntervalMs: number;
+  /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
+  backendBatchLimit: number;
   maxRequestBytes: number;
   logLevel: string;
 }
@@ -38,6 +42,8 @@ const FLAGS = {
   'snapshot-count': { default: '10000' },
   'snapshot-catchup-entries': { default: '5000' },
   'quota-backend-bytes': { default: String(2 * 1024 ** 3) },
+  'backend-batch-interval': { default: '100ms' },
+  'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
   'log-level': { default: 'info' },
 } as const;
@@ -73,6 +79,15 @@ function positiveInt(flag: string, value: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new ConfigError(`--${flag}: "${value}" is not a positive integer`);
   return n;
+}
+
+/** A duration as etcd's Go flags take it, in ms or s ("100ms", "1s"); a bare number is ms. */
+function durationMs(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  if (!(ms >= 1))
+    throw new ConfigError(`--${flag}: "${value}" is not a duration of 1ms or more (e.g. 100ms, 1s)`);
+  return ms;
 }
 
 /** name1=url1,name2=url2 (a name may repeat for several URLs) */
@@ -136,6 +151,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     snapshotCount: positiveInt('snapshot-count', get('snapshot-count')),
     snapshotCatchUpEntries: positiveInt('snapshot-catchup-entries', get('snapshot-catchup-entries')),
     quotaBackendBytes: positiveInt('quota-backend-bytes', get('quota-backend-bytes')),
+    backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
+    backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     logLevel: get('log-level'),
   };

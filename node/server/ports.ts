@@ -21,15 +21,11 @@ export type WriteOutcome = unknown;
 
 export interface KvBackend extends WatchSource {
   /**
-   * Applies encoded write requests (null = no-op) in one transaction with the applied index,
-   * skipping indexes already applied. Resolves with the results once they are computed; then
-   * `committed` resolves once reads see them and `appliedIndex()` counts them.
+   * Applies encoded write requests (null = no-op) with the applied index, skipping indexes already
+   * applied; reads, watches and `appliedIndex()` see them on return. They reach the disk with a
+   * later commit (flushed() forces one). Throws if the backend can take no more writes.
    */
-  applyAsync(
-    items: Array<{ index: number; term: number; request: Uint8Array | null }>,
-  ): Promise<{ results: WriteOutcome[]; committed: Promise<void> }>;
-  /** Resolves once every batch handed to applyAsync so far is visible to reads. */
-  committed(): Promise<void>;
+  applyBatch(items: Array<{ index: number; term: number; request: Uint8Array | null }>): WriteOutcome[];
   appliedIndex(): { index: number; term: number };
   range(req: RangeRequest): RangeResponse;
   currentRevision(): number;
@@ -46,7 +42,7 @@ export interface KvBackend extends WatchSource {
   stageSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ index: number; term: number }>;
   /** Swaps in the staged image; a no-op when nothing is staged and the state is already at `minIndex`. */
   installStagedSnapshot(minIndex: number): Promise<void>;
-  /** Resolves once every commit so far is on disk (the WAL is trimmed only after it). */
+  /** Commits what is applied and resolves once it is on disk (the WAL is trimmed only after it). */
   flushed(): Promise<void>;
   dbSize(): number;
   /** Rewrites the backend file compactly; the caller hands over no batch until it resolves. */
