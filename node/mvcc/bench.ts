@@ -1,5 +1,6 @@
 // Figures for the MVCC store on this machine: node dist/node/mvcc/bench.js (after a build).
-// Real lmdb files in a temp dir, every commit fsynced, 256-byte values.
+// Real lmdb files in a temp dir, 256-byte values, each batch committed and fsynced on its own (a
+// batch limit of one entry), as a member under light load would.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,9 @@ class Feeder {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'raftkv-mvcc-bench-'));
   try {
-    const feeder = new Feeder(MvccStore.open(join(dir, 'db')));
+    const feeder = new Feeder(
+      MvccStore.open(join(dir, 'db'), { batch: { intervalMs: 100, maxEntries: 1, maxBytes: 1 } }),
+    );
     const puts = (from: number, n: number): WriteRequest[] =>
       Array.from({ length: n }, (_, i) => ({ put: { key: key(from + i), value: VALUE } }));
 
