@@ -66,6 +66,7 @@ export class MvccStore {
   private defragmenting = false;
   /** Set while a defragmented file is swapped in (the store is closed meanwhile). */
   private reopening: Promise<void> | undefined;
+  private sizeBeforeSwap = 0;
   private readonly listeners = new Set<EventListener>();
   private readonly limits: ApplyLimits;
   private readonly batchLimits: BatchLimits;
@@ -141,7 +142,8 @@ export class MvccStore {
   }
 
   dbSize(): number {
-    return this.reader.size();
+    // While the file is swapped, the size it had: the member's metrics refresh goes on meanwhile.
+    return this.reopening ? this.sizeBeforeSwap : this.reader.size();
   }
 
   /** Every lease, in ID order. */
@@ -358,6 +360,7 @@ export class MvccStore {
     this.reopening = new Promise<void>((resolve) => (reopened = resolve));
     try {
       this.commit();
+      this.sizeBeforeSwap = this.db.size();
       await this.db.close();
       install();
       this.openBackend();

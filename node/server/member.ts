@@ -105,6 +105,10 @@ export class Member extends EventEmitter {
   private leaderHeardAt = -Infinity;
   /** Work the Raft loop runs before its next Ready, with no apply in flight (defragment). */
   private readonly betweenReadies: Array<() => Promise<void>> = [];
+  /** Defragmentations under way: committed entries are held back meanwhile. */
+  private defrags = 0;
+  /** Committed entries not yet applied, in order: the loop goes on while the backend defragments. */
+  private heldBack: Entry[][] = [];
   /** Staging a received snapshot and installing one take turns: no install of a half-built image. */
   private snapshotWork: Promise<unknown> = Promise.resolve();
 
@@ -401,6 +405,10 @@ export class Member extends EventEmitter {
   }
 
   private async apply(entries: Entry[]): Promise<void> {
+    if (this.defrags > 0 || this.heldBack.length > 0) {
+      this.heldBack.push(entries);
+      return;
+    }
     const batch: Array<{ index: number; term: number; request: Uint8Array | null }> = [];
     const ids: Array<string | undefined> = [];
     for (const e of entries) {
@@ -485,6 +493,8 @@ export class Member extends EventEmitter {
   }
 
   private async maybeSnapshot(): Promise<void> {
+    // Raft counts held-back entries as applied; the backend does not hold them yet.
+    if (this.heldBack.length > 0) return;
     const { config, wal } = this.p;
     const applied = this.rn.raft.appliedConfirmed;
     if (applied - this.snapshotIndex < config.snapshotCount) return;
@@ -527,16 +537,43 @@ export class Member extends EventEmitter {
   }
 
   /**
-   * etcd's defragment, for this member only: the Raft loop stops between two Readies while the
-   * backend rewrites its file, so nothing is applied meanwhile (etcd's applies wait too). Unlike
-   * etcd, whose heartbeats go on, a leader's stop also holds back heartbeats: defragment the
-   * followers first, and move the leader away before its turn.
+   * etcd's defragment, for this member only. It starts between two Readies, when nothing is being
+   * applied; from then until the backend has swapped in its rewritten file, committed entries are
+   * held back (etcd's applies wait too) while the loop goes on: the WAL, replication and a
+   * leader's heartbeats, as with etcd. The held-back entries are applied, in order, before any
+   * later ones.
    */
   defragment(): Promise<{ before: number; after: number }> {
     return new Promise((resolve, reject) => {
-      this.betweenReadies.push(() => this.backend.defragment().then(resolve, reject));
+      this.betweenReadies.push(async () => {
+        this.defrags++;
+        this.backend
+          .defragment()
+          .then(resolve, reject)
+          .finally(() => {
+            this.defrags--;
+            this.betweenReadies.push(() => this.applyHeldBack());
+            this.wake();
+          });
+      });
       this.wake();
     });
+  }
+
+  private async applyHeldBack(): Promise<void> {
+    if (this.defrags > 0) return; // the last one to finish applies them
+    const held = this.heldBack;
+    this.heldBack = [];
+    try {
+      for (const entries of held) {
+        // A snapshot installed meanwhile may already cover them (and its member table too).
+        const fresh = entries.filter((e) => e.index > this.backend.appliedIndex().index);
+        if (fresh.length > 0) await this.apply(fresh);
+      }
+    } catch (e) {
+      this.fail('applying the entries held back during a defragmentation failed', e);
+    }
+    this.reads.onApplied();
   }
 
   /** Resolves when a linearizable read may be served from the local backend. */
