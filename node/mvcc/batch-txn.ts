@@ -58,10 +58,6 @@ export class BatchTxn {
     private readonly onFailure: (e: unknown) => void,
   ) {}
 
-  get open(): boolean {
-    return this.hold !== undefined;
-  }
-
   /** Runs `write` in the open transaction (opening one if none is open); commits if a limit is reached. */
   run<T>(write: () => T, entries: number, bytes: number): T {
     if (!this.hold) this.begin();

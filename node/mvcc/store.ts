@@ -170,7 +170,7 @@ export class MvccStore {
   applyBatch(entries: ApplyEntry[]): ApplyResult[] {
     // Its commit would land in the file being replaced.
     if (this.defragmenting) throw new Error('mvcc: a batch handed over during a defragmentation');
-    if (this.failure !== undefined) throw new Error('mvcc: an earlier batch failed', { cause: this.failure });
+    this.refuseIfFailed();
     try {
       const { state, results } = this.batch.run(
         () => this.applyInTxn(entries),
@@ -394,6 +394,10 @@ export class MvccStore {
     }
   }
 
+  private refuseIfFailed(): void {
+    if (this.failure !== undefined) throw new Error('mvcc: an earlier batch failed', { cause: this.failure });
+  }
+
   /** A commit failed: the answered batches in it are gone from the backend, so the member must stop. */
   private failed(e: unknown): void {
     this.failure ??= e;
@@ -402,7 +406,7 @@ export class MvccStore {
 
   /** Resolves once every applied batch is fully on disk: the WAL may then be trimmed past them. */
   async flushed(): Promise<void> {
-    if (this.failure !== undefined) throw new Error('mvcc: an earlier batch failed', { cause: this.failure });
+    this.refuseIfFailed();
     this.commit();
     await this.db.sync();
   }

@@ -1,6 +1,7 @@
 // The member: drives the Raft core with real time, a real disk and real sockets. One loop takes
-// each Ready in turn: persist (one fsync), send, apply to the key-value backend (whose commit
-// finishes in lmdb's own thread), answer the clients whose requests were applied, then advance.
+// each Ready in turn: persist (one fsync), send, apply to the key-value backend (whose batch
+// transaction is committed to disk every 100 ms), answer the clients whose requests were applied,
+// then advance.
 // Everything here is effects; the decisions are in node/raft.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
@@ -405,7 +406,7 @@ export class Member extends EventEmitter {
   }
 
   private async apply(entries: Entry[]): Promise<void> {
-    if (this.defrags > 0 || this.heldBack.length > 0) {
+    if (this.holdingBack) {
       this.heldBack.push(entries);
       return;
     }
@@ -494,7 +495,7 @@ export class Member extends EventEmitter {
 
   private async maybeSnapshot(): Promise<void> {
     // Raft counts held-back entries as applied; the backend does not hold them yet.
-    if (this.heldBack.length > 0) return;
+    if (this.holdingBack) return;
     const { config, wal } = this.p;
     const applied = this.rn.raft.appliedConfirmed;
     if (applied - this.snapshotIndex < config.snapshotCount) return;
@@ -558,6 +559,11 @@ export class Member extends EventEmitter {
       });
       this.wake();
     });
+  }
+
+  /** While a defragmentation runs, and until what it held back is applied: later entries wait too. */
+  private get holdingBack(): boolean {
+    return this.defrags > 0 || this.heldBack.length > 0;
   }
 
   private async applyHeldBack(): Promise<void> {

@@ -49,7 +49,7 @@ export interface KvBackend extends WatchSource {
   defragment(): Promise<{ before: number; after: number }>;
   /** While the backend is closed for a swap (defragment), resolves when it is open again. */
   whenOpen(): Promise<void> | undefined;
-  /** Waits for the last commit, then closes. */
+  /** Commits what is applied, then closes. */
   close(): Promise<void>;
 }
 
