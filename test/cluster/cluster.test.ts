@@ -255,7 +255,22 @@ test('malformed requests get a 400 with a reason and the member keeps serving', 
   });
   expect(res.status).toBe(400);
   expect(((await res.json()) as { message: string }).message).toMatch(/invalid JSON/);
+  const huge = await fetch(new URL('/v3/kv/put', cluster.members[0]!.clientURL), {
+    method: 'POST',
+    body: JSON.stringify({ key: 'aHVnZQ==', value: Buffer.alloc(3 << 20).toString('base64') }),
+  });
+  expect(huge.status).toBe(413);
+  expect(((await huge.json()) as { message: string }).message).toBe('etcdserver: request is too large');
+  const wrongMethod = await fetch(new URL('/v3/kv/range', cluster.members[0]!.clientURL));
+  expect(wrongMethod.status).toBe(404);
   await c.put('after-bad-input', 'ok');
+  // A query string does not change the endpoint.
+  const withQuery = await fetch(new URL('/v3/kv/range?x=1', cluster.members[0]!.clientURL), {
+    method: 'POST',
+    body: JSON.stringify({ key: Buffer.from('after-bad-input').toString('base64') }),
+  });
+  const { kvs } = (await withQuery.json()) as { kvs: Array<{ value: string }> };
+  expect(Buffer.from(kvs[0]!.value, 'base64').toString()).toBe('ok');
 });
 
 test('SIGKILL of the leader: writes resume and nothing acknowledged is lost', async () => {
