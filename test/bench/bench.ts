@@ -120,6 +120,9 @@ export async function benchBoth(
       }
       return runs.map(median);
     };
+    // An unmeasured warm-up for each, the same for both: the figures are of running systems,
+    // not of a JIT compiler's first seconds or of files' first growth.
+    for (const e of eps) await runLoad(e, '/v3/kv/put', 64, seconds / 5, put);
     const put1 = await both('/v3/kv/put', 1, put);
     const put64 = await both('/v3/kv/put', 64, put);
     const lin = await both('/v3/kv/range', 64, read(false));

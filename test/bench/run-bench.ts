@@ -22,7 +22,8 @@ by the same process tree with the same flags (heartbeat 100 ms, election timeout
 at the same time and taking turns workload by workload, driven by the same closed-loop HTTP/JSON
 load generator
 (\`test/bench/load.ts\`, keep-alive, workers spread over the 3 members) through the v3 JSON API,
-256-byte values, ${seconds} s per workload in 3 rounds that alternate between the systems (each
+256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
+${seconds} s per workload in 3 rounds that alternate between the systems (each
 figure is the system's median round; failover is the median of 3 leader kills). Machine load average (1 min) before and after:
 ${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
 the figures noisy.
