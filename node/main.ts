@@ -111,9 +111,9 @@ async function run(): Promise<void> {
   };
   const service = new KvService(ctx);
   const http = createHttpServer(createApi(ctx, service));
-  const grpc = await startGrpc(service, '127.0.0.1', 0);
+  const grpc = startGrpc(service);
   const listeners = await Promise.all(
-    cfg.listenClientUrls.map((u) => listenShared(http, grpc.port, u.hostname, Number(u.port))),
+    cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u.hostname, Number(u.port))),
   );
   logger.info('member started', {
     id,
@@ -135,6 +135,7 @@ async function run(): Promise<void> {
     leases.stop();
     await member.stop();
     http.closeAllConnections();
+    grpc.injector.destroy();
     grpc.server.forceShutdown();
     await Promise.all(listeners.map((l) => new Promise((ok) => l.close(ok))));
     logger.info('stopped');

@@ -293,11 +293,11 @@ export function loadServices(): grpc.GrpcObject {
   return grpc.loadPackageDefinition(def);
 }
 
-export async function startGrpc(
-  service: KvService,
-  host: string,
-  port: number,
-): Promise<{ server: grpc.Server; port: number }> {
+/**
+ * etcd's gRPC services, fed connections by the client port's listener (listener.ts) through
+ * grpc-js's connection injector: no port of its own and no relay between sockets.
+ */
+export function startGrpc(service: KvService): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = loadServices().etcdserverpb as grpc.GrpcObject;
   const svc = (name: string) => (pkg[name] as grpc.ServiceClientConstructor).service;
   const server = new grpc.Server();
@@ -334,10 +334,5 @@ export async function startGrpc(
     Snapshot: snapshotStream(service),
     Defragment: unary(() => service.defragment()),
   });
-  const bound = await new Promise<number>((ok, fail) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? fail(err) : ok(p),
-    ),
-  );
-  return { server, port: bound };
+  return { server, injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()) };
 }

@@ -1,34 +1,31 @@
 // One client port for both APIs, as etcd does: a connection that opens with the HTTP/2 preface
-// is gRPC and is relayed to the gRPC server on an internal loopback port; anything else is
-// HTTP/1 and is handed to the express server as is.
-import { createServer, connect, type Server as NetServer, type Socket } from 'node:net';
+// is gRPC and is handed to grpc-js's HTTP/2 server; anything else is HTTP/1 and is handed to the
+// express server as is.
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
+import type { ConnectionInjector } from '@grpc/grpc-js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 export function listenShared(
   http: HttpServer,
-  grpcPort: number,
+  grpc: ConnectionInjector,
   host: string,
   port: number,
 ): Promise<NetServer> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  // No Nagle: an HTTP/2 response is several small writes (headers, data, trailers), and with
+  // Nagle each waits for the client's delayed ACK of the one before (40 ms a request). The
+  // servers handed these sockets never see them accepted, so they cannot set this themselves.
+  const server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.once('readable', () => {
       const head = socket.read() as Buffer | null;
       if (!head) return;
       socket.unshift(head);
-      if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) {
-        const upstream = connect(grpcPort, '127.0.0.1');
-        upstream.setNoDelay(true);
-        socket.pipe(upstream).pipe(socket);
-        upstream.on('error', () => socket.destroy());
-        socket.on('error', () => upstream.destroy());
-      } else {
-        http.emit('connection', socket);
-      }
+      if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) grpc.injectConnection(socket);
+      else http.emit('connection', socket);
     });
   });
   server.on('close', () => {

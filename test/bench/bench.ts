@@ -1,11 +1,12 @@
 // raftkv against etcd, side by side on loopback, both as 3 real processes started from this one
-// process tree with the same flags, driven by the same closed-loop HTTP load generator through
-// the same v3 JSON API (etcd's gateway and raftkv's), with 256-byte values.
+// process tree with the same flags, driven by the same closed-loop load generators through the
+// same APIs (the v3 JSON gateway over HTTP, and etcd's gRPC KV service), with 256-byte values.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { runGrpcLoad } from './grpc-load.js';
 import { runLoad, type LoadResult } from './load.js';
 import { agreedLeader } from '../support/leader.js';
 
@@ -17,11 +18,14 @@ export interface SystemResult {
   put64: LoadResult;
   rangeLinearizable64: LoadResult;
   rangeSerializable64: LoadResult;
+  grpcPut64: LoadResult;
+  grpcRange64: LoadResult;
   rssMiBPerMember: number;
   failoverMs: number;
 }
 
-const VALUE = Buffer.alloc(256, 'v').toString('base64');
+const VALUE_BYTES = Buffer.alloc(256, 'v');
+const VALUE = VALUE_BYTES.toString('base64');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const leader = (members: LocalMember[]) => agreedLeader(() => members.filter((m) => m.proc));
@@ -97,6 +101,22 @@ async function startCluster(system: System): Promise<{ cluster: LocalCluster; ro
 
 const put = (w: number, n: number) => JSON.stringify({ key: b64(`bench/${w}/${n % 1000}`), value: VALUE });
 const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0/0'), serializable });
+const grpcPut = (w: number, n: number) => ({
+  key: Buffer.from(`bench/${w}/${n % 1000}`),
+  value: VALUE_BYTES,
+});
+const grpcRead = () => ({ key: Buffer.from('bench/0/0') });
+
+/** A workload: a load run against one system's endpoints for a number of seconds. */
+type Workload = (endpoints: string[], seconds: number) => Promise<LoadResult>;
+const http =
+  (path: string, clients: number, body: (w: number, n: number) => string): Workload =>
+  (e, s) =>
+    runLoad(e, path, clients, s, body);
+const grpcKv =
+  (method: 'Put' | 'Range', clients: number, request: (w: number, n: number) => object): Workload =>
+  (e, s) =>
+    runGrpcLoad(e, method, clients, s, request);
 
 /**
  * Both clusters run at once and take turns, workload by workload, so that whatever else the
@@ -112,21 +132,22 @@ export async function benchBoth(
     const eps = started.map(({ cluster }) => cluster.members.map((m) => m.clientURL));
     // The workload's time is split into rounds that alternate between the systems, and each
     // reports its median round: a spell of load from elsewhere then hits one round, not a figure.
-    const both = async (path: string, clients: number, body: (w: number, n: number) => string) => {
+    const both = async (work: Workload) => {
       const runs: LoadResult[][] = eps.map(() => []);
       for (let r = 0; r < rounds; r++) {
-        for (const [i, e] of eps.entries())
-          runs[i]!.push(await runLoad(e, path, clients, seconds / rounds, body));
+        for (const [i, e] of eps.entries()) runs[i]!.push(await work(e, seconds / rounds));
       }
       return runs.map(median);
     };
     // An unmeasured warm-up for each, the same for both: the figures are of running systems,
     // not of a JIT compiler's first seconds or of files' first growth.
     for (const e of eps) await runLoad(e, '/v3/kv/put', 64, seconds / 5, put);
-    const put1 = await both('/v3/kv/put', 1, put);
-    const put64 = await both('/v3/kv/put', 64, put);
-    const lin = await both('/v3/kv/range', 64, read(false));
-    const ser = await both('/v3/kv/range', 64, read(true));
+    const put1 = await both(http('/v3/kv/put', 1, put));
+    const put64 = await both(http('/v3/kv/put', 64, put));
+    const lin = await both(http('/v3/kv/range', 64, read(false)));
+    const ser = await both(http('/v3/kv/range', 64, read(true)));
+    const grpcPut64 = await both(grpcKv('Put', 64, grpcPut));
+    const grpcRange64 = await both(grpcKv('Range', 64, grpcRead));
     const results = [];
     for (const [i, { cluster }] of started.entries()) {
       const rss = cluster.members.map((m) => rssMiB(m.proc!.pid!));
@@ -136,6 +157,8 @@ export async function benchBoth(
         put64: put64[i]!,
         rangeLinearizable64: lin[i]!,
         rangeSerializable64: ser[i]!,
+        grpcPut64: grpcPut64[i]!,
+        grpcRange64: grpcRange64[i]!,
         rssMiBPerMember: rss.reduce((a, b) => a + b, 0) / rss.length,
         failoverMs: await medianFailover(cluster, rounds),
       });
@@ -149,6 +172,16 @@ export async function benchBoth(
     }
   }
 }
+
+/** Every load a system ran, for checks over all of them. */
+export const loads = (x: SystemResult): LoadResult[] => [
+  x.put1,
+  x.put64,
+  x.rangeLinearizable64,
+  x.rangeSerializable64,
+  x.grpcPut64,
+  x.grpcRange64,
+];
 
 /** The run with the median throughput (the upper one of an even count). */
 function median(runs: LoadResult[]): LoadResult {
@@ -171,13 +204,14 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
   load('put, 64 clients', r.put64, e.put64);
   load('linearizable range, 64 clients', r.rangeLinearizable64, e.rangeLinearizable64);
   load('serializable range, 64 clients', r.rangeSerializable64, e.rangeSerializable64);
+  load('gRPC put, 64 clients', r.grpcPut64, e.grpcPut64);
+  load('gRPC linearizable range, 64 clients', r.grpcRange64, e.grpcRange64);
   rows.push(['memory per member after load: RSS MiB', r.rssMiBPerMember, e.rssMiBPerMember, 1]);
   rows.push(['writes resume after SIGKILL of the leader: ms', r.failoverMs, e.failoverMs, 0]);
   const lines = ['| measure | raftkv | etcd | raftkv / etcd |', '|---|---:|---:|---:|'];
   for (const [label, a, b, d] of rows)
     lines.push(`| ${label} | ${fmt(a, d)} | ${fmt(b, d)} | ${fmt(a / b, 2)} |`);
-  const errors = (x: SystemResult) =>
-    [x.put1, x.put64, x.rangeLinearizable64, x.rangeSerializable64].reduce((n, l) => n + l.errors, 0);
+  const errors = (x: SystemResult) => loads(x).reduce((n, l) => n + l.errors, 0);
   lines.push('', `Failed requests during the runs: raftkv ${errors(r)}, etcd ${errors(e)}.`);
   return lines.join('\n');
 }

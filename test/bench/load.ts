@@ -36,6 +36,44 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /**
+ * Runs `clients` workers for `seconds`, each starting its next call of `op(worker, n)` as soon
+ * as the previous one settles. `op` resolves true for a success; a false or a throw is an error.
+ */
+export async function runClosedLoop(
+  clients: number,
+  seconds: number,
+  op: (worker: number, n: number) => Promise<boolean>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, w) => {
+      for (let n = 0; performance.now() < end; n++) {
+        const t0 = performance.now();
+        try {
+          if (await op(w, n)) latencies.push(performance.now() - t0);
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    ops: latencies.length,
+    errors,
+    seconds: elapsed,
+    opsPerSec: latencies.length / elapsed,
+    p50ms: percentile(latencies, 50),
+    p99ms: percentile(latencies, 99),
+  };
+}
+
+/**
  * Runs `clients` workers against `endpoints` (worker i uses endpoint i mod n) for `seconds`.
  * `body(worker, n)` makes the n-th request body of a worker.
  */
@@ -47,34 +85,14 @@ export async function runLoad(
   body: (worker: number, n: number) => string,
 ): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, w) => {
-      const url = new URL(path, endpoints[w % endpoints.length]);
-      for (let n = 0; performance.now() < end; n++) {
-        const t0 = performance.now();
-        try {
-          const status = await post(agent, url, body(w, n));
-          if (status === 200) latencies.push(performance.now() - t0);
-          else errors++;
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  agent.destroy();
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    ops: latencies.length,
-    errors,
-    seconds: elapsed,
-    opsPerSec: latencies.length / elapsed,
-    p50ms: percentile(latencies, 50),
-    p99ms: percentile(latencies, 99),
-  };
+  const urls = endpoints.map((e) => new URL(path, e));
+  try {
+    return await runClosedLoop(
+      clients,
+      seconds,
+      async (w, n) => (await post(agent, urls[w % urls.length]!, body(w, n))) === 200,
+    );
+  } finally {
+    agent.destroy();
+  }
 }

@@ -19,9 +19,10 @@ const doc = `# raftkv vs etcd
 Measured by \`make bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}),
 Node.js ${process.version}, ${etcdVersion}. Both clusters are 3 processes on loopback started
 by the same process tree with the same flags (heartbeat 100 ms, election timeout 1000 ms), up
-at the same time and taking turns workload by workload, driven by the same closed-loop HTTP/JSON
-load generator
-(\`test/bench/load.ts\`, keep-alive, workers spread over the 3 members) through the v3 JSON API,
+at the same time and taking turns workload by workload, driven by the same closed-loop load
+generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-alive;
+\`test/bench/grpc-load.ts\`: etcd's gRPC KV service with @grpc/grpc-js, one channel per member;
+workers spread over the 3 members),
 256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
 ${seconds} s per workload in 3 rounds that alternate between the systems (each
 figure is the system's median round; failover is the median of 3 leader kills). Machine load average (1 min) before and after:
