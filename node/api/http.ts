@@ -224,17 +224,21 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
-/** etcd's error shape; the body parser's own errors (too large, not JSON) are mapped first. */
+/**
+ * etcd's error shape. The body parser's refusals carry a 4xx status (too large, not JSON, an
+ * unsupported charset or encoding, a body that does not inflate) and keep it; raftkv's own
+ * errors carry none and are mapped by errorBody.
+ */
 function sendError(res: ServerResponse, err: unknown): void {
-  const e = err as { type?: string; message?: string };
-  if (e.type === 'entity.too.large') {
-    const message = 'etcdserver: request is too large';
-    sendJson(res, 413, { error: message, code: 3, message });
-    return;
-  }
-  if (e.type === 'entity.parse.failed') {
-    const message = `invalid JSON in request body: ${e.message}`;
-    sendJson(res, 400, { error: message, code: 3, message });
+  const e = err as { type?: unknown; status?: unknown; message?: string };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const message =
+      e.type === 'entity.too.large'
+        ? 'etcdserver: request is too large'
+        : e.type === 'entity.parse.failed'
+          ? `invalid JSON in request body: ${e.message}`
+          : `unreadable request body: ${e.message}`;
+    sendJson(res, e.status, { error: message, code: 3, message });
     return;
   }
   const { status, body } = errorBody(err);

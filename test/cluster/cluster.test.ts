@@ -261,6 +261,20 @@ test('malformed requests get a 400 with a reason and the member keeps serving', 
   });
   expect(huge.status).toBe(413);
   expect(((await huge.json()) as { message: string }).message).toBe('etcdserver: request is too large');
+  const latin1 = await fetch(new URL('/v3/kv/range', cluster.members[0]!.clientURL), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json; charset=latin1' },
+    body: '{"key":"YQ=="}',
+  });
+  expect(latin1.status).toBe(415);
+  expect(await latin1.json()).toMatchObject({ code: 3, message: expect.stringMatching(/charset/) });
+  const notGzip = await fetch(new URL('/v3/kv/range', cluster.members[0]!.clientURL), {
+    method: 'POST',
+    headers: { 'content-encoding': 'gzip' },
+    body: '{"key":"YQ=="}',
+  });
+  expect(notGzip.status).toBe(400);
+  expect(await notGzip.json()).toMatchObject({ code: 3, message: expect.stringMatching(/unreadable/) });
   const wrongMethod = await fetch(new URL('/v3/kv/range', cluster.members[0]!.clientURL));
   expect(wrongMethod.status).toBe(404);
   await c.put('after-bad-input', 'ok');
