@@ -1,5 +1,5 @@
 // Bad input at a live 3-member cluster, from a seeded generator: malformed, truncated, oversized
-// and type-confused requests at every HTTP route and gRPC method, raw garbage at the client and
+// and type-confused requests (some in an odd charset or content encoding) at every HTTP route and gRPC method, raw garbage at the client and
 // peer ports. Each gets an error answer or a closed connection (never a 5xx that is not a
 // cluster state, never a crash); afterwards every member is up, its memory is bounded, and the
 // data written before is intact and new writes work. Failures print the seed and the request.
@@ -115,15 +115,29 @@ function mutate(rng: Rng, template: Record<string, unknown>): { body: string; wh
 
 const member = (rng: Rng): LocalMember => rng.pick(cluster.members);
 
+/** Now and then a charset or content encoding the body may or may not be in. */
+function oddHeaders(rng: Rng): Record<string, string> {
+  if (rng.int(0, 3) > 0) return {};
+  return rng.int(0, 1) === 0
+    ? {
+        'content-type': `application/json; charset=${rng.pick(['utf-8', 'latin1', 'utf-16', 'koi8-r', 'x'])}`,
+      }
+    : { 'content-encoding': rng.pick(['identity', 'gzip', 'deflate', 'br', 'compress']) };
+}
+
 test(`${CASES} bad requests per HTTP route get 4xx answers with a message (seed ${SEED})`, async () => {
   const rng = new Rng(SEED);
   const bad: string[] = [];
   for (const [path, template] of Object.entries(TEMPLATES)) {
     for (let i = 0; i < CASES; i++) {
-      const { body, what } = mutate(rng, template);
+      const mutated = mutate(rng, template);
+      const headers = oddHeaders(rng);
+      const { body } = mutated;
+      const what = `${mutated.what} ${JSON.stringify(headers)}`;
       const m = member(rng);
       const res = await fetch(new URL(path, m.clientURL), {
         method: 'POST',
+        headers,
         body,
         signal: AbortSignal.timeout(10_000),
       }).catch((e: unknown) => e as Error);
