@@ -181,11 +181,8 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   });
 
   app.use((req, res) => {
-    res.status(404).json({
-      error: `no such endpoint: ${req.method} ${req.path}`,
-      code: 5,
-      message: `no such endpoint: ${req.method} ${req.path}`,
-    });
+    const message = `no such endpoint: ${req.method} ${req.path}`;
+    sendJson(res, 404, { error: message, code: 5, message });
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err));
 

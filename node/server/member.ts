@@ -579,7 +579,6 @@ export class Member extends EventEmitter {
     } catch (e) {
       this.fail('applying the entries held back during a defragmentation failed', e);
     }
-    this.reads.onApplied();
   }
 
   /** Resolves when a linearizable read may be served from the local backend. */

@@ -99,13 +99,13 @@ async function startCluster(system: System): Promise<{ cluster: LocalCluster; ro
   return { cluster, root };
 }
 
-const put = (w: number, n: number) => JSON.stringify({ key: b64(`bench/${w}/${n % 1000}`), value: VALUE });
-const read = (serializable: boolean) => () => JSON.stringify({ key: b64('bench/0/0'), serializable });
-const grpcPut = (w: number, n: number) => ({
-  key: Buffer.from(`bench/${w}/${n % 1000}`),
-  value: VALUE_BYTES,
-});
-const grpcRead = () => ({ key: Buffer.from('bench/0/0') });
+// The same keys through both APIs: each worker cycles over 1000 of its own; reads get one key.
+const putKey = (w: number, n: number) => `bench/${w}/${n % 1000}`;
+const READ_KEY = putKey(0, 0);
+const put = (w: number, n: number) => JSON.stringify({ key: b64(putKey(w, n)), value: VALUE });
+const read = (serializable: boolean) => () => JSON.stringify({ key: b64(READ_KEY), serializable });
+const grpcPut = (w: number, n: number) => ({ key: Buffer.from(putKey(w, n)), value: VALUE_BYTES });
+const grpcRead = () => ({ key: Buffer.from(READ_KEY) });
 
 /** A workload: a load run against one system's endpoints for a number of seconds. */
 type Workload = (endpoints: string[], seconds: number) => Promise<LoadResult>;

@@ -1,5 +1,6 @@
-// A closed-loop HTTP load generator: `clients` workers, each sending its next request as soon
-// as the previous one is answered, for a fixed time. Keep-alive connections, one per worker.
+// A closed-loop load generator: `clients` workers, each sending its next request as soon as the
+// previous one is answered, for a fixed time (runClosedLoop, shared with grpc-load.ts), and its
+// HTTP form (runLoad): keep-alive connections, one per worker.
 import { Agent, request } from 'node:http';
 
 export interface LoadResult {
