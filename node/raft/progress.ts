@@ -56,6 +56,10 @@ export class Progress {
   matchAtLastHeartbeat = -1;
   /** In probe state: an append is out and we wait for its answer or the next heartbeat. */
   probeSent = false;
+  /** The highest commit index sent to this member (an append's is bounded by its last entry). */
+  commitSent = 0;
+  /** The last index of the proposals this member forwarded: it answers their clients once applied. */
+  forwarded = 0;
   readonly inflights: Inflights;
 
   constructor(

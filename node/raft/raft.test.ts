@@ -92,6 +92,44 @@ describe('log replication (§5.3)', () => {
     expect(c.appliedTexts('c')).toEqual(['one']);
   });
 
+  test('deferred commit notices: a commit rides on the next append or heartbeat, and a forwarder is told at once', () => {
+    const c = new TestCluster(ids3, { deferCommitNotice: true });
+    c.elect('a');
+    const a = c.node('a');
+    c.propose('a', 'one');
+    c.stabilize();
+    expect(c.appliedTexts('a')).toEqual(['one']);
+    expect(c.appliedTexts('b')).toEqual([]); // stored, but not yet told it is committed
+    expect(a.commitNoticeOwed()).toBe(true);
+    c.propose('a', 'two');
+    c.stabilize();
+    expect(c.appliedTexts('b')).toEqual(['one']); // the append of 'two' carried it
+    a.flushCommitNotices();
+    c.stabilize();
+    expect(c.appliedTexts('b')).toEqual(['one', 'two']);
+    expect(c.appliedTexts('c')).toEqual(['one', 'two']);
+    expect(a.commitNoticeOwed()).toBe(false);
+    // b answers the client of its forwarded proposal, so it hears of the commit at once; c does not.
+    c.propose('b', 'three');
+    c.stabilize();
+    expect(c.appliedTexts('b')).toEqual(['one', 'two', 'three']);
+    expect(c.appliedTexts('c')).toEqual(['one', 'two']);
+    c.tick(['a']);
+    c.stabilize();
+    expect(c.appliedTexts('c')).toEqual(['one', 'two', 'three']);
+    expect(a.commitNoticeOwed()).toBe(false);
+  });
+
+  test('without deferral every follower is told of a commit at once', () => {
+    const c = new TestCluster(ids3);
+    c.elect('a');
+    c.propose('a', 'one');
+    c.stabilize();
+    expect(c.appliedTexts('b')).toEqual(['one']);
+    expect(c.appliedTexts('c')).toEqual(['one']);
+    expect(c.node('a').commitNoticeOwed()).toBe(false);
+  });
+
   test('an entry stored only on a minority is not committed', () => {
     const c = new TestCluster(ids5);
     c.elect('a');

@@ -80,6 +80,15 @@ export class RawNode {
     this.raft.reportSnapshot(id, failed);
   }
 
+  /** See RaftConfig.deferCommitNotice. */
+  commitNoticeOwed(): boolean {
+    return this.raft.commitNoticeOwed();
+  }
+
+  flushCommitNotices(): void {
+    this.raft.flushCommitNotices();
+  }
+
   hasReady(): boolean {
     if (this.outstanding) return false;
     const r = this.raft;

@@ -71,6 +71,8 @@ export class Simulation {
   /** Fault rates vary by seed, from occasional to a crash or partition every few timeouts. */
   private readonly intensity: number;
   private readonly doomRate: number;
+  /** Half the seeds run leaders that defer commit notices (as the member does). */
+  private readonly deferCommitNotice: boolean;
   private faultPhase = true;
   /** New leaders scheduled to crash, by tick. */
   private readonly doomed = new Map<NodeId, number>();
@@ -81,6 +83,7 @@ export class Simulation {
     this.maxSizePerMsg = opts.figure8 ? 1 : this.rng.pick([1, 200, 4096]);
     this.intensity = opts.figure8 ? 3 : this.rng.pick([1, 3, 8]);
     this.doomRate = opts.figure8 ? 0.4 : 0.2;
+    this.deferCommitNotice = this.rng.chance(0.5);
     this.net.onSnapshotDelivery = (m, delivered) =>
       this.nodes.get(m.from)?.rn?.reportSnapshot(m.to, !delivered);
     this.trace = opts.trace ?? (() => {});
@@ -114,6 +117,7 @@ export class Simulation {
         heartbeatTick: HEARTBEAT_TICK,
         rand: () => this.rng.next(),
         maxSizePerMsg: this.maxSizePerMsg,
+        deferCommitNotice: this.deferCommitNotice,
       },
       this.checker,
       {
@@ -173,6 +177,8 @@ export class Simulation {
       this.stats.events++;
     }
     for (const n of this.live()) {
+      // A deferred commit notice goes out some ticks later, or rides on a later append.
+      if (n.rn!.commitNoticeOwed() && this.rng.chance(0.3)) n.rn!.flushCommitNotices();
       n.process(this.now);
     }
   }
