@@ -124,7 +124,7 @@ const grpcKv =
  */
 export async function benchBoth(
   seconds: number,
-  rounds = 3,
+  { rounds = 3, kills = 3 }: { rounds?: number; kills?: number } = {},
 ): Promise<{ raftkv: SystemResult; etcd: SystemResult }> {
   const systems = ['raftkv', 'etcd'] as const;
   const started = await Promise.all(systems.map(startCluster));
@@ -160,7 +160,7 @@ export async function benchBoth(
         grpcPut64: grpcPut64[i]!,
         grpcRange64: grpcRange64[i]!,
         rssMiBPerMember: rss.reduce((a, b) => a + b, 0) / rss.length,
-        failoverMs: await medianFailover(cluster, rounds),
+        failoverMs: await medianFailover(cluster, kills),
       });
     }
     return { raftkv: results[0]!, etcd: results[1]! };

@@ -1,5 +1,5 @@
 // `make bench`: raftkv and etcd side by side; prints the table and writes it to bench/RESULTS.md.
-//   node dist/test/bench/run-bench.js [--seconds 10] [--out bench/RESULTS.md]
+//   node dist/test/bench/run-bench.js [--seconds 10] [--kills 7] [--out bench/RESULTS.md]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -8,10 +8,12 @@ import { benchBoth, resultsTable } from './bench.js';
 import { argNumber, argText } from '../support/args.js';
 
 const seconds = argNumber('seconds', 10);
+// The election timeout is randomized over [1, 2) s, so one kill is one draw from a wide spread.
+const kills = argNumber('kills', 7);
 const out = argText('out', 'bench/RESULTS.md');
 const etcdVersion = execFileSync('etcd', ['--version']).toString().split('\n')[0];
 const loadBefore = loadavg()[0]!.toFixed(1);
-const { raftkv, etcd } = await benchBoth(seconds);
+const { raftkv, etcd } = await benchBoth(seconds, { kills });
 const loadAfter = loadavg()[0]!.toFixed(1);
 const table = resultsTable(raftkv, etcd);
 const doc = `# raftkv vs etcd
@@ -25,7 +27,7 @@ generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-aliv
 workers spread over the 3 members),
 256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
 ${seconds} s per workload in 3 rounds that alternate between the systems (each
-figure is the system's median round; failover is the median of 3 leader kills). Machine load average (1 min) before and after:
+figure is the system's median round; failover is the median of ${kills} leader kills). Machine load average (1 min) before and after:
 ${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
 the figures noisy.
 
