@@ -16,9 +16,12 @@ test('raftkv and etcd both complete every benchmark workload and the table has a
     }
     expect(r.failoverMs).toBeGreaterThan(0);
     expect(r.rssMiBPerMember).toBeGreaterThan(0);
+    // Each member's share of the pages it shares is less than all of them.
+    expect(r.pssMiBPerMember).toBeGreaterThan(0);
+    expect(r.pssMiBPerMember).toBeLessThan(r.rssMiBPerMember);
   }
   const table = resultsTable(raftkv, etcd);
-  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(20);
+  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(21);
 });
 
 test('the large-data benchmark measures restarts and a volume replacement on both systems', async () => {

@@ -21,6 +21,8 @@ export interface SystemResult {
   grpcPut64: LoadResult;
   grpcRange64: LoadResult;
   rssMiBPerMember: number;
+  /** Shared pages (the executable, shared libraries) divided among the processes that map them. */
+  pssMiBPerMember: number;
   failoverMs: number;
 }
 
@@ -30,10 +32,16 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const leader = (members: LocalMember[]) => agreedLeader(() => members.filter((m) => m.proc));
 
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A field of the process's memory summary (`Rss`, `Pss`, ...) in MiB. */
+function memoryMiB(pid: number, field: 'Rss' | 'Pss'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+    readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'),
+  );
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+const perMember = (members: LocalMember[], field: 'Rss' | 'Pss') =>
+  members.reduce((sum, m) => sum + memoryMiB(m.proc!.pid!, field), 0) / members.length;
 
 /** Time from SIGKILL of the leader until a write is acknowledged again. */
 async function failover(cluster: LocalCluster): Promise<number> {
@@ -150,7 +158,6 @@ export async function benchBoth(
     const grpcRange64 = await both(grpcKv('Range', 64, grpcRead));
     const results = [];
     for (const [i, { cluster }] of started.entries()) {
-      const rss = cluster.members.map((m) => rssMiB(m.proc!.pid!));
       results.push({
         system: systems[i]!,
         put1: put1[i]!,
@@ -159,7 +166,8 @@ export async function benchBoth(
         rangeSerializable64: ser[i]!,
         grpcPut64: grpcPut64[i]!,
         grpcRange64: grpcRange64[i]!,
-        rssMiBPerMember: rss.reduce((a, b) => a + b, 0) / rss.length,
+        rssMiBPerMember: perMember(cluster.members, 'Rss'),
+        pssMiBPerMember: perMember(cluster.members, 'Pss'),
         failoverMs: await medianFailover(cluster, kills),
       });
     }
@@ -207,6 +215,7 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
   load('gRPC put, 64 clients', r.grpcPut64, e.grpcPut64);
   load('gRPC linearizable range, 64 clients', r.grpcRange64, e.grpcRange64);
   rows.push(['memory per member after load: RSS MiB', r.rssMiBPerMember, e.rssMiBPerMember, 1]);
+  rows.push(['memory per member after load: PSS MiB', r.pssMiBPerMember, e.pssMiBPerMember, 1]);
   rows.push(['writes resume after SIGKILL of the leader: ms', r.failoverMs, e.failoverMs, 0]);
   const lines = ['| measure | raftkv | etcd | raftkv / etcd |', '|---|---:|---:|---:|'];
   for (const [label, a, b, d] of rows)

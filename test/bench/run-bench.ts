@@ -27,7 +27,9 @@ generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-aliv
 workers spread over the 3 members),
 256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
 ${seconds} s per workload in 3 rounds that alternate between the systems (each
-figure is the system's median round; failover is the median of ${kills} leader kills). Machine load average (1 min) before and after:
+figure is the system's median round; failover is the median of ${kills} leader kills). Memory is each member's
+RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
+system share, split evenly among them) after all loads, averaged over the 3. Machine load average (1 min) before and after:
 ${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
 the figures noisy.
 
