@@ -120,6 +120,32 @@ describe('log replication (§5.3)', () => {
     expect(a.commitNoticeOwed()).toBe(false);
   });
 
+  test('deferred commit notices: a follower answered a read index is told that index is committed', () => {
+    const c = new TestCluster(ids3, { deferCommitNotice: true });
+    c.elect('a');
+    c.propose('a', 'one');
+    c.stabilize();
+    // 'two' commits through c while b's acknowledgement is held back, so the heartbeat of b's
+    // read round can tell b only the commit up to what a knows b has ('one'); b's answer to it
+    // shows b behind, and the append that follows carries the commit.
+    c.propose('a', 'two');
+    const held: Message[] = [];
+    for (let round = 0; round < 10; round++) {
+      c.flushReadies();
+      for (const m of c.inbox.splice(0)) {
+        if (m.from === 'b' && m.type === 'appResp') held.push(m);
+        else c.node(m.to).step(m);
+      }
+    }
+    expect(c.appliedTexts('a')).toEqual(['one', 'two']);
+    c.node('b').readIndex('rb');
+    c.stabilize();
+    const [rs] = c.reads.get('b')!;
+    expect(rs!.index).toBe(c.node('a').raft.log.committed);
+    expect(c.node('b').raft.log.committed).toBeGreaterThanOrEqual(rs!.index);
+    expect(held.length).toBeGreaterThan(0);
+  });
+
   test('without deferral every follower is told of a commit at once', () => {
     const c = new TestCluster(ids3);
     c.elect('a');
