@@ -54,6 +54,7 @@ async function run(): Promise<void> {
 
   const { wal, state } = await Wal.open(join(dataDir, 'wal'), {
     logger,
+    onFsync: (s) => metrics.walFsync(s),
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
   });
   const store = MvccStore.open(join(dataDir, 'db'), {

@@ -322,6 +322,10 @@ export class Member extends EventEmitter {
     if (sendEarly) this.send(rd.messages);
     if (rd.hardState) this.hardState = rd.hardState;
     const saving = rd.mustSync || rd.entries.length > 0 ? this.save(rd) : undefined;
+    // A commit index that moved on its own is written unsynced, before anything applied by it is
+    // seen: a process killed now restarts at least where it was (a power cut may lose it, as
+    // with etcd), instead of serving reads older than those it already served.
+    if (!saving && rd.hardState) await this.p.wal.save(rd.hardState, [], false);
     // Entries persisted by an earlier Ready may be applied while this one's fsync runs (the
     // backend's commit and the WAL's fdatasync then overlap); the rest wait for it.
     const lastCommitted = rd.committedEntries.at(-1)?.index ?? 0;
@@ -340,9 +344,7 @@ export class Member extends EventEmitter {
   }
 
   private async save(rd: Ready): Promise<void> {
-    const t0 = process.hrtime.bigint();
     await this.p.wal.save(this.hardState, rd.entries);
-    this.p.metrics.walFsync(Number(process.hrtime.bigint() - t0) / 1e9);
     const last = rd.entries.at(-1);
     if (last) this.persistedIndex = last.index;
   }

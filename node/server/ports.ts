@@ -8,8 +8,8 @@ import type { Entry, HardState, Message, SnapshotMeta } from '../raft/types.js';
 import type { WatchSource } from './watch-hub.js';
 
 export interface LogStore {
-  /** Appends entries and the hard state with one fsync. */
-  save(hardState: HardState | undefined, entries: Entry[]): Promise<void>;
+  /** Appends entries and the hard state with one fsync (none if `sync` is false). */
+  save(hardState: HardState | undefined, entries: Entry[], sync?: boolean): Promise<void>;
   saveSnapshot(meta: SnapshotMeta): Promise<void>;
   /** Drops log segments that only hold entries at or below `index`. */
   releaseTo(index: number): Promise<void>;
@@ -66,7 +66,6 @@ export interface PeerTransport {
 }
 
 export interface MemberMetrics {
-  walFsync(seconds: number): void;
   backendCommit(seconds: number): void;
   proposalPending(n: number): void;
   proposalFailed(): void;

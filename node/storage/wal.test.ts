@@ -264,6 +264,19 @@ describe('durability', () => {
     for (const s of fsyncs) expect(s).toBeGreaterThanOrEqual(0);
   });
 
+  test('a hard state saved unsynced is written at once, with no fdatasync, and replays', async () => {
+    const fsyncs: number[] = [];
+    const { wal } = await Wal.open(dir, { onFsync: (s) => fsyncs.push(s) });
+    await wal.save({ term: 1, vote: 'a', commit: 1 }, range(1, 3));
+    expect(fsyncs).toHaveLength(1);
+    await wal.save({ term: 1, vote: 'a', commit: 3 }, [], false);
+    expect(fsyncs).toHaveLength(1);
+    await wal.close(); // closes the file only: what a killed process leaves behind
+    const state = await reopen();
+    expect(state.hardState).toEqual({ term: 1, vote: 'a', commit: 3 });
+    expect(ids(state)).toEqual(['1/1', '2/1', '3/1']);
+  });
+
   test('a slow disk holds back later saves: they complete in call order', async () => {
     let release!: () => void;
     const gate = new Promise<void>((ok) => (release = ok));

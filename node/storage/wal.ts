@@ -1,5 +1,6 @@
 // The write-ahead log: Raft entries, hard states and snapshot markers appended to segment files
-// (format in record.ts, naming in segments.ts), one fdatasync per save (group commit). Replay rules
+// (format in record.ts, naming in segments.ts), one fdatasync per save (group commit), none for a
+// hard state that only moves the commit index (etcd does not sync those either). Replay rules
 // are in replay.ts, torn-tail detection in scan.ts.
 import { writeSync } from 'node:fs';
 import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
@@ -120,8 +121,12 @@ export class Wal {
     await this.opts.faults?.synced?.(path, 0);
   }
 
-  /** Appends the entries and the hard state, then syncs once. A call with nothing to write is a no-op. */
-  save(hardState: HardState | undefined, entries: Entry[]): Promise<void> {
+  /**
+   * Appends the entries and the hard state, then syncs once (unless `sync` is false: the records
+   * then survive a crash of the process, not of the machine, until a later save syncs them). A
+   * call with nothing to write is a no-op.
+   */
+  save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
     return this.exclusive('write', async () => {
       const records: WalRecord[] = entries.map((entry) => ({ type: 'entry', entry }));
       if (hardState) records.push({ type: 'hardState', hardState });
@@ -130,7 +135,8 @@ export class Wal {
       if (this.size > 0 && this.size + buf.length > this.segmentBytes) {
         await this.roll();
       }
-      await this.append(buf);
+      this.write(buf);
+      if (sync) await this.sync();
       const last = entries.at(-1);
       if (last) {
         const tail = this.segments.at(-1)!;
@@ -150,12 +156,13 @@ export class Wal {
     return this.exclusive('write', async () => {
       if (this.size > 0) await this.roll();
       const hardState = this.hardState;
-      await this.append(
+      this.write(
         Buffer.concat([
           encodeRecord({ type: 'snapshotMeta', meta }),
           encodeRecord({ type: 'hardState', hardState }),
         ]),
       );
+      await this.sync();
       this.segments.at(-1)!.snapshotIndex = meta.index;
       this.lastIndex = Math.max(this.lastIndex, meta.index);
     });
@@ -216,13 +223,16 @@ export class Wal {
     await this.createSegment(this.segments.at(-1)!.seq + 1);
   }
 
-  private async append(buf: Buffer): Promise<void> {
+  private write(buf: Buffer): void {
     // Into the page cache on this thread (a copy, microseconds): a trip through the thread pool
     // for it cost as much as the fdatasync after it on a busy machine.
     for (let done = 0; done < buf.length;) {
       done += writeSync(this.file.fd, buf, done, buf.length - done, this.size + done);
     }
     this.size += buf.length;
+  }
+
+  private async sync(): Promise<void> {
     if (this.opts.faults?.crashAfterWrite?.()) throw new Error('injected crash between write and fsync');
     await this.opts.faults?.beforeFsync?.();
     const t0 = process.hrtime.bigint();

@@ -194,6 +194,11 @@ export class FaultRun {
   private readonly ids = new Map<string, string>();
   /** Times each member was replaced: a wiped and re-added member starts new read sessions. */
   private readonly incarnations = new Map<string, number>();
+  /** Serializable reads from `m` from now on are a session of their own (monotonic.ts). */
+  private newSession(m: LocalMember): void {
+    this.incarnations.set(m.name, (this.incarnations.get(m.name) ?? 0) + 1);
+  }
+
   private label(m: LocalMember): string {
     const n = this.incarnations.get(m.name) ?? 0;
     return n === 0 ? m.name : `${m.name}#${n}`;
@@ -723,6 +728,9 @@ export class FaultRun {
       }
     }
     this.faults.unsyncedBytesDropped += dropped;
+    // The commit index it last wrote unsynced may be gone, so it may come back behind what it
+    // served: its serializable reads are a new session (etcd makes no promise across this either).
+    this.newSession(target);
     this.o.log(
       `power cut on ${target.name}${isLeader ? ' (leader)' : ''}: ${dropped} unsynced WAL bytes dropped`,
     );
@@ -754,7 +762,7 @@ export class FaultRun {
     rmSync(target.dataDir, { recursive: true, force: true });
     // Its store starts over from a snapshot: serializable reads from it are a new session
     // (etcd makes no promise across a member's replacement either).
-    this.incarnations.set(target.name, (this.incarnations.get(target.name) ?? 0) + 1);
+    this.newSession(target);
     await addMember(c, target.peerURL, false);
     await this.cluster.start(target, 'existing');
     await waitFor(
