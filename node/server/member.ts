@@ -291,7 +291,7 @@ export class Member extends EventEmitter {
    * commit are told at once by the core (RaftConfig.deferCommitNotice).
    */
   private noticeCommitSoon(): void {
-    if (this.commitNotice || !this.rn.commitNoticeOwed()) return;
+    if (this.stopping || this.commitNotice || !this.rn.commitNoticeOwed()) return;
     this.commitNotice = setTimeout(() => {
       this.commitNotice = undefined;
       this.rn.flushCommitNotices();
