@@ -21,7 +21,7 @@ test('raftkv and etcd both complete every benchmark workload and the table has a
     expect(r.pssMiBPerMember).toBeLessThan(r.rssMiBPerMember);
   }
   const table = resultsTable(raftkv, etcd);
-  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(21);
+  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(24);
 });
 
 test('the large-data benchmark measures restarts and a volume replacement on both systems', async () => {

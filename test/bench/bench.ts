@@ -14,7 +14,9 @@ export type System = 'raftkv' | 'etcd';
 
 export interface SystemResult {
   system: System;
-  put1: LoadResult;
+  /** One client, through the leader and through a follower (which forwards to the leader). */
+  put1Leader: LoadResult;
+  put1Follower: LoadResult;
   put64: LoadResult;
   rangeLinearizable64: LoadResult;
   rangeSerializable64: LoadResult;
@@ -117,6 +119,16 @@ const grpcRead = () => ({ key: Buffer.from(READ_KEY) });
 
 /** A workload: a load run against one system's endpoints for a number of seconds. */
 type Workload = (endpoints: string[], seconds: number) => Promise<LoadResult>;
+/** Picks the endpoints a workload runs against, from a system's members. */
+type Targets = (members: LocalMember[]) => Promise<string[]>;
+const everyMember: Targets = async (members) => members.map((m) => m.clientURL);
+/** One member by its role now, so a single client takes the same path on both systems. */
+const byRole =
+  (role: 'leader' | 'follower'): Targets =>
+  async (members) => {
+    const l = await leader(members);
+    return [(role === 'leader' ? l : members.find((m) => m !== l)!).clientURL];
+  };
 const http =
   (path: string, clients: number, body: (w: number, n: number) => string): Workload =>
   (e, s) =>
@@ -137,20 +149,23 @@ export async function benchBoth(
   const systems = ['raftkv', 'etcd'] as const;
   const started = await Promise.all(systems.map(startCluster));
   try {
-    const eps = started.map(({ cluster }) => cluster.members.map((m) => m.clientURL));
+    const clusters = started.map(({ cluster }) => cluster);
     // The workload's time is split into rounds that alternate between the systems, and each
     // reports its median round: a spell of load from elsewhere then hits one round, not a figure.
-    const both = async (work: Workload) => {
-      const runs: LoadResult[][] = eps.map(() => []);
+    const both = async (work: Workload, targets = everyMember) => {
+      const runs: LoadResult[][] = clusters.map(() => []);
       for (let r = 0; r < rounds; r++) {
-        for (const [i, e] of eps.entries()) runs[i]!.push(await work(e, seconds / rounds));
+        for (const [i, c] of clusters.entries()) {
+          runs[i]!.push(await work(await targets(c.members), seconds / rounds));
+        }
       }
       return runs.map(median);
     };
     // An unmeasured warm-up for each, the same for both: the figures are of running systems,
     // not of a JIT compiler's first seconds or of files' first growth.
-    for (const e of eps) await runLoad(e, '/v3/kv/put', 64, seconds / 5, put);
-    const put1 = await both(http('/v3/kv/put', 1, put));
+    for (const c of clusters) await runLoad(await everyMember(c.members), '/v3/kv/put', 64, seconds / 5, put);
+    const put1Leader = await both(http('/v3/kv/put', 1, put), byRole('leader'));
+    const put1Follower = await both(http('/v3/kv/put', 1, put), byRole('follower'));
     const put64 = await both(http('/v3/kv/put', 64, put));
     const lin = await both(http('/v3/kv/range', 64, read(false)));
     const ser = await both(http('/v3/kv/range', 64, read(true)));
@@ -160,7 +175,8 @@ export async function benchBoth(
     for (const [i, { cluster }] of started.entries()) {
       results.push({
         system: systems[i]!,
-        put1: put1[i]!,
+        put1Leader: put1Leader[i]!,
+        put1Follower: put1Follower[i]!,
         put64: put64[i]!,
         rangeLinearizable64: lin[i]!,
         rangeSerializable64: ser[i]!,
@@ -183,7 +199,8 @@ export async function benchBoth(
 
 /** Every load a system ran, for checks over all of them. */
 export const loads = (x: SystemResult): LoadResult[] => [
-  x.put1,
+  x.put1Leader,
+  x.put1Follower,
   x.put64,
   x.rangeLinearizable64,
   x.rangeSerializable64,
@@ -208,7 +225,8 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
     rows.push([`${label}: p50 ms`, a.p50ms, b.p50ms, 2]);
     rows.push([`${label}: p99 ms`, a.p99ms, b.p99ms, 2]);
   };
-  load('put, 1 client', r.put1, e.put1);
+  load('put, 1 client via the leader', r.put1Leader, e.put1Leader);
+  load('put, 1 client via a follower', r.put1Follower, e.put1Follower);
   load('put, 64 clients', r.put64, e.put64);
   load('linearizable range, 64 clients', r.rangeLinearizable64, e.rangeLinearizable64);
   load('serializable range, 64 clients', r.rangeSerializable64, e.rangeSerializable64);

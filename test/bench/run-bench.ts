@@ -24,7 +24,8 @@ by the same process tree with the same flags (heartbeat 100 ms, election timeout
 at the same time and taking turns workload by workload, driven by the same closed-loop load
 generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-alive;
 \`test/bench/grpc-load.ts\`: etcd's gRPC KV service with @grpc/grpc-js, one channel per member;
-workers spread over the 3 members),
+workers spread over the 3 members; the 1-client puts go to the member that leads, then to one
+that follows, looked up each round),
 256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
 ${seconds} s per workload in 3 rounds that alternate between the systems (each
 figure is the system's median round; failover is the median of ${kills} leader kills). Memory is each member's
