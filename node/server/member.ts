@@ -325,7 +325,7 @@ export class Member extends EventEmitter {
     // A commit index that moved on its own is written unsynced, before anything applied by it is
     // seen: a process killed now restarts at least where it was (a power cut may lose it, as
     // with etcd), instead of serving reads older than those it already served.
-    if (!saving && rd.hardState) await this.p.wal.save(rd.hardState, [], false);
+    if (!saving && rd.hardState) await this.p.wal.save(this.hardState, [], false);
     // Entries persisted by an earlier Ready may be applied while this one's fsync runs (the
     // backend's commit and the WAL's fdatasync then overlap); the rest wait for it.
     const lastCommitted = rd.committedEntries.at(-1)?.index ?? 0;

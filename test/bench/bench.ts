@@ -163,10 +163,11 @@ export async function benchBoth(
     };
     // An unmeasured warm-up for each, the same for both: the figures are of running systems,
     // not of a JIT compiler's first seconds or of files' first growth.
-    for (const c of clusters) await runLoad(await everyMember(c.members), '/v3/kv/put', 64, seconds / 5, put);
+    const put64Load = http('/v3/kv/put', 64, put);
+    for (const c of clusters) await put64Load(await everyMember(c.members), seconds / 5);
     const put1Leader = await both(http('/v3/kv/put', 1, put), byRole('leader'));
     const put1Follower = await both(http('/v3/kv/put', 1, put), byRole('follower'));
-    const put64 = await both(http('/v3/kv/put', 64, put));
+    const put64 = await both(put64Load);
     const lin = await both(http('/v3/kv/range', 64, read(false)));
     const ser = await both(http('/v3/kv/range', 64, read(true)));
     const grpcPut64 = await both(grpcKv('Put', 64, grpcPut));

@@ -1,8 +1,9 @@
 // Bad input at a live 3-member cluster, from a seeded generator: malformed, truncated, oversized
-// and type-confused requests (some in an odd charset or content encoding) at every HTTP route and gRPC method, raw garbage at the client and
-// peer ports. Each gets an error answer or a closed connection (never a 5xx that is not a
-// cluster state, never a crash); afterwards every member is up, its memory is bounded, and the
-// data written before is intact and new writes work. Failures print the seed and the request.
+// and type-confused requests (some in an odd charset or content encoding) at every HTTP route
+// and gRPC method, raw garbage at the client and peer ports. Each gets an error answer or a
+// closed connection (never a 5xx that is not a cluster state, never a crash); afterwards every
+// member is up, its memory is bounded, and the data written before is intact and new writes work.
+// Failures print the seed and the request.
 import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';

@@ -192,7 +192,7 @@ export class FaultRun {
   private readonly recorder = new HistoryRecorder();
   private readonly acks: Ack[] = [];
   private readonly ids = new Map<string, string>();
-  /** Times each member was replaced: a wiped and re-added member starts new read sessions. */
+  /** Times each member started a new read session: replaced (wiped, re-added) or power-cut. */
   private readonly incarnations = new Map<string, number>();
   /** Serializable reads from `m` from now on are a session of their own (monotonic.ts). */
   private newSession(m: LocalMember): void {
