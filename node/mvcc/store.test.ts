@@ -1,5 +1,6 @@
 // The store's revisions, versions, tombstones and history against etcd's documented semantics,
 // and what applyBatch promises the Raft loop: the applied index, replays, gaps, encoded entries.
+import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -213,6 +214,25 @@ describe('the batch transaction (etcd: applied at once, committed every 100 ms)'
     });
     expect((res as { succeeded: boolean }).succeeded).toBe(true);
     expect(summary(h.get('a'))).toEqual(['2', 2, 3, 2]);
+  });
+
+  test('its timed commit falls in the second half of the interval, so members do not commit in step', async () => {
+    await batched({ intervalMs: 1000, maxEntries: 1000, maxBytes: 1 << 20 });
+    const delays: number[] = [];
+    const timer = jest.spyOn(globalThis, 'setTimeout');
+    const random = jest.spyOn(Math, 'random');
+    try {
+      for (const r of [0, 0.5, 0.999]) {
+        random.mockReturnValueOnce(r);
+        h.put('a', String(r));
+        delays.push(timer.mock.calls.at(-1)![1]!);
+        await h.store.flushed();
+      }
+    } finally {
+      timer.mockRestore();
+      random.mockRestore();
+    }
+    expect(delays).toEqual([500, 750, 999.5]);
   });
 
   test('it commits at once when it reaches its entry or byte limit', async () => {

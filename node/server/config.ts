@@ -19,7 +19,7 @@ export interface MemberConfig {
   /** Entries kept in the log behind a snapshot so slightly slow followers catch up without one. */
   snapshotCatchUpEntries: number;
   quotaBackendBytes: number;
-  /** Applied entries are committed to the backend this often (etcd's --backend-batch-interval). */
+  /** Applied entries are committed to the backend within this time (etcd's --backend-batch-interval). */
   backendBatchIntervalMs: number;
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
