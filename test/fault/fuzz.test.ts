@@ -131,10 +131,9 @@ test(`${CASES} bad requests per HTTP route get 4xx answers with a message (seed 
   const bad: string[] = [];
   for (const [path, template] of Object.entries(TEMPLATES)) {
     for (let i = 0; i < CASES; i++) {
-      const mutated = mutate(rng, template);
+      const { body, what: mutation } = mutate(rng, template);
       const headers = oddHeaders(rng);
-      const { body } = mutated;
-      const what = `${mutated.what} ${JSON.stringify(headers)}`;
+      const what = `${mutation} ${JSON.stringify(headers)}`;
       const m = member(rng);
       const res = await fetch(new URL(path, m.clientURL), {
         method: 'POST',
