@@ -12,16 +12,22 @@ import { agreedLeader } from '../support/leader.js';
 
 export type System = 'raftkv' | 'etcd';
 
+/** A load run with the bytes its cluster's members wrote to disk meanwhile, per request. */
+export interface BenchLoad extends LoadResult {
+  /** Summed over all members, from /proc/<pid>/io (what reached the block layer). */
+  diskKiBPerOp: number;
+}
+
 export interface SystemResult {
   system: System;
   /** One client, through the leader and through a follower (which forwards to the leader). */
-  put1Leader: LoadResult;
-  put1Follower: LoadResult;
-  put64: LoadResult;
-  rangeLinearizable64: LoadResult;
-  rangeSerializable64: LoadResult;
-  grpcPut64: LoadResult;
-  grpcRange64: LoadResult;
+  put1Leader: BenchLoad;
+  put1Follower: BenchLoad;
+  put64: BenchLoad;
+  rangeLinearizable64: BenchLoad;
+  rangeSerializable64: BenchLoad;
+  grpcPut64: BenchLoad;
+  grpcRange64: BenchLoad;
   rssMiBPerMember: number;
   /** Shared pages (the executable, shared libraries) divided among the processes that map them. */
   pssMiBPerMember: number;
@@ -44,6 +50,13 @@ function memoryMiB(pid: number, field: 'Rss' | 'Pss'): number {
 
 const perMember = (members: LocalMember[], field: 'Rss' | 'Pss') =>
   members.reduce((sum, m) => sum + memoryMiB(m.proc!.pid!, field), 0) / members.length;
+
+/** Bytes the members have written to disk so far (their fsynced WAL and backend pages). */
+const diskWrites = (members: LocalMember[]) =>
+  members.reduce((sum, m) => {
+    const io = readFileSync(`/proc/${m.proc!.pid!}/io`, 'utf8');
+    return sum + Number(/^write_bytes: (\d+)$/m.exec(io)?.[1] ?? NaN);
+  }, 0);
 
 /** Time from SIGKILL of the leader until a write is acknowledged again. */
 async function failover(cluster: LocalCluster): Promise<number> {
@@ -153,10 +166,14 @@ export async function benchBoth(
     // The workload's time is split into rounds that alternate between the systems, and each
     // reports its median round: a spell of load from elsewhere then hits one round, not a figure.
     const both = async (work: Workload, targets = everyMember) => {
-      const runs: LoadResult[][] = clusters.map(() => []);
+      const runs: BenchLoad[][] = clusters.map(() => []);
       for (let r = 0; r < rounds; r++) {
         for (const [i, c] of clusters.entries()) {
-          runs[i]!.push(await work(await targets(c.members), seconds / rounds));
+          const endpoints = await targets(c.members);
+          const written = diskWrites(c.members);
+          const load = await work(endpoints, seconds / rounds);
+          const diskKiBPerOp = (diskWrites(c.members) - written) / 1024 / load.ops;
+          runs[i]!.push({ ...load, diskKiBPerOp });
         }
       }
       return runs.map(median);
@@ -199,7 +216,7 @@ export async function benchBoth(
 }
 
 /** Every load a system ran, for checks over all of them. */
-export const loads = (x: SystemResult): LoadResult[] => [
+export const loads = (x: SystemResult): BenchLoad[] => [
   x.put1Leader,
   x.put1Follower,
   x.put64,
@@ -210,7 +227,7 @@ export const loads = (x: SystemResult): LoadResult[] => [
 ];
 
 /** The run with the median throughput (the upper one of an even count). */
-function median(runs: LoadResult[]): LoadResult {
+function median<T extends LoadResult>(runs: T[]): T {
   return [...runs].sort((a, b) => a.opsPerSec - b.opsPerSec)[runs.length >> 1]!;
 }
 
@@ -221,14 +238,16 @@ function fmt(n: number, digits = 0): string {
 /** The markdown table: figures for both and raftkv/etcd (for latencies, memory and failover lower is better). */
 export function resultsTable(r: SystemResult, e: SystemResult): string {
   const rows: Array<[string, number, number, number]> = [];
-  const load = (label: string, a: LoadResult, b: LoadResult) => {
+  const load = (label: string, a: BenchLoad, b: BenchLoad, disk = false) => {
     rows.push([`${label}: ops/s`, a.opsPerSec, b.opsPerSec, 0]);
     rows.push([`${label}: p50 ms`, a.p50ms, b.p50ms, 2]);
     rows.push([`${label}: p99 ms`, a.p99ms, b.p99ms, 2]);
+    if (disk)
+      rows.push([`${label}: KiB written to disk per put, 3 members`, a.diskKiBPerOp, b.diskKiBPerOp, 1]);
   };
-  load('put, 1 client via the leader', r.put1Leader, e.put1Leader);
+  load('put, 1 client via the leader', r.put1Leader, e.put1Leader, true);
   load('put, 1 client via a follower', r.put1Follower, e.put1Follower);
-  load('put, 64 clients', r.put64, e.put64);
+  load('put, 64 clients', r.put64, e.put64, true);
   load('linearizable range, 64 clients', r.rangeLinearizable64, e.rangeLinearizable64);
   load('serializable range, 64 clients', r.rangeSerializable64, e.rangeSerializable64);
   load('gRPC put, 64 clients', r.grpcPut64, e.grpcPut64);

@@ -30,7 +30,9 @@ that follows, looked up each round),
 ${seconds} s per workload in 3 rounds that alternate between the systems (each
 figure is the system's median round; failover is the median of ${kills} leader kills). Memory is each member's
 RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
-system share, split evenly among them) after all loads, averaged over the 3. Machine load average (1 min) before and after:
+system share, split evenly among them) after all loads, averaged over the 3. Disk writes are the
+bytes the 3 members sent to the disk during the round (\`write_bytes\` in /proc/<pid>/io: WAL and
+backend pages, each page counted every time it is written) per acknowledged put. Machine load average (1 min) before and after:
 ${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
 the figures noisy.
 
