@@ -40,23 +40,26 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const leader = (members: LocalMember[]) => agreedLeader(() => members.filter((m) => m.proc));
 
-/** A field of the process's memory summary (`Rss`, `Pss`, ...) in MiB. */
-function memoryMiB(pid: number, field: 'Rss' | 'Pss'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
-    readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'),
-  );
-  return m ? Number(m[1]) / 1024 : NaN;
+/** A number read from one of a process's /proc files: `pattern`'s first group, NaN if it is absent. */
+function procNumber(pid: number, file: string, pattern: RegExp): number {
+  const m = pattern.exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
 }
 
+/** `value` of each member's process, summed. */
+const sumOverMembers = (members: LocalMember[], value: (pid: number) => number) =>
+  members.reduce((sum, m) => sum + value(m.proc!.pid!), 0);
+
+/** A field of the process's memory summary (`Rss`, `Pss`, ...) in MiB. */
+const memoryMiB = (pid: number, field: 'Rss' | 'Pss') =>
+  procNumber(pid, 'smaps_rollup', new RegExp(`^${field}:\\s+(\\d+) kB`, 'm')) / 1024;
+
 const perMember = (members: LocalMember[], field: 'Rss' | 'Pss') =>
-  members.reduce((sum, m) => sum + memoryMiB(m.proc!.pid!, field), 0) / members.length;
+  sumOverMembers(members, (pid) => memoryMiB(pid, field)) / members.length;
 
 /** Bytes the members have written to disk so far (their fsynced WAL and backend pages). */
 const diskWrites = (members: LocalMember[]) =>
-  members.reduce((sum, m) => {
-    const io = readFileSync(`/proc/${m.proc!.pid!}/io`, 'utf8');
-    return sum + Number(/^write_bytes: (\d+)$/m.exec(io)?.[1] ?? NaN);
-  }, 0);
+  sumOverMembers(members, (pid) => procNumber(pid, 'io', /^write_bytes: (\d+)$/m));
 
 /** Time from SIGKILL of the leader until a write is acknowledged again. */
 async function failover(cluster: LocalCluster): Promise<number> {
