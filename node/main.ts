@@ -18,6 +18,7 @@ import { removalDecision } from './server/removal.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
+import { clientOptions, loadTls, serverOptions, type TlsMaterial } from './server/tls-files.js';
 import { TEST_FAULT_DIR_ENV, testFaultHooks } from './storage/test-faults.js';
 import { Wal } from './storage/wal.js';
 import { sourceAddressFor, Transport } from './transport/transport.js';
@@ -35,8 +36,12 @@ function makeLogger(cfg: MemberConfig): winston.Logger {
 
 async function run(): Promise<void> {
   let cfg: MemberConfig;
+  let clientTls: TlsMaterial | undefined;
+  let peerTls: TlsMaterial | undefined;
   try {
     cfg = parseConfig(process.argv.slice(2));
+    clientTls = cfg.clientTls && loadTls(cfg.clientTls, '');
+    peerTls = cfg.peerTls && loadTls(cfg.peerTls, 'peer-');
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`raftkv: ${e.message}`);
@@ -78,6 +83,7 @@ async function run(): Promise<void> {
     clusterId: cid,
     listen: { host: peer.hostname, port: Number(peer.port) },
     sourceAddress: sourceAddressFor(peer.hostname),
+    ...(peerTls ? { tls: { server: serverOptions(peerTls), dial: clientOptions(peerTls) } } : {}),
     logger,
     onRtt: (to, s) => metrics.peerRtt.labels(to).observe(s),
     // Called only once the member below exists (after transport.start()).
@@ -109,12 +115,13 @@ async function run(): Promise<void> {
     maxRequestBytes: cfg.maxRequestBytes,
     metrics,
     version: VERSION,
+    ...(clientTls ? { clientTls: clientOptions(clientTls) } : {}),
   };
   const service = new KvService(ctx);
   const http = createHttpServer(createApi(ctx, service));
   const grpc = startGrpc(service);
   const listeners = await Promise.all(
-    cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u.hostname, Number(u.port))),
+    cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u, clientTls)),
   );
   logger.info('member started', {
     id,

@@ -1,25 +1,27 @@
 // One client port for both APIs, as etcd does: a connection that opens with the HTTP/2 preface
-// is gRPC and is handed to grpc-js's HTTP/2 server; anything else is HTTP/1 and is handed to the
-// express server as is.
+// (or, over TLS, negotiates h2) is gRPC and is handed to grpc-js's HTTP/2 server; anything else is
+// HTTP/1 and is handed to the express server as is. An https:// URL terminates TLS here, so both
+// servers see decrypted sockets and one certificate serves both APIs.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Server as HttpServer } from 'node:http';
 import type { ConnectionInjector } from '@grpc/grpc-js';
+import { serverOptions, type TlsMaterial } from '../server/tls-files.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 export function listenShared(
   http: HttpServer,
   grpc: ConnectionInjector,
-  host: string,
-  port: number,
+  url: URL,
+  tls: TlsMaterial | undefined,
 ): Promise<NetServer> {
   const sockets = new Set<Socket>();
-  // No Nagle: an HTTP/2 response is several small writes (headers, data, trailers), and with
-  // Nagle each waits for the client's delayed ACK of the one before (40 ms a request). The
-  // servers handed these sockets never see them accepted, so they cannot set this themselves.
-  const server = createServer({ noDelay: true }, (socket) => {
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+  };
+  const route = (socket: Socket) => {
     socket.once('readable', () => {
       const head = socket.read() as Buffer | null;
       if (!head) return;
@@ -27,12 +29,35 @@ export function listenShared(
       if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) grpc.injectConnection(socket);
       else http.emit('connection', socket);
     });
-  });
+  };
+  let server: NetServer;
+  if (url.protocol === 'https:') {
+    if (!tls) throw new Error(`${url.href}: an https URL needs --cert-file and --key-file`);
+    server = createTlsServer({ ...serverOptions(tls), ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+      // Clients that do not negotiate (curl with --http1.1, old libraries) are told apart as on http.
+      if ((socket as TLSSocket).alpnProtocol === 'h2') grpc.injectConnection(socket);
+      else if ((socket as TLSSocket).alpnProtocol === 'http/1.1') http.emit('connection', socket);
+      else route(socket);
+    });
+    // No Nagle, as below; the raw TCP socket is the one to set it on.
+    server.on('connection', (raw: Socket) => {
+      raw.setNoDelay(true);
+      track(raw);
+    });
+  } else {
+    // No Nagle: an HTTP/2 response is several small writes (headers, data, trailers), and with
+    // Nagle each waits for the client's delayed ACK of the one before (40 ms a request). The
+    // servers handed these sockets never see them accepted, so they cannot set this themselves.
+    server = createServer({ noDelay: true }, (socket) => {
+      track(socket);
+      route(socket);
+    });
+  }
   server.on('close', () => {
     for (const s of sockets) s.destroy();
   });
   return new Promise((ok, fail) => {
     server.once('error', fail);
-    server.listen(port, host, () => ok(server));
+    server.listen(Number(url.port), url.hostname, () => ok(server));
   });
 }

@@ -1,13 +1,18 @@
 // The client-facing operations, once, for both APIs (HTTP/JSON and gRPC): reads with the right
 // consistency, writes through Raft, membership changes on the leader, status. Results keep
 // etcd's proto field names; each API only converts encodings.
+import type { ConnectionOptions } from 'node:tls';
 import { backupStream } from '../mvcc/backup.js';
 import { encodeRequest } from '../mvcc/codec.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
 import { hexToDecimal, memberId } from '../server/ids.js';
 import type { Leases } from '../server/leases.js';
 import { MemberError, type Member } from '../server/member.js';
+import { ApiError, KvClient, type Json } from '../client/client.js';
 import { BadRequest } from './json.js';
+
+/** A request passed on to the leader fails after this long (an unreachable leader, a lost answer). */
+const FORWARD_TIMEOUT_MS = 10_000;
 
 export interface ServiceContext {
   member: Member;
@@ -15,6 +20,8 @@ export interface ServiceContext {
   clusterId: string;
   clusterToken: string;
   version: string;
+  /** For requests passed on to the leader's https:// client port: the CA, and this member's certificate. */
+  clientTls?: ConnectionOptions;
 }
 
 export interface Header {
@@ -35,6 +42,9 @@ export interface MemberOut {
 export class KvService {
   /** The header's constant part, in decimal once. */
   private ids: Pick<Header, 'cluster_id' | 'member_id'> | undefined;
+
+  /** One client per leader URL seen, so passed-on requests reuse their connections. */
+  private readonly leaderClients = new Map<string, KvClient>();
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -221,14 +231,18 @@ export class KvService {
     const leader = this.member.memberTable().get(this.member.leaderId());
     const url = leader?.clientURLs[0];
     if (!url) throw new MemberError('etcdserver: no leader', 'unavailable');
-    const res = await fetch(new URL(path, url), { method: 'POST', body: JSON.stringify(body) });
-    const json = (await res.json()) as { message?: string };
-    if (!res.ok) {
-      throw new MemberError(
-        json.message ?? `leader answered ${res.status}`,
-        res.status === 404 ? 'notFound' : 'failedPrecondition',
-      );
+    let client = this.leaderClients.get(url);
+    if (!client) {
+      client = new KvClient([url], FORWARD_TIMEOUT_MS, this.ctx.clientTls);
+      this.leaderClients.set(url, client);
     }
-    return json as T;
+    try {
+      return (await client.call(path, body as Json)) as T;
+    } catch (e) {
+      if (!(e instanceof ApiError)) {
+        throw new MemberError(`etcdserver: leader ${(e as Error).message}`, 'unavailable');
+      }
+      throw new MemberError(e.message, e.status === 404 ? 'notFound' : 'failedPrecondition');
+    }
   }
 }

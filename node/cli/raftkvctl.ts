@@ -1,12 +1,15 @@
 // raftkvctl: a small etcdctl-like command line for raftkv's (and etcd's) v3 JSON API.
 //   node dist/node/cli/raftkvctl.js [--endpoints=URL,...] [-w table|json] <command> ...
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { KvClient } from '../client/client.js';
 import { MvccStore } from '../mvcc/store.js';
 
-const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json] <command>
+const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json]
+                 [--cacert=<ca.pem>] [--cert=<cert.pem> --key=<key.pem>] <command>
   get <key> [--prefix] [--serializable]      read keys
   put <key> <value> [--lease=<id>]           write a key (held by a lease: hex ID, as etcdctl)
   del <key> [--prefix]                       delete keys
@@ -17,7 +20,22 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   endpoint status | health                   per endpoint
   defrag                                     rewrite each endpoint's backend file compactly, one at a time
   snapshot restore <file> --data-dir=<dir>   a member's data dir from a backup (etcdctl snapshot save)
-Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS.`;
+Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS, and the TLS files (for https://
+endpoints: the CA to trust, the client certificate to present) from ETCDCTL_CACERT, ETCDCTL_CERT
+and ETCDCTL_KEY, as etcdctl takes them.`;
+
+/** etcdctl's TLS flags as connection options, or none when no flag is given. */
+function tlsOptions(files: { cacert?: string; cert?: string; key?: string }): ConnectionOptions | undefined {
+  const cacert = files.cacert ?? process.env.ETCDCTL_CACERT;
+  const cert = files.cert ?? process.env.ETCDCTL_CERT;
+  const key = files.key ?? process.env.ETCDCTL_KEY;
+  if (!cacert && !cert && !key) return undefined;
+  if (!cert !== !key) throw new Error('--cert and --key go together');
+  return {
+    ...(cacert ? { ca: readFileSync(cacert) } : {}),
+    ...(cert && key ? { cert: readFileSync(cert), key: readFileSync(key) } : {}),
+  };
+}
 
 function table(rows: Array<Record<string, unknown>>): string {
   if (rows.length === 0) return '(none)';
@@ -49,6 +67,9 @@ async function main(): Promise<number> {
       keys: { type: 'boolean' },
       once: { type: 'boolean' },
       'data-dir': { type: 'string' },
+      cacert: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -63,7 +84,8 @@ async function main(): Promise<number> {
     process.env.ETCDCTL_ENDPOINTS ??
     'http://127.0.0.1:2379'
   ).split(',');
-  const c = new KvClient(endpoints);
+  const tls = tlsOptions(values);
+  const c = new KvClient(endpoints, undefined, tls);
   const out = (rows: Array<Record<string, unknown>>, json: unknown = rows) =>
     console.log(values.w === 'json' ? JSON.stringify(json, null, 2) : table(rows));
   const need = (n: number) => {
@@ -115,11 +137,11 @@ async function main(): Promise<number> {
     case 'member':
       return member(c, args, values.learner ?? false, out);
     case 'endpoint':
-      return endpoint(endpoints, args[0], out);
+      return endpoint(endpoints, args[0], out, tls);
     case 'snapshot':
       return restore(args, values['data-dir']);
     case 'defrag':
-      return defrag(endpoints);
+      return defrag(endpoints, tls);
     default:
       throw new Error(`unknown command ${cmd}\n${USAGE}`);
   }
@@ -206,10 +228,15 @@ async function member(c: KvClient, args: string[], learner: boolean, out: Out): 
   return 0;
 }
 
-async function endpoint(endpoints: string[], sub: string | undefined, out: Out): Promise<number> {
+async function endpoint(
+  endpoints: string[],
+  sub: string | undefined,
+  out: Out,
+  tls: ConnectionOptions | undefined,
+): Promise<number> {
   const rows = await Promise.all(
     endpoints.map(async (ep) => {
-      const c = new KvClient([ep], 3000);
+      const c = new KvClient([ep], 3000, tls);
       try {
         if (sub === 'health') {
           const h = await c.health();
@@ -237,11 +264,11 @@ async function endpoint(endpoints: string[], sub: string | undefined, out: Out):
 }
 
 /** One member at a time, as etcdctl does: each stops applying while it runs. Prints what etcdctl prints. */
-async function defrag(endpoints: string[]): Promise<number> {
+async function defrag(endpoints: string[], tls: ConnectionOptions | undefined): Promise<number> {
   let failed = 0;
   for (const ep of endpoints) {
     try {
-      await new KvClient([ep], 60_000).call('/v3/maintenance/defragment');
+      await new KvClient([ep], 60_000, tls).call('/v3/maintenance/defragment');
       console.log(`Finished defragmenting etcd member[${ep}]`);
     } catch (e) {
       failed++;

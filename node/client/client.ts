@@ -1,5 +1,9 @@
 // A small client for raftkv's (and etcd's) v3 JSON API: what raftkvctl and the tests use.
-// It tries the endpoints in order and moves on when one is unreachable.
+// It tries the endpoints in order and moves on when one is unreachable. undici (the fetch that
+// Node bundles, as a package) because only its Agent takes a CA and a client certificate.
+import type { ConnectionOptions } from 'node:tls';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -57,7 +61,7 @@ export interface WatchEvent {
   kv: Kv;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 function toKv(kv: Json): Kv {
   return {
@@ -88,17 +92,32 @@ function unreachable(endpoint: string, e: unknown): Error {
 }
 
 export class KvClient {
+  private readonly agent: Agent | undefined;
+
+  /** `tls` applies to https:// endpoints: the CA to trust, and the certificate to present. */
   constructor(
     readonly endpoints: string[],
     private readonly timeoutMs = 10_000,
-  ) {}
+    tls?: ConnectionOptions,
+  ) {
+    this.agent = tls && new Agent({ connect: tls });
+  }
+
+  /** Closes the TLS agent's connections (plain endpoints use fetch's shared pool). */
+  async close(): Promise<void> {
+    await this.agent?.close();
+  }
+
+  private fetch(url: URL, init: RequestInit): Promise<Response> {
+    return fetch(url, this.agent ? { ...init, dispatcher: this.agent } : init);
+  }
 
   async call(path: string, body: Json = {}): Promise<Json> {
     let lastError: unknown;
     for (const ep of this.endpoints) {
       let res: Response;
       try {
-        res = await fetch(new URL(path, ep), {
+        res = await this.fetch(new URL(path, ep), {
           method: 'POST',
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(this.timeoutMs),
@@ -185,7 +204,7 @@ export class KvClient {
     let lastError: unknown;
     for (const ep of this.endpoints) {
       try {
-        res = await fetch(new URL('/v3/watch', ep), {
+        res = await this.fetch(new URL('/v3/watch', ep), {
           method: 'POST',
           body: JSON.stringify({ create_request: create }),
           signal: opts.signal,
@@ -288,7 +307,7 @@ export class KvClient {
   }
 
   async health(): Promise<{ health: string; reason: string }> {
-    const res = await fetch(new URL('/health', this.endpoints[0]), {
+    const res = await this.fetch(new URL('/health', this.endpoints[0]), {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     return (await res.json()) as { health: string; reason: string };

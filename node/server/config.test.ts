@@ -21,3 +21,64 @@ test.each([
   expect(() => parse(flag)).toThrow(ConfigError);
   expect(() => parse(flag)).toThrow(message);
 });
+
+describe('TLS flags, named as etcd names them', () => {
+  const https = ['--listen-client-urls=https://127.0.0.1:2379', '--cert-file=c.pem', '--key-file=k.pem'];
+
+  test('an https client URL takes the certificate files; client-cert-auth may be given bare', () => {
+    const cfg = parse(...https, '--trusted-ca-file=ca.pem', '--client-cert-auth');
+    expect(cfg.clientTls).toEqual({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      trustedCaFile: 'ca.pem',
+      clientCertAuth: true,
+    });
+    expect(cfg.peerTls).toBeUndefined();
+    expect(parse(...https).clientTls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', clientCertAuth: false });
+    expect(parse().clientTls).toBeUndefined();
+  });
+
+  test('https peer URLs take the peer- files, from the environment too', () => {
+    const cfg = parseConfig(
+      ['--name=a', '--listen-peer-urls=https://127.0.0.1:2380', '--peer-client-cert-auth=true'],
+      {
+        RAFTKV_PEER_CERT_FILE: 'p.pem',
+        RAFTKV_PEER_KEY_FILE: 'pk.pem',
+        RAFTKV_PEER_TRUSTED_CA_FILE: 'ca.pem',
+      },
+    );
+    expect(cfg.peerTls).toEqual({
+      certFile: 'p.pem',
+      keyFile: 'pk.pem',
+      trustedCaFile: 'ca.pem',
+      clientCertAuth: true,
+    });
+    expect(cfg.initialCluster.get('a')).toEqual(['https://127.0.0.1:2380']);
+  });
+
+  test.each([
+    [['--listen-client-urls=https://127.0.0.1:2379'], '--cert-file and --key-file are required'],
+    [
+      ['--listen-client-urls=https://127.0.0.1:2379', '--cert-file=c.pem'],
+      '--cert-file and --key-file are required',
+    ],
+    [['--cert-file=c.pem', '--key-file=k.pem'], 'need an https:// URL in --listen-client-urls'],
+    [['--client-cert-auth'], 'need an https:// URL in --listen-client-urls'],
+    [[...https, '--client-cert-auth'], '--client-cert-auth needs --trusted-ca-file'],
+    [[...https, '--client-cert-auth=yes'], '--client-cert-auth: "yes" is not true or false'],
+    [['--listen-client-urls=unix://x:1'], '"unix://x:1" is neither http:// nor https://'],
+    [['--listen-peer-urls=https://127.0.0.1:2380'], '--peer-cert-file and --peer-key-file are required'],
+    [
+      [
+        '--listen-peer-urls=https://127.0.0.1:2380',
+        '--peer-cert-file=p',
+        '--peer-key-file=k',
+        '--initial-cluster=a=http://127.0.0.1:2380',
+      ],
+      "--initial-cluster: a's peer URL http://127.0.0.1:2380 is not https:// as --listen-peer-urls is",
+    ],
+  ])('%j is refused: %s', (flags, message) => {
+    expect(() => parse(...flags)).toThrow(ConfigError);
+    expect(() => parse(...flags)).toThrow(message);
+  });
+});

@@ -25,6 +25,20 @@ export interface MemberConfig {
   backendBatchLimit: number;
   maxRequestBytes: number;
   logLevel: string;
+  /** TLS for the client port, set when a --listen-client-urls URL is https. */
+  clientTls?: TlsFiles;
+  /** TLS for the peer port and for dialling peers, set when --listen-peer-urls is https. */
+  peerTls?: TlsFiles;
+}
+
+/** The files etcd's TLS flags name; read when the member starts (tls-files.ts). */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** Verifies the other side's certificate (the system's CAs when absent). */
+  trustedCaFile?: string;
+  /** Refuse connections without a certificate signed by the trusted CA. */
+  clientCertAuth: boolean;
 }
 
 const FLAGS = {
@@ -46,6 +60,14 @@ const FLAGS = {
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
   'log-level': { default: 'info' },
+  'cert-file': { default: '' },
+  'key-file': { default: '' },
+  'trusted-ca-file': { default: '' },
+  'client-cert-auth': { default: 'false' },
+  'peer-cert-file': { default: '' },
+  'peer-key-file': { default: '' },
+  'peer-trusted-ca-file': { default: '' },
+  'peer-client-cert-auth': { default: 'false' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -90,6 +112,55 @@ function durationMs(flag: string, value: string): number {
   return ms;
 }
 
+/** Switches, which (as with Go's flags) may be given bare: --client-cert-auth. */
+const SWITCHES = new Set(['client-cert-auth', 'peer-client-cert-auth']);
+
+function bool(flag: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0' || value === '') return false;
+  throw new ConfigError(`--${flag}: "${value}" is not true or false`);
+}
+
+/**
+ * The TLS files for one port, named as etcd names them (`prefix` is '' or 'peer-'): needed when
+ * the port has an https URL, refused when it has none (they would silently do nothing), and
+ * never part of a pair.
+ */
+function tlsFiles(
+  get: (f: Flag) => string,
+  prefix: '' | 'peer-',
+  urlFlag: Flag,
+  listen: URL[],
+): TlsFiles | undefined {
+  const flag = (f: string) => `${prefix}${f}` as Flag;
+  const certFile = get(flag('cert-file'));
+  const keyFile = get(flag('key-file'));
+  const trustedCaFile = get(flag('trusted-ca-file'));
+  const clientCertAuth = bool(flag('client-cert-auth'), get(flag('client-cert-auth')));
+  const secure = listen.filter((u) => u.protocol === 'https:');
+  const other = listen.find((u) => u.protocol !== 'https:' && u.protocol !== 'http:');
+  if (other) throw new ConfigError(`--${urlFlag}: "${other.href}" is neither http:// nor https://`);
+  if (secure.length === 0) {
+    if (certFile || keyFile || trustedCaFile || clientCertAuth) {
+      throw new ConfigError(
+        `--${prefix}cert-file and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
+      );
+    }
+    return undefined;
+  }
+  if (!certFile || !keyFile) {
+    throw new ConfigError(
+      `--${urlFlag} has an https:// URL: --${prefix}cert-file and --${prefix}key-file are required`,
+    );
+  }
+  if (clientCertAuth && !trustedCaFile) {
+    throw new ConfigError(
+      `--${prefix}client-cert-auth needs --${prefix}trusted-ca-file (the CA that signs client certificates)`,
+    );
+  }
+  return { certFile, keyFile, ...(trustedCaFile ? { trustedCaFile } : {}), clientCertAuth };
+}
+
 /** name1=url1,name2=url2 (a name may repeat for several URLs) */
 function parseInitialCluster(value: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -107,7 +178,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const options = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
   let values: Record<string, string | undefined>;
   try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+    const args = argv.map((a) => (SWITCHES.has(a.slice(2)) ? `${a}=true` : a));
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<
       string,
       string | undefined
     >;
@@ -124,6 +196,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   urls('advertise-client-urls', advertiseClient);
   urls('initial-advertise-peer-urls', advertisePeer);
   const initialCluster = parseInitialCluster(get('initial-cluster') || `${name}=${advertisePeer}`);
+  const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls);
+  const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls);
+  // Peer connections are all TLS or all plain: a member cannot tell which a peer expects.
+  const peerScheme = peerTls ? 'https:' : 'http:';
+  for (const [member, peerUrls] of initialCluster) {
+    const odd = peerUrls.find((u) => new URL(u).protocol !== peerScheme);
+    if (odd) {
+      throw new ConfigError(
+        `--initial-cluster: ${member}'s peer URL ${odd} is not ${peerScheme}// as --listen-peer-urls is`,
+      );
+    }
+  }
   if (!initialCluster.has(name)) {
     throw new ConfigError(`--initial-cluster does not name this member ("${name}")`);
   }
@@ -155,5 +239,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     logLevel: get('log-level'),
+    ...(clientTls ? { clientTls } : {}),
+    ...(peerTls ? { peerTls } : {}),
   };
 }

@@ -47,6 +47,8 @@ export interface LocalClusterOptions {
    * etcd processes (the benchmark's reference): ['etcd'].
    */
   command?: string[];
+  /** 'https' for client and peer URLs both (the TLS flags then go in extraArgs). Default 'http'. */
+  scheme?: 'http' | 'https';
 }
 
 /**
@@ -155,12 +157,13 @@ export class LocalCluster {
     const offset = i === 0 ? 0 : (i + 1) * 10000;
     const client = base ? base + offset : await this.freePort();
     const peerPort = base ? base + 1 + offset : await this.freePort();
-    const peerURL = `http://127.0.0.1:${peerPort}`;
+    const scheme = this.o.scheme ?? 'http';
+    const peerURL = `${scheme}://127.0.0.1:${peerPort}`;
     return {
       name,
-      clientURL: `http://127.0.0.1:${client}`,
+      clientURL: `${scheme}://127.0.0.1:${client}`,
       peerURL,
-      peerListenURL: this.o.peerProxy ? `http://127.0.1.${i + 1}:${await this.freePort()}` : peerURL,
+      peerListenURL: this.o.peerProxy ? `${scheme}://127.0.1.${i + 1}:${await this.freePort()}` : peerURL,
       dataDir: join(this.o.dataRoot, name),
       log: [],
     };

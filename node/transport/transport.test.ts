@@ -1,6 +1,8 @@
 // The transport over real loopback sockets: delivery, batching, reconnects, the handshake, bad
 // input at the port, round-trip times, and a clean close.
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
+import { makeTestCerts } from '../../test/support/certs.js';
 import type { Message } from '../raft/types.js';
 import { encodeFrame } from './framing.js';
 import { sourceAddressFor } from './transport.js';
@@ -268,4 +270,39 @@ test('a member listening on one address dials from it; a wildcard or a name leav
   expect(sourceAddressFor('0.0.0.0')).toBeUndefined();
   expect(sourceAddressFor('[::]')).toBeUndefined();
   expect(sourceAddressFor('kv-0.kv-peers')).toBeUndefined();
+});
+
+describe('peer TLS', () => {
+  const certs = makeTestCerts();
+  const material = (cert: string, key: string) => ({
+    cert: readFileSync(cert),
+    key: readFileSync(key),
+    ca: readFileSync(certs.ca),
+  });
+  const mutual = (cert = certs.cert, key = certs.key) => {
+    const m = material(cert, key);
+    return { server: { ...m, requestCert: true, rejectUnauthorized: true }, dial: m };
+  };
+
+  test('members with certificates from the trusted CA exchange messages over TLS', async () => {
+    const [a, b] = await Promise.all([node('a', { tls: mutual() }), node('b', { tls: mutual() })]);
+    mesh([a, b]);
+    a.t.send([appMsg('a', 'b', 1)]);
+    b.t.send([appMsg('b', 'a', 2)]);
+    await waitFor('both messages', () => a.got.length === 1 && b.got.length === 1);
+    expect([a.got[0]!.index, b.got[0]!.index]).toEqual([2, 1]);
+  });
+
+  test('a peer whose certificate the CA did not sign is refused, and one speaking plain TCP too', async () => {
+    const b = await node('b', { tls: mutual() });
+    const stranger = await node('a', { tls: mutual(certs.strangerCert, certs.strangerKey) });
+    const plain = await node('a');
+    for (const n of [stranger, plain]) n.t.addPeer('b', loopback(b.port));
+    stranger.t.send([appMsg('a', 'b', 1)]);
+    plain.t.send([appMsg('a', 'b', 2)]);
+    await waitFor('both dialers to give up once', () =>
+      [stranger, plain].every((n) => n.logged('warn', 'peer unreachable')),
+    );
+    expect(b.got).toEqual([]);
+  });
 });

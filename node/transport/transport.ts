@@ -3,6 +3,12 @@
 // of its own (snapshot-stream.ts) so it never holds up heartbeats; accepted connections must
 // first name this cluster and member (inbound.ts). The wire format is in framing.ts.
 import { createConnection, createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import {
+  connect as connectTls,
+  createServer as createTlsServer,
+  type ConnectionOptions,
+  type TlsOptions,
+} from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../server/ports.js';
 import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from './framing.js';
@@ -32,6 +38,8 @@ export interface TransportOptions {
    * tests' link proxies see one address per member.
    */
   sourceAddress?: string;
+  /** Peer TLS (https peer URLs): both the connections this member dials and those it accepts. */
+  tls?: { server: TlsOptions; dial: ConnectionOptions };
   peers?: Map<NodeId, PeerAddress>;
   onMessages?: (msgs: Message[]) => void;
   onSnapshot?: SnapshotHandler;
@@ -138,7 +146,10 @@ export class Transport implements PeerTransport {
   async start(): Promise<number> {
     if (this.started || this.closed) throw new Error('a transport starts once');
     this.started = true;
-    const server = createServer((s) => this.accept(s));
+    const { tls } = this.o;
+    const server = tls
+      ? createTlsServer(tls.server, (s) => this.accept(s))
+      : createServer((s) => this.accept(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -180,8 +191,10 @@ export class Transport implements PeerTransport {
   }
 
   private dial({ host, port }: PeerAddress): Socket {
-    const { sourceAddress } = this.o;
-    return createConnection(sourceAddress ? { host, port, localAddress: sourceAddress } : { host, port });
+    const { sourceAddress, tls } = this.o;
+    const to = sourceAddress ? { host, port, localAddress: sourceAddress } : { host, port };
+    // Writes before the handshake is done wait for it inside the TLS socket.
+    return tls ? connectTls({ ...tls.dial, ...to }) : createConnection(to);
   }
 
   updatePeer(id: NodeId, address: PeerAddress): void {

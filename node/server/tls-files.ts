@@ -1,0 +1,58 @@
+// Reads the certificate files etcd's TLS flags name, once at start, and checks that they make a
+// usable TLS context: a missing file, a key that does not match its certificate or a file that is
+// not PEM stops the member with the flag and the path, not at the first connection.
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
+import { ConfigError, type TlsFiles } from './config.js';
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  clientCertAuth: boolean;
+}
+
+export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new ConfigError(`--${prefix}${flag} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const m: TlsMaterial = {
+    cert: read('cert-file', files.certFile),
+    key: read('key-file', files.keyFile),
+    ...(files.trustedCaFile ? { ca: read('trusted-ca-file', files.trustedCaFile) } : {}),
+    clientCertAuth: files.clientCertAuth,
+  };
+  // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
+  if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(`--${prefix}trusted-ca-file ${files.trustedCaFile}: holds no PEM certificate`);
+  }
+  try {
+    createSecureContext({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) });
+  } catch (e) {
+    throw new ConfigError(
+      `--${prefix}cert-file ${files.certFile} / --${prefix}key-file ${files.keyFile}` +
+        `${files.trustedCaFile ? ` / --${prefix}trusted-ca-file ${files.trustedCaFile}` : ''}: ${(e as Error).message}`,
+    );
+  }
+  return m;
+}
+
+/** A listening side: presents the certificate; asks for (and requires) one with client-cert-auth. */
+export function serverOptions(m: TlsMaterial): TlsOptions {
+  return {
+    cert: m.cert,
+    key: m.key,
+    ...(m.ca ? { ca: m.ca } : {}),
+    requestCert: m.clientCertAuth,
+    rejectUnauthorized: m.clientCertAuth,
+  };
+}
+
+/** A dialling side (a peer, or the leader's client port): verifies the server, presents the certificate. */
+export function clientOptions(m: TlsMaterial): ConnectionOptions {
+  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) };
+}

@@ -1,0 +1,63 @@
+// Throwaway certificates for TLS tests, made with the openssl CLI (`make test` installs it): a CA,
+// a member certificate it signs for 127.0.0.1 and localhost (usable as server and as client, as
+// etcd's member certificates usually are), and a certificate from another CA that nothing trusts.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestCerts {
+  dir: string;
+  ca: string;
+  cert: string;
+  key: string;
+  /** Signed by a CA no test trusts. */
+  strangerCert: string;
+  strangerKey: string;
+}
+
+function openssl(dir: string, ...args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function makeCa(dir: string, name: string): void {
+  openssl(
+    dir,
+    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+    ...['-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`],
+  );
+}
+
+function makeLeaf(dir: string, ca: string, name: string): void {
+  openssl(
+    dir,
+    ...['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+    ...['-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
+  );
+  openssl(
+    dir,
+    ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial'],
+    ...['-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf'],
+  );
+}
+
+export function makeTestCerts(): TestCerts {
+  const dir = mkdtempSync(join(tmpdir(), 'raftkv-certs-'));
+  writeFileSync(
+    join(dir, 'ext.cnf'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
+  makeCa(dir, 'ca');
+  makeLeaf(dir, 'ca', 'member');
+  makeCa(dir, 'stranger-ca');
+  makeLeaf(dir, 'stranger-ca', 'stranger');
+  const f = (name: string) => join(dir, name);
+  return {
+    dir,
+    ca: f('ca.crt'),
+    cert: f('member.crt'),
+    key: f('member.key'),
+    strangerCert: f('stranger.crt'),
+    strangerKey: f('stranger.key'),
+  };
+}
