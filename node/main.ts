@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import winston from 'winston';
 import { startGrpc } from './api/grpc.js';
 import { createApi } from './api/http.js';
-import { listenShared } from './api/listener.js';
+import { listenHttp, listenShared } from './api/listener.js';
+import { createMetricsApi } from './api/observability.js';
 import { KvService } from './api/service.js';
 import { PromMetrics } from './api/metrics.js';
 import { DEFAULT_BATCH_LIMITS } from './mvcc/batch-txn.js';
@@ -123,9 +124,14 @@ async function run(): Promise<void> {
   const listeners = await Promise.all(
     cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u, clientTls)),
   );
+  const metricsApi = createMetricsApi(service, metrics);
+  const metricsListeners = await Promise.all(
+    cfg.listenMetricsUrls.map((u) => listenHttp(metricsApi, u, clientTls)),
+  );
   logger.info('member started', {
     id,
     clientURLs: cfg.advertiseClientUrls,
+    ...(cfg.listenMetricsUrls.length > 0 ? { metricsURLs: cfg.listenMetricsUrls.map((u) => u.href) } : {}),
     peerURLs: cfg.initialAdvertisePeerUrls,
     dataDir: cfg.dataDir,
   });
@@ -145,7 +151,8 @@ async function run(): Promise<void> {
     http.closeAllConnections();
     grpc.injector.destroy();
     grpc.server.forceShutdown();
-    await Promise.all(listeners.map((l) => new Promise((ok) => l.close(ok))));
+    for (const l of metricsListeners) l.closeAllConnections();
+    await Promise.all([...listeners, ...metricsListeners].map((l) => new Promise((ok) => l.close(ok))));
     logger.info('stopped');
     process.exit(code);
   };

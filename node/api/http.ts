@@ -17,6 +17,7 @@ import {
   txnRequest,
 } from './json.js';
 import type { PromMetrics } from './metrics.js';
+import { observabilityRoutes } from './observability.js';
 import { KvService, type ServiceContext } from './service.js';
 
 export interface ApiContext extends ServiceContext {
@@ -37,7 +38,6 @@ type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unkno
  * Without it a put at 64 clients costs the three members 0.26 ms of CPU instead of 0.40.
  */
 export function createApi(ctx: ApiContext, service = new KvService(ctx)): RequestListener {
-  const { member } = ctx;
   const app = express();
   app.disable('x-powered-by');
   // etcd's gateway sends no ETag, and hashing every response body costs CPU on the hot path.
@@ -154,31 +154,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     res.on('close', () => service.watches.cancel(watchId));
   });
 
-  // ---- health and metrics -----------------------------------------------------------------------
-
-  app.get('/health', (_req, res) => {
-    service.health().then(
-      (reason) => res.status(reason ? 503 : 200).json({ health: reason ? 'false' : 'true', reason }),
-      (e: unknown) => res.status(503).json({ health: 'false', reason: String(e) }),
-    );
-  });
-  app.get('/livez', (_req, res) => {
-    res.type('text/plain').send('ok');
-  });
-  app.get('/readyz', (_req, res) => {
-    const s = member.status();
-    const ready = s.leader !== '' && s.applied >= s.commit - 1000;
-    res
-      .status(ready ? 200 : 503)
-      .type('text/plain')
-      .send(ready ? 'ok' : 'not ready: no leader or not caught up');
-  });
-  app.get('/metrics', (_req, res) => {
-    ctx.metrics.registry.metrics().then(
-      (text) => res.type(ctx.metrics.registry.contentType).send(text),
-      (e: unknown) => res.status(500).send(String(e)),
-    );
-  });
+  app.use(observabilityRoutes(service, ctx.metrics));
 
   app.use((req, res) => {
     const message = `no such endpoint: ${req.method} ${req.path}`;

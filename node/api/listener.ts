@@ -4,7 +4,8 @@
 // servers see decrypted sockets and one certificate serves both APIs.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { ConnectionInjector } from '@grpc/grpc-js';
 import { serverOptions, type TlsMaterial } from '../server/tls-files.js';
 
@@ -56,6 +57,22 @@ export function listenShared(
   server.on('close', () => {
     for (const s of sockets) s.destroy();
   });
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(Number(url.port), url.hostname, () => ok(server));
+  });
+}
+
+/** A port with one HTTP/1 request listener (the metrics port); https:// URLs use the client TLS files. */
+export function listenHttp(
+  handler: RequestListener,
+  url: URL,
+  tls: TlsMaterial | undefined,
+): Promise<HttpServer> {
+  const server =
+    url.protocol === 'https:' && tls
+      ? createHttpsServer(serverOptions(tls), handler)
+      : createHttpServer(handler);
   return new Promise((ok, fail) => {
     server.once('error', fail);
     server.listen(Number(url.port), url.hostname, () => ok(server));

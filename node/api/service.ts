@@ -48,7 +48,7 @@ export class KvService {
 
   constructor(private readonly ctx: ServiceContext) {}
 
-  private get member(): Member {
+  get member(): Member {
     return this.ctx.member;
   }
 

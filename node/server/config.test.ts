@@ -36,6 +36,12 @@ describe('TLS flags, named as etcd names them', () => {
     expect(cfg.peerTls).toBeUndefined();
     expect(parse(...https).clientTls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', clientCertAuth: false });
     expect(parse().clientTls).toBeUndefined();
+    expect(
+      parse(
+        ...https,
+        '--listen-metrics-urls=http://0.0.0.0:2381,https://127.0.0.1:2382',
+      ).listenMetricsUrls.map(String),
+    ).toEqual(['http://0.0.0.0:2381/', 'https://127.0.0.1:2382/']);
   });
 
   test('https peer URLs take the peer- files, from the environment too', () => {
@@ -68,6 +74,10 @@ describe('TLS flags, named as etcd names them', () => {
     [[...https, '--client-cert-auth=yes'], '--client-cert-auth: "yes" is not true or false'],
     [['--listen-client-urls=unix://x:1'], '"unix://x:1" is neither http:// nor https://'],
     [['--listen-peer-urls=https://127.0.0.1:2380'], '--peer-cert-file and --peer-key-file are required'],
+    [
+      ['--listen-metrics-urls=https://127.0.0.1:2381'],
+      '"https://127.0.0.1:2381/" must be http://, or https:// with the client port\'s --cert-file and --key-file',
+    ],
     [
       [
         '--listen-peer-urls=https://127.0.0.1:2380',

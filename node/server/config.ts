@@ -8,6 +8,8 @@ export interface MemberConfig {
   listenClientUrls: URL[];
   advertiseClientUrls: string[];
   listenPeerUrls: URL[];
+  /** Extra ports with health and metrics only (etcd's --listen-metrics-urls); https ones use the client TLS files. */
+  listenMetricsUrls: URL[];
   initialAdvertisePeerUrls: string[];
   /** name → peer URLs */
   initialCluster: Map<string, string[]>;
@@ -47,6 +49,7 @@ const FLAGS = {
   'listen-client-urls': { default: 'http://127.0.0.1:2379' },
   'advertise-client-urls': { default: '' },
   'listen-peer-urls': { default: 'http://127.0.0.1:2380' },
+  'listen-metrics-urls': { default: '' },
   'initial-advertise-peer-urls': { default: '' },
   'initial-cluster': { default: '' },
   'initial-cluster-state': { default: 'new' },
@@ -198,6 +201,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const initialCluster = parseInitialCluster(get('initial-cluster') || `${name}=${advertisePeer}`);
   const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls);
   const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls);
+  const listenMetricsUrls = urls('listen-metrics-urls', get('listen-metrics-urls'));
+  for (const u of listenMetricsUrls) {
+    if (u.protocol !== 'http:' && (u.protocol !== 'https:' || !clientTls)) {
+      throw new ConfigError(
+        `--listen-metrics-urls: "${u.href}" must be http://, or https:// with the client port's --cert-file and --key-file`,
+      );
+    }
+  }
   // Peer connections are all TLS or all plain: a member cannot tell which a peer expects.
   const peerScheme = peerTls ? 'https:' : 'http:';
   for (const [member, peerUrls] of initialCluster) {
@@ -226,6 +237,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     listenClientUrls,
     advertiseClientUrls: advertiseClient.split(','),
     listenPeerUrls,
+    listenMetricsUrls,
     initialAdvertisePeerUrls: advertisePeer.split(','),
     initialCluster,
     initialClusterState: state,

@@ -22,6 +22,8 @@ export interface LocalMember {
   peerURL: string;
   /** Where the member listens for peers: its peerURL, unless a proxy stands in front of it. */
   peerListenURL: string;
+  /** Health and metrics alone, over plain HTTP (--listen-metrics-urls), when the cluster has them. */
+  metricsURL?: string;
   dataDir: string;
   proc?: ChildProcess;
   log: string[];
@@ -49,6 +51,8 @@ export interface LocalClusterOptions {
   command?: string[];
   /** 'https' for client and peer URLs both (the TLS flags then go in extraArgs). Default 'http'. */
   scheme?: 'http' | 'https';
+  /** Give each member a --listen-metrics-urls port on plain HTTP. */
+  metricsPorts?: boolean;
 }
 
 /**
@@ -164,6 +168,7 @@ export class LocalCluster {
       clientURL: `${scheme}://127.0.0.1:${client}`,
       peerURL,
       peerListenURL: this.o.peerProxy ? `${scheme}://127.0.1.${i + 1}:${await this.freePort()}` : peerURL,
+      ...(this.o.metricsPorts ? { metricsURL: `http://127.0.0.1:${await this.freePort()}` } : {}),
       dataDir: join(this.o.dataRoot, name),
       log: [],
     };
@@ -202,6 +207,7 @@ export class LocalCluster {
       `--initial-cluster=${cluster}`,
       `--initial-cluster-state=${state}`,
       `--initial-cluster-token=${this.token}`,
+      ...(m.metricsURL ? [`--listen-metrics-urls=${m.metricsURL}`] : []),
       ...(this.o.extraArgs ?? []),
     ];
     const proc = spawn(program!, args, {

@@ -1,7 +1,8 @@
 // TLS on both ports, with etcd's flags, on real processes: members that require client and peer
 // certificates from one CA elect a leader, replicate and pass requests on to the leader; etcdctl
 // and raftkvctl work with --cacert/--cert/--key; a client without a trusted certificate, or one
-// speaking plain HTTP, gets nothing; bad certificate files stop a member at start, naming the file.
+// speaking plain HTTP, gets nothing; a snapshot streams over peer TLS; health and metrics are
+// also on a plain metrics port; bad certificate files stop a member at start, naming the file.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,7 +34,12 @@ let clients: KvClient[];
 let leader: number;
 
 beforeAll(async () => {
-  tc = await tempCluster('tls', { size: 3, scheme: 'https', extraArgs: [...TEST_MEMBER_ARGS, ...TLS_ARGS] });
+  tc = await tempCluster('tls', {
+    size: 3,
+    scheme: 'https',
+    metricsPorts: true,
+    extraArgs: [...TEST_MEMBER_ARGS, ...TLS_ARGS],
+  });
   clients = tc.cluster.members.map((m) => new KvClient([m.clientURL], 2000, trusted));
   leader = await waitFor('an agreed leader over TLS', async () => {
     const statuses = await Promise.all(clients.map((c) => c.status()));
@@ -66,6 +72,19 @@ test('a follower passes a lease request on to the leader’s TLS client port wit
   const info = await follower.leaseTimeToLive(id);
   expect(info.grantedTtl).toBe(60);
   expect(info.ttl).toBeGreaterThan(0);
+});
+
+test('a member that was down past a snapshot catches up from one streamed over peer TLS', async () => {
+  const i = (leader + 2) % 3;
+  const follower = tc.cluster.members[i]!;
+  await tc.cluster.stop(follower, 'SIGTERM');
+  for (let n = 0; n < 120; n++) await clients[leader]!.put(`tls/bulk/${n}`, `v${n}`); // past --snapshot-count
+  await tc.cluster.start(follower);
+  await waitFor('the follower to catch up', async () => {
+    const { kvs } = await clients[i]!.get('tls/bulk/', { prefix: true, serializable: true });
+    return kvs.length === 120 ? true : undefined;
+  });
+  expect(follower.log.join('')).toMatch(/installing snapshot from leader/);
 });
 
 test('etcdctl and raftkvctl work with --cacert, --cert and --key', () => {
@@ -116,6 +135,18 @@ test('clients without a certificate from the trusted CA, or speaking plain HTTP,
   ]);
   expect(ctl.status).not.toBe(0);
   expect((await clients[leader]!.get('tls/intruder')).kvs).toEqual([]);
+});
+
+test('probes and Prometheus reach health and metrics on --listen-metrics-urls without a certificate; nothing else is there', async () => {
+  for (const m of tc.cluster.members) {
+    const health = await fetch(new URL('/health', m.metricsURL));
+    expect([health.status, await health.json()]).toEqual([200, { health: 'true', reason: '' }]);
+    const metrics = await (await fetch(new URL('/metrics', m.metricsURL))).text();
+    expect(metrics).toMatch(/^etcd_server_has_leader 1$/m);
+    const put = await fetch(new URL('/v3/kv/put', m.metricsURL), { method: 'POST', body: '{}' });
+    expect(put.status).toBe(404);
+    expect(await put.text()).toBe('no such endpoint on the metrics port: POST /v3/kv/put');
+  }
 });
 
 test('a member given a CA file with no certificate, or a key that is not its certificate’s, stops at start naming them', () => {
