@@ -52,68 +52,96 @@ export const ReplicasRule = {
   message: 'replicas must be odd (1, 3, 5, 7 or 9) so that a majority survives any partition',
 };
 
-export const SpecSchema = Type.Object({
-  replicas: Type.Integer({
-    minimum: 1,
-    maximum: 9,
-    default: 3,
-    description: 'Number of voting members: odd, 1 to 9. Changed one member at a time.',
-    'x-kubernetes-validations': [ReplicasRule],
-  }),
-  version: Type.Optional(
-    Type.String({ description: 'raftkv version; the image is raftkv:<version> unless image is set' }),
-  ),
-  image: Type.Optional(Type.String({ description: 'Member image; wins over version' })),
-  storage: defaulted(
-    Type.Object(
-      {
-        size: Type.String({ ...Quantity, default: '1Gi' }),
-        storageClassName: Type.Optional(Type.String()),
-      },
-      { description: 'Each member’s data volume' },
+export const TlsFixedRule = {
+  rule: 'has(self.tls) == has(oldSelf.tls)',
+  message:
+    'tls is chosen when the cluster is created: turning it on or off would change every peer URL at once',
+};
+
+export const SpecSchema = Type.Object(
+  {
+    replicas: Type.Integer({
+      minimum: 1,
+      maximum: 9,
+      default: 3,
+      description: 'Number of voting members: odd, 1 to 9. Changed one member at a time.',
+      'x-kubernetes-validations': [ReplicasRule],
+    }),
+    version: Type.Optional(
+      Type.String({ description: 'raftkv version; the image is raftkv:<version> unless image is set' }),
     ),
-  ),
-  resources: Type.Optional(Passthrough('Resource requests and limits of the member container')),
-  podTemplate: Type.Optional(
-    Type.Object(
-      {
-        affinity: Type.Optional(Passthrough('Pod affinity')),
-        tolerations: Type.Optional(PassthroughList('Pod tolerations')),
-        nodeSelector: Type.Optional(StringMap('Pod node selector')),
-        topologySpreadConstraints: Type.Optional(PassthroughList('Pod topology spread constraints')),
-        annotations: Type.Optional(StringMap('Extra pod annotations')),
-        labels: Type.Optional(StringMap('Extra pod labels')),
-      },
-      { description: 'Overrides for the member pods' },
+    image: Type.Optional(Type.String({ description: 'Member image; wins over version' })),
+    storage: defaulted(
+      Type.Object(
+        {
+          size: Type.String({ ...Quantity, default: '1Gi' }),
+          storageClassName: Type.Optional(Type.String()),
+        },
+        { description: 'Each member’s data volume' },
+      ),
     ),
-  ),
-  raft: defaulted(
-    Type.Object(
-      {
-        heartbeatIntervalMs: Type.Integer({ minimum: 10, maximum: 5000, default: 100 }),
-        electionTimeoutMs: Type.Integer({ minimum: 50, maximum: 50000, default: 1000 }),
-        snapshotCount: Type.Integer({ minimum: 100, default: 10000 }),
-        quotaBackendBytes: Type.Integer({ minimum: 16 * 1024 * 1024, default: 2 * 1024 ** 3 }),
-      },
-      {
-        description: 'Raft and backend tuning (etcd’s flags of the same names)',
-        'x-kubernetes-validations': [
-          {
-            rule: 'self.electionTimeoutMs >= 5 * self.heartbeatIntervalMs',
-            message:
-              'electionTimeoutMs must be at least 5 heartbeats, or followers start elections under normal load',
-          },
-        ],
-      },
+    resources: Type.Optional(Passthrough('Resource requests and limits of the member container')),
+    podTemplate: Type.Optional(
+      Type.Object(
+        {
+          affinity: Type.Optional(Passthrough('Pod affinity')),
+          tolerations: Type.Optional(PassthroughList('Pod tolerations')),
+          nodeSelector: Type.Optional(StringMap('Pod node selector')),
+          topologySpreadConstraints: Type.Optional(PassthroughList('Pod topology spread constraints')),
+          annotations: Type.Optional(StringMap('Extra pod annotations')),
+          labels: Type.Optional(StringMap('Extra pod labels')),
+        },
+        { description: 'Overrides for the member pods' },
+      ),
     ),
-  ),
-  pdb: defaulted(
-    Type.Object(
-      { enabled: Type.Boolean({ default: true }) },
-      { description: 'A PodDisruptionBudget allowing at most replicas - quorum disruptions' },
+    raft: defaulted(
+      Type.Object(
+        {
+          heartbeatIntervalMs: Type.Integer({ minimum: 10, maximum: 5000, default: 100 }),
+          electionTimeoutMs: Type.Integer({ minimum: 50, maximum: 50000, default: 1000 }),
+          snapshotCount: Type.Integer({ minimum: 100, default: 10000 }),
+          quotaBackendBytes: Type.Integer({ minimum: 16 * 1024 * 1024, default: 2 * 1024 ** 3 }),
+        },
+        {
+          description: 'Raft and backend tuning (etcd’s flags of the same names)',
+          'x-kubernetes-validations': [
+            {
+              rule: 'self.electionTimeoutMs >= 5 * self.heartbeatIntervalMs',
+              message:
+                'electionTimeoutMs must be at least 5 heartbeats, or followers start elections under normal load',
+            },
+          ],
+        },
+      ),
     ),
-  ),
-});
+    pdb: defaulted(
+      Type.Object(
+        { enabled: Type.Boolean({ default: true }) },
+        { description: 'A PodDisruptionBudget allowing at most replicas - quorum disruptions' },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          secretName: Type.String({
+            minLength: 1,
+            description:
+              'A Secret in the cluster’s namespace with tls.crt, tls.key and ca.crt (what cert-manager writes): ' +
+              'the members’ certificate, for server and client use, with <cluster>-<i>.<cluster>-peers.<namespace>.svc ' +
+              '(or *.<cluster>-peers.<namespace>.svc) and the client Service’s names among its DNS names',
+          }),
+        },
+        {
+          description:
+            'Mutual TLS on the client and peer ports, signed by ca.crt; health and metrics stay on the plain metrics port (2381)',
+        },
+      ),
+    ),
+  },
+  {
+    'x-kubernetes-validations': [TlsFixedRule],
+  },
+);
 
 const Time = Type.String({ format: 'date-time' });
 

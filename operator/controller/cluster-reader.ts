@@ -9,7 +9,7 @@ import {
 import { GROUP, PLURAL, VERSION, type KVCluster } from '../api/index.js';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { MemberApi, MemberStatus } from '../members/client.js';
-import { CLIENT_PORT } from '../resources/index.js';
+import { CLIENT_PORT, scheme } from '../resources/index.js';
 import type { ClusterReading } from './observe.js';
 
 export interface KubeClients {
@@ -62,7 +62,7 @@ export async function readCluster(
   const endpoints = new Map<string, string>();
   for (const p of owned) {
     if (p.status?.podIP && !p.metadata?.deletionTimestamp) {
-      endpoints.set(p.metadata!.name!, `http://${p.status.podIP}:${CLIENT_PORT}`);
+      endpoints.set(p.metadata!.name!, `${scheme(kvc)}://${p.status.podIP}:${CLIENT_PORT}`);
     }
   }
   const statuses = new Map<string, MemberStatus | Error>();

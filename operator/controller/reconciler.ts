@@ -22,7 +22,8 @@ export interface ClusterMetrics {
 
 export interface ReconcileDeps {
   kube: KubeClients;
-  members: MemberApi;
+  /** The members' API for one cluster (a TLS one's with the operator's certificate). */
+  members: (kvc: KVCluster) => Promise<MemberApi>;
   policy: Policy;
   events: ClusterEvents;
   metrics: ClusterMetrics;
@@ -68,7 +69,8 @@ export async function reconcile(
   if (problems.length > 0) return reportInvalid(deps, found, problems);
 
   const kvc = withDefaults(found);
-  const reading = await readCluster(deps.kube, deps.members, kvc);
+  const members = await deps.members(kvc);
+  const reading = await readCluster(deps.kube, members, kvc);
   await ensureOwned(deps.kube, reading);
   const observed = toObserved(reading, deps.now());
   const decision = decide(observed, deps.policy);
@@ -83,7 +85,7 @@ export async function reconcile(
 
   let message: string | undefined;
   try {
-    message = await carryOut(deps.kube, deps.members, reading, step);
+    message = await carryOut(deps.kube, members, reading, step);
   } catch (e) {
     deps.events.record(
       kvc,

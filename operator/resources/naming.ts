@@ -3,6 +3,10 @@ import { API_VERSION, KIND, type KVCluster } from '../api/index.js';
 
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
+/** Health and metrics only, plain HTTP (--listen-metrics-urls): probes and Prometheus need no certificate. */
+export const METRICS_PORT = 2381;
+/** Where a TLS cluster's Secret (tls.crt, tls.key, ca.crt) is mounted in the member pods. */
+export const TLS_DIR = '/etc/raftkv/tls';
 export const DATA_DIR = '/var/lib/raftkv';
 
 export const podName = (kvc: KVCluster, ordinal: number): string => `${kvc.metadata.name}-${ordinal}`;
@@ -13,11 +17,13 @@ export const pvcName = (kvc: KVCluster, ordinal: number): string => `data-${podN
 function host(kvc: KVCluster, pod: string): string {
   return `${pod}.${peersServiceName(kvc)}.${kvc.metadata.namespace}.svc`;
 }
+/** A TLS cluster's client and peer URLs are https, as etcd's are. */
+export const scheme = (kvc: KVCluster): 'http' | 'https' => (kvc.spec.tls ? 'https' : 'http');
 export const peerURL = (kvc: KVCluster, ordinal: number): string =>
-  `http://${host(kvc, podName(kvc, ordinal))}:${PEER_PORT}`;
+  `${scheme(kvc)}://${host(kvc, podName(kvc, ordinal))}:${PEER_PORT}`;
 /** The same with the pod name left for the runtime to fill in ($(POD_NAME) in container args). */
 export const templatedURL = (kvc: KVCluster, port: number): string =>
-  `http://${host(kvc, '$(POD_NAME)')}:${port}`;
+  `${scheme(kvc)}://${host(kvc, '$(POD_NAME)')}:${port}`;
 
 export function selectorLabels(kvc: KVCluster): Record<string, string> {
   return { 'app.kubernetes.io/name': 'raftkv', 'app.kubernetes.io/instance': kvc.metadata.name };

@@ -1,12 +1,19 @@
 // The Services and the PodDisruptionBudget of a cluster.
 import type { V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import type { KVCluster } from '../api/index.js';
-import { CLIENT_PORT, PEER_PORT, metadata, peersServiceName, selectorLabels } from './naming.js';
+import {
+  CLIENT_PORT,
+  METRICS_PORT,
+  PEER_PORT,
+  metadata,
+  peersServiceName,
+  selectorLabels,
+} from './naming.js';
 
 /**
  * Headless: gives each member its stable DNS name, ready or not (members must find each other to
- * become ready). Monitoring scrapes members through it too (component=peers), so a member without
- * a leader still reports.
+ * become ready). Monitoring scrapes members through it too (component=peers, the plain metrics
+ * port), so a member without a leader still reports, and a TLS cluster needs no certificate.
  */
 export function peersService(kvc: KVCluster): V1Service {
   const meta = metadata(kvc, peersServiceName(kvc));
@@ -21,6 +28,7 @@ export function peersService(kvc: KVCluster): V1Service {
       ports: [
         { name: 'client', port: CLIENT_PORT, targetPort: CLIENT_PORT },
         { name: 'peer', port: PEER_PORT, targetPort: PEER_PORT },
+        { name: 'metrics', port: METRICS_PORT, targetPort: METRICS_PORT },
       ],
     },
   };

@@ -7,12 +7,15 @@ import type { KVCluster } from '../api/index.js';
 import {
   CLIENT_PORT,
   DATA_DIR,
+  METRICS_PORT,
   PEER_PORT,
+  TLS_DIR,
   labels,
   metadata,
   peerURL,
   peersServiceName,
   podName,
+  scheme,
   selectorLabels,
   templatedURL,
 } from './naming.js';
@@ -45,12 +48,13 @@ function canonical(v: unknown): unknown {
 }
 
 /**
- * What a pod must be restarted for: image, resources, pod overrides, tuning. Not replicas or the
- * bootstrap bookkeeping, which change the template without making any running pod outdated.
+ * What a pod must be restarted for: image, resources, pod overrides, tuning, the TLS Secret. Not
+ * replicas or the bootstrap bookkeeping, which change the template without making any running pod
+ * outdated.
  */
 export function revision(kvc: KVCluster): string {
-  const { resources, podTemplate, raft } = kvc.spec;
-  const relevant = canonical({ image: image(kvc), resources, podTemplate, raft });
+  const { resources, podTemplate, raft, tls } = kvc.spec;
+  const relevant = canonical({ image: image(kvc), resources, podTemplate, raft, ...(tls ? { tls } : {}) });
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 12);
 }
 
@@ -60,9 +64,10 @@ function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
   return [
     '--name=$(POD_NAME)',
     `--data-dir=${DATA_DIR}`,
-    `--listen-client-urls=http://0.0.0.0:${CLIENT_PORT}`,
+    `--listen-client-urls=${scheme(kvc)}://0.0.0.0:${CLIENT_PORT}`,
     `--advertise-client-urls=${templatedURL(kvc, CLIENT_PORT)}`,
-    `--listen-peer-urls=http://0.0.0.0:${PEER_PORT}`,
+    `--listen-peer-urls=${scheme(kvc)}://0.0.0.0:${PEER_PORT}`,
+    `--listen-metrics-urls=http://0.0.0.0:${METRICS_PORT}`,
     `--initial-advertise-peer-urls=${templatedURL(kvc, PEER_PORT)}`,
     `--initial-cluster=${cluster}`,
     `--initial-cluster-state=${shape.initialClusterState}`,
@@ -72,13 +77,24 @@ function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
     `--election-timeout=${raft.electionTimeoutMs}`,
     `--snapshot-count=${raft.snapshotCount}`,
     `--quota-backend-bytes=${raft.quotaBackendBytes}`,
+    ...(kvc.spec.tls ? tlsArgs() : []),
+  ];
+}
+
+/** Mutual TLS on both ports with the one member certificate from the Secret. */
+function tlsArgs(): string[] {
+  const [cert, key, ca] = ['tls.crt', 'tls.key', 'ca.crt'].map((f) => `${TLS_DIR}/${f}`);
+  return [
+    ...[`--cert-file=${cert}`, `--key-file=${key}`, `--trusted-ca-file=${ca}`, '--client-cert-auth'],
+    ...[`--peer-cert-file=${cert}`, `--peer-key-file=${key}`, `--peer-trusted-ca-file=${ca}`],
+    '--peer-client-cert-auth',
   ];
 }
 
 export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1StatefulSet {
   const o = kvc.spec.podTemplate ?? {};
   const probe = (path: string, failureThreshold: number) => ({
-    httpGet: { path, port: CLIENT_PORT },
+    httpGet: { path, port: METRICS_PORT },
     periodSeconds: 2,
     timeoutSeconds: 2,
     failureThreshold,
@@ -120,13 +136,20 @@ export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1Stateful
               ports: [
                 { name: 'client', containerPort: CLIENT_PORT },
                 { name: 'peer', containerPort: PEER_PORT },
+                { name: 'metrics', containerPort: METRICS_PORT },
               ],
               readinessProbe: probe('/readyz', 3),
               livenessProbe: { ...probe('/livez', 10), initialDelaySeconds: 10 },
               resources: kvc.spec.resources,
-              volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_DIR },
+                ...(kvc.spec.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+              ],
             },
           ],
+          ...(kvc.spec.tls
+            ? { volumes: [{ name: 'tls', secret: { secretName: kvc.spec.tls.secretName } }] }
+            : {}),
         },
       },
       volumeClaimTemplates: [

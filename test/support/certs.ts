@@ -1,6 +1,7 @@
 // Throwaway certificates for TLS tests, made with the openssl CLI (`make test` installs it): a CA,
-// a member certificate it signs for 127.0.0.1 and localhost (usable as server and as client, as
-// etcd's member certificates usually are), and a certificate from another CA that nothing trusts.
+// a member certificate it signs for 127.0.0.1, localhost and any other DNS names given (usable as
+// server and as client, as etcd's member certificates usually are), and a certificate from another
+// CA that nothing trusts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,12 +42,10 @@ function makeLeaf(dir: string, ca: string, name: string): void {
   );
 }
 
-export function makeTestCerts(): TestCerts {
+export function makeTestCerts(dnsNames: string[] = []): TestCerts {
   const dir = mkdtempSync(join(tmpdir(), 'raftkv-certs-'));
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
-  );
+  const names = ['IP:127.0.0.1', ...['localhost', ...dnsNames].map((n) => `DNS:${n}`)].join(',');
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${names}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   makeCa(dir, 'ca');
   makeLeaf(dir, 'ca', 'member');
   makeCa(dir, 'stranger-ca');

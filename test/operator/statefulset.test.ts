@@ -1,0 +1,54 @@
+// The members' pod template for plain and TLS clusters: URLs, flags, the Secret's volume, and
+// probes on the plain metrics port.
+import { withDefaults } from '../../operator/api/validate.js';
+import type { KVCluster } from '../../operator/api/index.js';
+import { peerURL, revision, statefulSet } from '../../operator/resources/index.js';
+
+const cluster = (spec: Record<string, unknown>): KVCluster =>
+  withDefaults({ metadata: { name: 'kv', namespace: 'ns', uid: 'u1' }, spec } as unknown as KVCluster);
+const shape = { replicas: 3, initialClusterState: 'new' as const, clusterOrdinals: [0, 1, 2] };
+const container = (kvc: KVCluster) => statefulSet(kvc, shape).spec!.template.spec!.containers[0]!;
+
+test('a plain cluster listens on http, serves health and metrics on 2381, and probes there', () => {
+  const c = container(cluster({}));
+  expect(c.args).toEqual(
+    expect.arrayContaining([
+      '--listen-client-urls=http://0.0.0.0:2379',
+      '--listen-metrics-urls=http://0.0.0.0:2381',
+    ]),
+  );
+  expect(c.args!.some((a) => a.includes('cert'))).toBe(false);
+  expect([c.readinessProbe!.httpGet!.port, c.livenessProbe!.httpGet!.port]).toEqual([2381, 2381]);
+  expect(statefulSet(cluster({}), shape).spec!.template.spec!.volumes).toBeUndefined();
+});
+
+test('a TLS cluster uses https on both ports, mutual TLS from the mounted Secret, and plain probes', () => {
+  const kvc = cluster({ tls: { secretName: 's1' } });
+  const c = container(kvc);
+  expect(c.args).toEqual(
+    expect.arrayContaining([
+      '--listen-client-urls=https://0.0.0.0:2379',
+      '--listen-peer-urls=https://0.0.0.0:2380',
+      '--advertise-client-urls=https://$(POD_NAME).kv-peers.ns.svc:2379',
+      `--initial-cluster=kv-0=${peerURL(kvc, 0)},kv-1=${peerURL(kvc, 1)},kv-2=${peerURL(kvc, 2)}`,
+      '--cert-file=/etc/raftkv/tls/tls.crt',
+      '--trusted-ca-file=/etc/raftkv/tls/ca.crt',
+      '--client-cert-auth',
+      '--peer-key-file=/etc/raftkv/tls/tls.key',
+      '--peer-client-cert-auth',
+      '--listen-metrics-urls=http://0.0.0.0:2381',
+    ]),
+  );
+  expect(peerURL(kvc, 1)).toBe('https://kv-1.kv-peers.ns.svc:2380');
+  expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/raftkv/tls', readOnly: true });
+  expect(statefulSet(kvc, shape).spec!.template.spec!.volumes).toEqual([
+    { name: 'tls', secret: { secretName: 's1' } },
+  ]);
+  expect(c.readinessProbe!.httpGet!.port).toBe(2381);
+});
+
+test('a new Secret name is a new revision: the pods roll onto it', () => {
+  expect(revision(cluster({ tls: { secretName: 's1' } }))).not.toBe(
+    revision(cluster({ tls: { secretName: 's2' } })),
+  );
+});
