@@ -2,6 +2,7 @@
 // Raft loop and client API, and a clean stop on SIGTERM (a leader hands leadership over first).
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
+import { Server as TlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
 import winston from 'winston';
 import { startGrpc } from './api/grpc.js';
@@ -19,7 +20,7 @@ import { removalDecision } from './server/removal.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
-import { clientOptions, loadTls, serverOptions, type TlsMaterial } from './server/tls-files.js';
+import { clientOptions, loadTls, serverOptions, watchTls, type TlsMaterial } from './server/tls-files.js';
 import { TEST_FAULT_DIR_ENV, testFaultHooks } from './storage/test-faults.js';
 import { Wal } from './storage/wal.js';
 import { sourceAddressFor, Transport } from './transport/transport.js';
@@ -128,6 +129,28 @@ async function run(): Promise<void> {
   const metricsListeners = await Promise.all(
     cfg.listenMetricsUrls.map((u) => listenHttp(metricsApi, u, clientTls)),
   );
+  // Renewed certificates are taken up as they land, as etcd does: new connections use them.
+  const stopWatches = [
+    cfg.clientTls &&
+      watchTls(
+        cfg.clientTls,
+        '',
+        (m) => {
+          for (const l of [...listeners, ...metricsListeners]) {
+            if (l instanceof TlsServer) l.setSecureContext(serverOptions(m));
+          }
+          service.useClientTls(clientOptions(m));
+        },
+        logger,
+      ),
+    cfg.peerTls &&
+      watchTls(
+        cfg.peerTls,
+        'peer-',
+        (m) => transport.updateTls({ server: serverOptions(m), dial: clientOptions(m) }),
+        logger,
+      ),
+  ];
   logger.info('member started', {
     id,
     clientURLs: cfg.advertiseClientUrls,
@@ -146,6 +169,7 @@ async function run(): Promise<void> {
       logger.error('clean stop took too long; exiting anyway');
       process.exit(code === 0 ? 1 : code);
     }, 15_000).unref();
+    for (const stopWatch of stopWatches) stopWatch?.();
     leases.stop();
     await member.stop();
     http.closeAllConnections();

@@ -45,8 +45,18 @@ export class KvService {
 
   /** One client per leader URL seen, so passed-on requests reuse their connections. */
   private readonly leaderClients = new Map<string, KvClient>();
+  private clientTls: ConnectionOptions | undefined;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    this.clientTls = ctx.clientTls;
+  }
+
+  /** Renewed certificates: requests passed on from now on present them. */
+  useClientTls(tls: ConnectionOptions): void {
+    this.clientTls = tls;
+    for (const c of this.leaderClients.values()) void c.close();
+    this.leaderClients.clear();
+  }
 
   get member(): Member {
     return this.ctx.member;
@@ -233,7 +243,7 @@ export class KvService {
     if (!url) throw new MemberError('etcdserver: no leader', 'unavailable');
     let client = this.leaderClients.get(url);
     if (!client) {
-      client = new KvClient([url], FORWARD_TIMEOUT_MS, this.ctx.clientTls);
+      client = new KvClient([url], FORWARD_TIMEOUT_MS, this.clientTls);
       this.leaderClients.set(url, client);
     }
     try {

@@ -1,7 +1,10 @@
-// The TLS files are read and checked when the member starts: what is wrong names the flag and path.
-import { makeTestCerts } from '../../test/support/certs.js';
+// The TLS files are read and checked when the member starts (what is wrong names the flag and path),
+// and checked again for renewals while it runs.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { makeTestCerts, renewMemberCert } from '../../test/support/certs.js';
+import { waitFor } from '../../test/support/wait.js';
 import { ConfigError } from './config.js';
-import { loadTls } from './tls-files.js';
+import { loadTls, watchTls, type TlsMaterial } from './tls-files.js';
 
 const certs = makeTestCerts();
 
@@ -33,4 +36,28 @@ test('a key that is not the certificate’s, or a file that is not PEM, is refus
       '',
     );
   expect(notPem).toThrow(`--trusted-ca-file ${certs.key}: holds no PEM certificate`);
+});
+
+test('a renewal is picked up; a set that does not load is logged and the old one kept', async () => {
+  const c = makeTestCerts();
+  const changes: TlsMaterial[] = [];
+  const warnings: string[] = [];
+  const stop = watchTls(
+    { certFile: c.cert, keyFile: c.key, trustedCaFile: c.ca, clientCertAuth: true },
+    '',
+    (m) => changes.push(m),
+    { info: () => undefined, warn: (msg) => warnings.push(msg) },
+    20,
+  );
+  try {
+    writeFileSync(c.key, 'not a key');
+    await waitFor('the broken set noticed', async () => (warnings.length > 0 ? true : undefined), 5000, 10);
+    expect(warnings[0]).toBe('kept the old TLS certificate: the changed files do not load');
+    expect(changes).toEqual([]);
+    renewMemberCert(c);
+    await waitFor('the renewal picked up', async () => (changes.length > 0 ? true : undefined), 5000, 10);
+    expect(changes.at(-1)!.cert.equals(readFileSync(c.cert))).toBe(true);
+  } finally {
+    stop();
+  }
 });

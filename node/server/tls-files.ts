@@ -1,7 +1,7 @@
 // Reads the certificate files etcd's TLS flags name, once at start, and checks that they make a
 // usable TLS context: a missing file, a key that does not match its certificate or a file that is
 // not PEM stops the member with the flag and the path, not at the first connection.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
 import { ConfigError, type TlsFiles } from './config.js';
 
@@ -55,4 +55,48 @@ export function serverOptions(m: TlsMaterial): TlsOptions {
 /** A dialling side (a peer, or the leader's client port): verifies the server, presents the certificate. */
 export function clientOptions(m: TlsMaterial): ConnectionOptions {
   return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) };
+}
+
+/** How often the TLS files are checked for a renewal. */
+export const TLS_RELOAD_CHECK_MS = 5000;
+
+/**
+ * Picks up renewed certificates without a restart, as etcd does: checks the files every
+ * `everyMs`, and when any has changed (a renewal, or Kubernetes swapping a Secret volume's
+ * files) hands the new material to `onChange`. A set that does not load (a renewal half written)
+ * is logged and the old one kept until the files change again. Returns the stop function.
+ */
+export function watchTls(
+  files: TlsFiles,
+  prefix: '' | 'peer-',
+  onChange: (m: TlsMaterial) => void,
+  log: { info(msg: string, meta?: object): void; warn(msg: string, meta?: object): void },
+  everyMs = TLS_RELOAD_CHECK_MS,
+): () => void {
+  const paths = [files.certFile, files.keyFile, files.trustedCaFile].filter((p): p is string => !!p);
+  const stamp = () =>
+    paths
+      .map((p) => {
+        try {
+          const s = statSync(p);
+          return `${s.ino}:${s.size}:${s.mtimeMs}`;
+        } catch {
+          return 'missing';
+        }
+      })
+      .join('|');
+  let last = stamp();
+  const timer = setInterval(() => {
+    const now = stamp();
+    if (now === last) return;
+    last = now;
+    try {
+      onChange(loadTls(files, prefix));
+      log.info(`reloaded the --${prefix}cert-file certificate`, { certFile: files.certFile });
+    } catch (e) {
+      log.warn('kept the old TLS certificate: the changed files do not load', { error: String(e) });
+    }
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -6,6 +6,7 @@ import { createConnection, createServer, isIP, type AddressInfo, type Server, ty
 import {
   connect as connectTls,
   createServer as createTlsServer,
+  type Server as TlsServer,
   type ConnectionOptions,
   type TlsOptions,
 } from 'node:tls';
@@ -109,12 +110,15 @@ export class Transport implements PeerTransport {
   private messageHandler: (msgs: Message[]) => void;
   private snapshotHandler: SnapshotHandler;
   private server: Server | undefined;
+  /** The peer TLS in use: options.tls until renewed certificates replace it. */
+  private tls: TransportOptions['tls'];
   private pinger: NodeJS.Timeout | undefined;
   private started = false;
   private closed = false;
 
   constructor(private readonly o: TransportOptions) {
     this.logger = o.logger ?? silentLogger;
+    this.tls = o.tls;
     this.tuning = { ...DEFAULTS };
     for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) this.tuning[k] = o[k] ?? DEFAULTS[k];
     if (this.tuning.snapshotChunkBytes + 1024 > this.tuning.maxFrameBytes) {
@@ -146,7 +150,7 @@ export class Transport implements PeerTransport {
   async start(): Promise<number> {
     if (this.started || this.closed) throw new Error('a transport starts once');
     this.started = true;
-    const { tls } = this.o;
+    const { tls } = this;
     const server = tls
       ? createTlsServer(tls.server, (s) => this.accept(s))
       : createServer((s) => this.accept(s));
@@ -191,10 +195,18 @@ export class Transport implements PeerTransport {
   }
 
   private dial({ host, port }: PeerAddress): Socket {
-    const { sourceAddress, tls } = this.o;
+    const { sourceAddress } = this.o;
+    const { tls } = this;
     const to = sourceAddress ? { host, port, localAddress: sourceAddress } : { host, port };
     // Writes before the handshake is done wait for it inside the TLS socket.
     return tls ? connectTls({ ...tls.dial, ...to }) : createConnection(to);
+  }
+
+  /** Renewed certificates: new connections, dialled and accepted, use them; open ones keep theirs. */
+  updateTls(tls: NonNullable<TransportOptions['tls']>): void {
+    if (!this.tls) throw new Error('this transport does not use TLS');
+    this.tls = tls;
+    (this.server as TlsServer | undefined)?.setSecureContext(tls.server);
   }
 
   updatePeer(id: NodeId, address: PeerAddress): void {

@@ -2,13 +2,16 @@
 // certificates from one CA elect a leader, replicate and pass requests on to the leader; etcdctl
 // and raftkvctl work with --cacert/--cert/--key; a client without a trusted certificate, or one
 // speaking plain HTTP, gets nothing; a snapshot streams over peer TLS; health and metrics are
-// also on a plain metrics port; bad certificate files stop a member at start, naming the file.
+// also on a plain metrics port; renewed certificate files are taken up while members run; bad
+// certificate files stop a member at start, naming the file.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect as connectTls } from 'node:tls';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { makeTestCerts } from '../support/certs.js';
+import { makeTestCerts, renewMemberCert } from '../support/certs.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -165,5 +168,40 @@ test('a member given a CA file with no certificate, or a key that is not its cer
   expect(wrongKey.status).toBe(2);
   expect(wrongKey.stderr.toString()).toContain(
     `raftkv: --cert-file ${certs.cert} / --key-file ${certs.strangerKey}: `,
+  );
+});
+
+test('renewed certificate files are served to new connections without a restart, and the cluster goes on', async () => {
+  const served = (url: string) =>
+    new Promise<string>((ok, fail) => {
+      const u = new URL(url);
+      const s = connectTls(
+        { host: u.hostname, port: Number(u.port), ...trusted, ALPNProtocols: ['http/1.1'] },
+        () => {
+          ok(s.getPeerCertificate().fingerprint256);
+          s.destroy();
+        },
+      );
+      s.once('error', fail);
+    });
+  const old = new X509Certificate(readFileSync(certs.cert)).fingerprint256;
+  expect(await served(tc.cluster.members[0]!.clientURL)).toBe(old);
+  renewMemberCert(certs);
+  const renewed = new X509Certificate(readFileSync(certs.cert)).fingerprint256;
+  expect(renewed).not.toBe(old);
+  await waitFor(
+    'every member serving the renewed certificate',
+    async () => {
+      const now = await Promise.all(tc.cluster.members.map((m) => served(m.clientURL)));
+      return now.every((f) => f === renewed) ? true : undefined;
+    },
+    30_000,
+  );
+  const follower = clients[(leader + 1) % 3]!;
+  await follower.put('tls/after-renewal', 'yes');
+  for (const c of clients)
+    expect((await c.get('tls/after-renewal')).kvs.map((kv) => kv.value)).toEqual(['yes']);
+  expect(tc.cluster.members.every((m) => /reloaded the --cert-file certificate/.test(m.log.join('')))).toBe(
+    true,
   );
 });

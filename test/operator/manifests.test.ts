@@ -1,7 +1,12 @@
 // The generated manifests are what the code generates (make manifests), the CRD carries the
 // rules the issue names, and the operator's own validation agrees with the CRD's.
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+
+interface Sample {
+  kind: string;
+  spec: unknown;
+}
 import { validateSpec, withDefaults } from '../../operator/api/validate.js';
 import { crd } from '../../operator/api/crd.js';
 import { dashboardQueries } from '../../operator/monitoring/dashboard.js';
@@ -86,6 +91,15 @@ const unknownMetrics = (expr: string) =>
   [...expr.matchAll(/\b(?:raftkv|etcd)_[a-z_]+/g)]
     .map((m) => m[0].replace(/_bucket$/, ''))
     .filter((n) => !exported.has(n));
+
+test.each(['kvcluster.yaml', 'kvcluster-tls.yaml'])('the KVCluster in deploy/samples/%s is valid', (file) => {
+  const docs = parseAllDocuments(readFileSync(`deploy/samples/${file}`, 'utf8')).map(
+    (d) => d.toJSON() as Sample,
+  );
+  const kvcs = docs.filter((d) => d.kind === 'KVCluster');
+  expect(kvcs).toHaveLength(1);
+  expect(validateSpec(kvcs[0]!.spec)).toEqual([]);
+});
 
 test('every dashboard query reads only exported metrics', () => {
   expect(exported.has('etcd_server_has_leader') && exported.has('raftkv_cluster_quorum_healthy')).toBe(true);

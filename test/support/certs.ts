@@ -60,3 +60,8 @@ export function makeTestCerts(dnsNames: string[] = []): TestCerts {
     strangerKey: f('stranger.key'),
   };
 }
+
+/** A renewal: a new key and certificate from the same CA, written over the member's files. */
+export function renewMemberCert(certs: TestCerts): void {
+  makeLeaf(certs.dir, 'ca', 'member');
+}
