@@ -69,8 +69,10 @@ export function listenHttp(
   url: URL,
   tls: TlsMaterial | undefined,
 ): Promise<HttpServer> {
+  if (url.protocol === 'https:' && !tls)
+    throw new Error(`${url.href}: an https URL needs --cert-file and --key-file`);
   const server =
-    url.protocol === 'https:' && tls
+    tls && url.protocol === 'https:'
       ? createHttpsServer(serverOptions(tls), handler)
       : createHttpServer(handler);
   return new Promise((ok, fail) => {

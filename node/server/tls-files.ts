@@ -58,7 +58,7 @@ export function clientOptions(m: TlsMaterial): ConnectionOptions {
 }
 
 /** How often the TLS files are checked for a renewal. */
-export const TLS_RELOAD_CHECK_MS = 5000;
+const TLS_RELOAD_CHECK_MS = 5000;
 
 /**
  * Picks up renewed certificates without a restart, as etcd does: checks the files every
