@@ -17,6 +17,12 @@ test('each encoded envelope has a buffer of its own size', () => {
   }
 });
 
+test('decoding leaves the entry’s bytes as they were (no cached DataView kept by the Raft log)', () => {
+  const data = encodeEnvelope({ kind: 'kv', id: 'm1-7-1', request: new Uint8Array(300) });
+  decodeEnvelope(data);
+  expect(Object.getOwnPropertyNames(data).filter((k) => !/^\d+$/.test(k))).toEqual([]);
+});
+
 test('bytes that are not an envelope are refused with their length', () => {
   expect(() => decodeEnvelope(new Uint8Array([0xc0]))).toThrow('malformed log entry envelope (1 bytes)');
 });

@@ -61,6 +61,11 @@ test('garbage, unknown frame types and malformed frames are FrameErrors', () => 
     body(42),
     body({ t: 'launch' }),
     body({ t: 'msgs', msgs: 'not a list' }),
+    body({ t: 'msgs', msgs: [{ type: 'app', entries: 'not a list' }] }),
+    body({
+      t: 'msgs',
+      msgs: [{ type: 'app', entries: [{ term: 1, index: 1, type: 'bogus', data: new Uint8Array() }] }],
+    }),
     body({ t: 'snap', msg: { type: 'snap' } }),
     body({ t: 'hello', version: 1, clusterId: 'c', from: 'a', to: 'b', kind: 'other' }),
   ];
