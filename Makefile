@@ -72,7 +72,7 @@ openssl:
 
 # raftkv vs etcd side by side; writes bench/RESULTS.md (BENCH_SECONDS per workload).
 BENCH_SECONDS ?= 15
-bench: build etcd
+bench: build etcd openssl
 	node dist/test/bench/run-bench.js --seconds $(BENCH_SECONDS) --out bench/RESULTS.md
 
 # A large data set (LARGE_MIB of live data) on raftkv and etcd: restart and volume-replacement

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { runLoad, type LoadResult } from './load.js';
+import { makeTestCerts } from '../support/certs.js';
 import { agreedLeader } from '../support/leader.js';
 
 export type System = 'raftkv' | 'etcd';
+const SYSTEMS: readonly System[] = ['raftkv', 'etcd'];
 
 /** A load run with the bytes its cluster's members wrote to disk meanwhile, per request. */
 export interface BenchLoad extends LoadResult {
@@ -28,6 +30,9 @@ export interface SystemResult {
   rangeSerializable64: BenchLoad;
   grpcPut64: BenchLoad;
   grpcRange64: BenchLoad;
+  /** 64-client puts on clusters with mutual TLS on both ports (etcd's flags, one CA). */
+  tlsPut64: BenchLoad;
+  tlsGrpcPut64: BenchLoad;
   rssMiBPerMember: number;
   /** Shared pages (the executable, shared libraries) divided among the processes that map them. */
   pssMiBPerMember: number;
@@ -38,7 +43,15 @@ const VALUE_BYTES = Buffer.alloc(256, 'v');
 const VALUE = VALUE_BYTES.toString('base64');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-const leader = (members: LocalMember[]) => agreedLeader(() => members.filter((m) => m.proc));
+/** The client side of a TLS cluster: its CA, and a certificate it signed. */
+interface ClientTls {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+const leader = (members: LocalMember[], tls?: ClientTls) =>
+  agreedLeader(() => members.filter((m) => m.proc), undefined, undefined, tls);
 
 /** A number read from one of a process's /proc files: `pattern`'s first group, NaN if it is absent. */
 function procNumber(pid: number, file: string, pattern: RegExp): number {
@@ -111,18 +124,52 @@ async function medianFailover(cluster: LocalCluster, n: number): Promise<number>
   return times.sort((a, b) => a - b)[n >> 1]!;
 }
 
-async function startCluster(system: System): Promise<{ cluster: LocalCluster; root: string }> {
+interface Started {
+  cluster: LocalCluster;
+  root: string;
+}
+
+/** With `tls` (files and client material), members run https on both ports and require certificates. */
+async function startCluster(
+  system: System,
+  tls?: { files: ReturnType<typeof makeTestCerts>; client: ClientTls },
+): Promise<Started> {
   const root = await mkdtemp(join(tmpdir(), `raftkv-bench-${system}-`));
+  const f = tls?.files;
   const cluster = new LocalCluster({
     size: 3,
     dataRoot: root,
-    extraArgs: ['--heartbeat-interval=100', '--election-timeout=1000'],
+    extraArgs: [
+      '--heartbeat-interval=100',
+      '--election-timeout=1000',
+      ...(f
+        ? [
+            ...[
+              `--cert-file=${f.cert}`,
+              `--key-file=${f.key}`,
+              `--trusted-ca-file=${f.ca}`,
+              '--client-cert-auth',
+            ],
+            ...[`--peer-cert-file=${f.cert}`, `--peer-key-file=${f.key}`, `--peer-trusted-ca-file=${f.ca}`],
+            '--peer-client-cert-auth',
+          ]
+        : []),
+    ],
+    ...(tls ? { scheme: 'https' as const } : {}),
     ...(system === 'etcd' ? { command: ['etcd'] } : {}),
   });
   await cluster.plan();
   await cluster.startAll();
-  await leader(cluster.members);
+  await leader(cluster.members, tls?.client);
   return { cluster, root };
+}
+
+async function stopClusters(started: Started[]): Promise<void> {
+  for (const { cluster, root } of started) {
+    await cluster.stopAll('SIGKILL');
+    cluster.releasePorts();
+    await rm(root, { recursive: true, force: true });
+  }
 }
 
 // The same keys through both APIs: each worker cycles over 1000 of its own; reads get one key.
@@ -146,41 +193,80 @@ const byRole =
     return [(role === 'leader' ? l : members.find((m) => m !== l)!).clientURL];
   };
 const http =
-  (path: string, clients: number, body: (w: number, n: number) => string): Workload =>
+  (path: string, clients: number, body: (w: number, n: number) => string, tls?: ClientTls): Workload =>
   (e, s) =>
-    runLoad(e, path, clients, s, body);
+    runLoad(e, path, clients, s, body, tls);
 const grpcKv =
-  (method: 'Put' | 'Range', clients: number, request: (w: number, n: number) => object): Workload =>
+  (
+    method: 'Put' | 'Range',
+    clients: number,
+    request: (w: number, n: number) => object,
+    tls?: ClientTls,
+  ): Workload =>
   (e, s) =>
-    runGrpcLoad(e, method, clients, s, request);
+    runGrpcLoad(e, method, clients, s, request, tls);
+
+/**
+ * The clusters take turns, workload by workload: the workload's time is split into rounds that
+ * alternate between them, and each reports its median round, so a spell of load from elsewhere
+ * hits one round, not a figure.
+ */
+async function alternate(
+  clusters: LocalCluster[],
+  seconds: number,
+  rounds: number,
+  work: Workload,
+  targets: Targets = everyMember,
+): Promise<BenchLoad[]> {
+  const runs: BenchLoad[][] = clusters.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of clusters.entries()) {
+      const endpoints = await targets(c.members);
+      const written = diskWrites(c.members);
+      const load = await work(endpoints, seconds / rounds);
+      const diskKiBPerOp = (diskWrites(c.members) - written) / 1024 / load.ops;
+      runs[i]!.push({ ...load, diskKiBPerOp });
+    }
+  }
+  return runs.map(median);
+}
+
+/**
+ * The same 64-client puts, HTTP and gRPC, on both systems with mutual TLS on the client and peer
+ * ports (throwaway certificates from one CA), after the plain clusters are gone.
+ */
+async function benchTls(
+  seconds: number,
+  rounds: number,
+): Promise<{ put64: BenchLoad; grpcPut64: BenchLoad }[]> {
+  const files = makeTestCerts();
+  const client = { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key) };
+  const started = await Promise.all(SYSTEMS.map((system) => startCluster(system, { files, client })));
+  try {
+    const clusters = started.map(({ cluster }) => cluster);
+    const put64 = http('/v3/kv/put', 64, put, client);
+    for (const c of clusters) await put64(await everyMember(c.members), seconds / 5);
+    const http64 = await alternate(clusters, seconds, rounds, put64);
+    const grpc64 = await alternate(clusters, seconds, rounds, grpcKv('Put', 64, grpcPut, client));
+    return clusters.map((_, i) => ({ put64: http64[i]!, grpcPut64: grpc64[i]! }));
+  } finally {
+    await stopClusters(started);
+  }
+}
 
 /**
  * Both clusters run at once and take turns, workload by workload, so that whatever else the
- * machine is doing weighs on both alike.
+ * machine is doing weighs on both alike; then the same for a pair of TLS clusters.
  */
 export async function benchBoth(
   seconds: number,
   { rounds = 3, kills = 3 }: { rounds?: number; kills?: number } = {},
 ): Promise<{ raftkv: SystemResult; etcd: SystemResult }> {
-  const systems = ['raftkv', 'etcd'] as const;
-  const started = await Promise.all(systems.map(startCluster));
+  const started = await Promise.all(SYSTEMS.map((system) => startCluster(system)));
+  const results: Omit<SystemResult, 'tlsPut64' | 'tlsGrpcPut64'>[] = [];
   try {
     const clusters = started.map(({ cluster }) => cluster);
-    // The workload's time is split into rounds that alternate between the systems, and each
-    // reports its median round: a spell of load from elsewhere then hits one round, not a figure.
-    const both = async (work: Workload, targets = everyMember) => {
-      const runs: BenchLoad[][] = clusters.map(() => []);
-      for (let r = 0; r < rounds; r++) {
-        for (const [i, c] of clusters.entries()) {
-          const endpoints = await targets(c.members);
-          const written = diskWrites(c.members);
-          const load = await work(endpoints, seconds / rounds);
-          const diskKiBPerOp = (diskWrites(c.members) - written) / 1024 / load.ops;
-          runs[i]!.push({ ...load, diskKiBPerOp });
-        }
-      }
-      return runs.map(median);
-    };
+    const both = (work: Workload, targets?: Targets) => alternate(clusters, seconds, rounds, work, targets);
     // An unmeasured warm-up for each, the same for both: the figures are of running systems,
     // not of a JIT compiler's first seconds or of files' first growth.
     const put64Load = http('/v3/kv/put', 64, put);
@@ -192,10 +278,9 @@ export async function benchBoth(
     const ser = await both(http('/v3/kv/range', 64, read(true)));
     const grpcPut64 = await both(grpcKv('Put', 64, grpcPut));
     const grpcRange64 = await both(grpcKv('Range', 64, grpcRead));
-    const results = [];
     for (const [i, { cluster }] of started.entries()) {
       results.push({
-        system: systems[i]!,
+        system: SYSTEMS[i]!,
         put1Leader: put1Leader[i]!,
         put1Follower: put1Follower[i]!,
         put64: put64[i]!,
@@ -208,14 +293,16 @@ export async function benchBoth(
         failoverMs: await medianFailover(cluster, kills),
       });
     }
-    return { raftkv: results[0]!, etcd: results[1]! };
   } finally {
-    for (const { cluster, root } of started) {
-      await cluster.stopAll('SIGKILL');
-      cluster.releasePorts();
-      await rm(root, { recursive: true, force: true });
-    }
+    await stopClusters(started);
   }
+  const tls = await benchTls(seconds, rounds);
+  const [raftkv, etcd] = results.map((r, i) => ({
+    ...r,
+    tlsPut64: tls[i]!.put64,
+    tlsGrpcPut64: tls[i]!.grpcPut64,
+  }));
+  return { raftkv: raftkv!, etcd: etcd! };
 }
 
 /** Every load a system ran, for checks over all of them. */
@@ -227,6 +314,8 @@ export const loads = (x: SystemResult): BenchLoad[] => [
   x.rangeSerializable64,
   x.grpcPut64,
   x.grpcRange64,
+  x.tlsPut64,
+  x.tlsGrpcPut64,
 ];
 
 /** The run with the median throughput (the upper one of an even count). */
@@ -255,6 +344,8 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
   load('serializable range, 64 clients', r.rangeSerializable64, e.rangeSerializable64);
   load('gRPC put, 64 clients', r.grpcPut64, e.grpcPut64);
   load('gRPC linearizable range, 64 clients', r.grpcRange64, e.grpcRange64);
+  load('put over mutual TLS, 64 clients', r.tlsPut64, e.tlsPut64);
+  load('gRPC put over mutual TLS, 64 clients', r.tlsGrpcPut64, e.tlsGrpcPut64);
   rows.push(['memory per member after load: RSS MiB', r.rssMiBPerMember, e.rssMiBPerMember, 1]);
   rows.push(['memory per member after load: PSS MiB', r.pssMiBPerMember, e.pssMiBPerMember, 1]);
   rows.push(['writes resume after SIGKILL of the leader: ms', r.failoverMs, e.failoverMs, 0]);

@@ -1,6 +1,7 @@
 // The same closed loop as load.ts, through etcd's gRPC KV service: what etcdctl and etcd's client
 // libraries speak. One HTTP/2 channel per endpoint, shared by the workers using it (as an etcd
-// client shares its connection); worker i uses endpoint i mod n.
+// client shares its connection); worker i uses endpoint i mod n. With `tls`, channels use TLS and
+// present its certificate.
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../node/api/grpc.js';
 import { runClosedLoop, type LoadResult } from './load.js';
@@ -13,10 +14,14 @@ export async function runGrpcLoad(
   clients: number,
   seconds: number,
   request: (worker: number, n: number) => object,
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer },
 ): Promise<LoadResult> {
+  const credentials = tls
+    ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert)
+    : grpc.credentials.createInsecure();
   const pb = loadServices().etcdserverpb as grpc.GrpcObject;
   const KV = pb.KV as grpc.ServiceClientConstructor;
-  const stubs = endpoints.map((e) => new KV(new URL(e).host, grpc.credentials.createInsecure()));
+  const stubs = endpoints.map((e) => new KV(new URL(e).host, credentials));
   const calls = stubs.map((s) => (s[method] as Unary).bind(s));
   try {
     return await runClosedLoop(

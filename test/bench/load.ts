@@ -1,7 +1,9 @@
 // A closed-loop load generator: `clients` workers, each sending its next request as soon as the
 // previous one is answered, for a fixed time (runClosedLoop, shared with grpc-load.ts), and its
-// HTTP form (runLoad): keep-alive connections, one per worker.
+// HTTP form (runLoad): keep-alive connections, one per worker; https:// endpoints with `tls`.
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 
 export interface LoadResult {
   ops: number;
@@ -14,7 +16,7 @@ export interface LoadResult {
 
 function post(agent: Agent, url: URL, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = (url.protocol === 'https:' ? httpsRequest : request)(
       url,
       {
         method: 'POST',
@@ -84,8 +86,11 @@ export async function runLoad(
   clients: number,
   seconds: number,
   body: (worker: number, n: number) => string,
+  tls?: ConnectionOptions,
 ): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const agent = tls
+    ? new HttpsAgent({ keepAlive: true, maxSockets: clients, ...tls })
+    : new Agent({ keepAlive: true, maxSockets: clients });
   const urls = endpoints.map((e) => new URL(path, e));
   try {
     return await runClosedLoop(

@@ -32,7 +32,10 @@ figure is the system's median round; failover is the median of ${kills} leader k
 RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
 system share, split evenly among them) after all loads, averaged over the 3. Disk writes are the
 bytes the 3 members sent to the disk during the round (\`write_bytes\` in /proc/<pid>/io: WAL and
-backend pages, each page counted every time it is written) per acknowledged put. Machine load average (1 min) before and after:
+backend pages, each page counted every time it is written) per acknowledged put. The TLS rows come
+from a second pair of clusters, started after the first is stopped, with mutual TLS on the client
+and peer ports (\`--cert-file\`, \`--client-cert-auth\` and their \`--peer-\` twins, one throwaway CA), the
+same warm-up and the same 64-client puts over HTTPS and over gRPC with TLS. Machine load average (1 min) before and after:
 ${loadBefore} and ${loadAfter}; other work on the machine weighs on both clusters alike but makes
 the figures noisy.
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
 import { makeTestCerts, renewMemberCert } from '../support/certs.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
@@ -44,12 +45,8 @@ beforeAll(async () => {
     extraArgs: [...TEST_MEMBER_ARGS, ...TLS_ARGS],
   });
   clients = tc.cluster.members.map((m) => new KvClient([m.clientURL], 2000, trusted));
-  leader = await waitFor('an agreed leader over TLS', async () => {
-    const statuses = await Promise.all(clients.map((c) => c.status()));
-    const id = statuses[0]!.leader;
-    const i = statuses.findIndex((s) => s.memberId === id);
-    return statuses.every((s) => s.leader === id) && i >= 0 ? i : undefined;
-  });
+  const members = tc.cluster.members;
+  leader = members.indexOf(await agreedLeader(() => members, undefined, undefined, trusted));
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));

@@ -1,4 +1,6 @@
-// The leader that every given member reports, once they all agree on one (polled with a deadline).
+// The leader that every given member reports, once they all agree on one (polled with a deadline);
+// `tls` for https:// members.
+import type { ConnectionOptions } from 'node:tls';
 import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { waitFor } from './wait.js';
@@ -7,14 +9,21 @@ export async function agreedLeader(
   live: () => LocalMember[],
   ms = 20_000,
   statusTimeoutMs = 1000,
+  tls?: ConnectionOptions,
 ): Promise<LocalMember> {
+  const status = async (m: LocalMember) => {
+    const c = new KvClient([m.clientURL], statusTimeoutMs, tls);
+    try {
+      return await c.status();
+    } finally {
+      await c.close();
+    }
+  };
   return waitFor(
     'an agreed leader',
     async () => {
       const members = live();
-      const statuses = await Promise.all(
-        members.map((m) => new KvClient([m.clientURL], statusTimeoutMs).status()),
-      );
+      const statuses = await Promise.all(members.map(status));
       const leader = statuses[0]?.leader;
       if (!leader || leader === '0' || !statuses.every((s) => s.leader === leader)) return undefined;
       const i = statuses.findIndex((s) => s.memberId === leader);
