@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { runLoad, type LoadResult } from './load.js';
-import { makeTestCerts } from '../support/certs.js';
+import { makeTestCerts, memberTlsArgs, type TestCerts } from '../support/certs.js';
 import { agreedLeader } from '../support/leader.js';
 
 export type System = 'raftkv' | 'etcd';
@@ -130,30 +130,15 @@ interface Started {
 }
 
 /** With `tls` (files and client material), members run https on both ports and require certificates. */
-async function startCluster(
-  system: System,
-  tls?: { files: ReturnType<typeof makeTestCerts>; client: ClientTls },
-): Promise<Started> {
+async function startCluster(system: System, tls?: { files: TestCerts; client: ClientTls }): Promise<Started> {
   const root = await mkdtemp(join(tmpdir(), `raftkv-bench-${system}-`));
-  const f = tls?.files;
   const cluster = new LocalCluster({
     size: 3,
     dataRoot: root,
     extraArgs: [
       '--heartbeat-interval=100',
       '--election-timeout=1000',
-      ...(f
-        ? [
-            ...[
-              `--cert-file=${f.cert}`,
-              `--key-file=${f.key}`,
-              `--trusted-ca-file=${f.ca}`,
-              '--client-cert-auth',
-            ],
-            ...[`--peer-cert-file=${f.cert}`, `--peer-key-file=${f.key}`, `--peer-trusted-ca-file=${f.ca}`],
-            '--peer-client-cert-auth',
-          ]
-        : []),
+      ...(tls ? memberTlsArgs(tls.files) : []),
     ],
     ...(tls ? { scheme: 'https' as const } : {}),
     ...(system === 'etcd' ? { command: ['etcd'] } : {}),

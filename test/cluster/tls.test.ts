@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { connect as connectTls } from 'node:tls';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { makeTestCerts, renewMemberCert } from '../support/certs.js';
+import { makeTestCerts, memberTlsArgs, renewMemberCert } from '../support/certs.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
@@ -19,16 +19,6 @@ import { waitFor } from '../support/wait.js';
 jest.setTimeout(120_000);
 
 const certs = makeTestCerts();
-const TLS_ARGS = [
-  `--cert-file=${certs.cert}`,
-  `--key-file=${certs.key}`,
-  `--trusted-ca-file=${certs.ca}`,
-  '--client-cert-auth',
-  `--peer-cert-file=${certs.cert}`,
-  `--peer-key-file=${certs.key}`,
-  `--peer-trusted-ca-file=${certs.ca}`,
-  '--peer-client-cert-auth',
-];
 const trusted = { ca: readFileSync(certs.ca), cert: readFileSync(certs.cert), key: readFileSync(certs.key) };
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 const MAIN = join(process.cwd(), 'dist/node/main.js');
@@ -42,7 +32,7 @@ beforeAll(async () => {
     size: 3,
     scheme: 'https',
     metricsPorts: true,
-    extraArgs: [...TEST_MEMBER_ARGS, ...TLS_ARGS],
+    extraArgs: [...TEST_MEMBER_ARGS, ...memberTlsArgs(certs)],
   });
   clients = tc.cluster.members.map((m) => new KvClient([m.clientURL], 2000, trusted));
   const members = tc.cluster.members;

@@ -65,3 +65,14 @@ export function makeTestCerts(dnsNames: string[] = []): TestCerts {
 export function renewMemberCert(certs: TestCerts): void {
   makeLeaf(certs.dir, 'ca', 'member');
 }
+
+/** etcd's flags for mutual TLS on both ports with these files (raftkv takes the same). */
+export function memberTlsArgs(certs: TestCerts): string[] {
+  const files = [`cert-file=${certs.cert}`, `key-file=${certs.key}`, `trusted-ca-file=${certs.ca}`];
+  return [
+    ...files.map((f) => `--${f}`),
+    '--client-cert-auth',
+    ...files.map((f) => `--peer-${f}`),
+    '--peer-client-cert-auth',
+  ];
+}
