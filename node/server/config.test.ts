@@ -32,9 +32,20 @@ describe('TLS flags, named as etcd names them', () => {
       keyFile: 'k.pem',
       trustedCaFile: 'ca.pem',
       clientCertAuth: true,
+      versions: { min: 'TLSv1.2' },
     });
     expect(cfg.peerTls).toBeUndefined();
-    expect(parse(...https).clientTls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', clientCertAuth: false });
+    expect(parse(...https).clientTls).toEqual({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      clientCertAuth: false,
+      versions: { min: 'TLSv1.2' },
+    });
+    expect(parse(...https, '--tls-min-version=TLS1.3').clientTls?.versions).toEqual({ min: 'TLSv1.3' });
+    expect(parse(...https, '--tls-max-version=TLS1.2').clientTls?.versions).toEqual({
+      min: 'TLSv1.2',
+      max: 'TLSv1.2',
+    });
     expect(parse().clientTls).toBeUndefined();
     expect(
       parse(
@@ -58,6 +69,7 @@ describe('TLS flags, named as etcd names them', () => {
       keyFile: 'pk.pem',
       trustedCaFile: 'ca.pem',
       clientCertAuth: true,
+      versions: { min: 'TLSv1.2' },
     });
     expect(cfg.initialCluster.get('a')).toEqual(['https://127.0.0.1:2380']);
   });
@@ -74,6 +86,11 @@ describe('TLS flags, named as etcd names them', () => {
     [[...https, '--client-cert-auth=yes'], '--client-cert-auth: "yes" is not true or false'],
     [['--listen-client-urls=unix://x:1'], '"unix://x:1" is neither http:// nor https://'],
     [['--listen-peer-urls=https://127.0.0.1:2380'], '--peer-cert-file and --peer-key-file are required'],
+    [['--tls-min-version=TLS1.1'], '--tls-min-version: "TLS1.1" is not TLS1.2 or TLS1.3'],
+    [
+      ['--tls-min-version=TLS1.3', '--tls-max-version=TLS1.2'],
+      '--tls-max-version is below --tls-min-version',
+    ],
     [
       ['--listen-metrics-urls=https://127.0.0.1:2381'],
       '"https://127.0.0.1:2381/" must be http://, or https:// with the client port\'s --cert-file and --key-file',

@@ -41,6 +41,14 @@ export interface TlsFiles {
   trustedCaFile?: string;
   /** Refuse connections without a certificate signed by the trusted CA. */
   clientCertAuth: boolean;
+  /** etcd's --tls-min-version / --tls-max-version, for both ports, as Node names them. */
+  versions: TlsVersions;
+}
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+export interface TlsVersions {
+  min: TlsVersion;
+  max?: TlsVersion;
 }
 
 const FLAGS = {
@@ -71,6 +79,8 @@ const FLAGS = {
   'peer-key-file': { default: '' },
   'peer-trusted-ca-file': { default: '' },
   'peer-client-cert-auth': { default: 'false' },
+  'tls-min-version': { default: 'TLS1.2' },
+  'tls-max-version': { default: '' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -134,6 +144,7 @@ function tlsFiles(
   prefix: '' | 'peer-',
   urlFlag: Flag,
   listen: URL[],
+  versions: TlsVersions,
 ): TlsFiles | undefined {
   const flag = (f: string) => `${prefix}${f}` as Flag;
   const certFile = get(flag('cert-file'));
@@ -161,7 +172,23 @@ function tlsFiles(
       `--${prefix}client-cert-auth needs --${prefix}trusted-ca-file (the CA that signs client certificates)`,
     );
   }
-  return { certFile, keyFile, ...(trustedCaFile ? { trustedCaFile } : {}), clientCertAuth };
+  return { certFile, keyFile, ...(trustedCaFile ? { trustedCaFile } : {}), clientCertAuth, versions };
+}
+
+/** etcd's names for the protocol versions (TLS1.2, TLS1.3), and the order between them. */
+const TLS_VERSIONS: Record<string, TlsVersion> = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' };
+
+function tlsVersions(get: (f: Flag) => string): TlsVersions {
+  const version = (flag: 'tls-min-version' | 'tls-max-version'): TlsVersion | undefined => {
+    const v = get(flag);
+    if (v === '' && flag === 'tls-max-version') return undefined;
+    if (!Object.hasOwn(TLS_VERSIONS, v)) throw new ConfigError(`--${flag}: "${v}" is not TLS1.2 or TLS1.3`);
+    return TLS_VERSIONS[v];
+  };
+  const min = version('tls-min-version')!;
+  const max = version('tls-max-version');
+  if (max && max < min) throw new ConfigError('--tls-max-version is below --tls-min-version');
+  return { min, ...(max ? { max } : {}) };
 }
 
 /** name1=url1,name2=url2 (a name may repeat for several URLs) */
@@ -199,8 +226,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   urls('advertise-client-urls', advertiseClient);
   urls('initial-advertise-peer-urls', advertisePeer);
   const initialCluster = parseInitialCluster(get('initial-cluster') || `${name}=${advertisePeer}`);
-  const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls);
-  const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls);
+  const versions = tlsVersions(get);
+  const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls, versions);
+  const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls, versions);
   const listenMetricsUrls = urls('listen-metrics-urls', get('listen-metrics-urls'));
   for (const u of listenMetricsUrls) {
     if (u.protocol !== 'http:' && (u.protocol !== 'https:' || !clientTls)) {

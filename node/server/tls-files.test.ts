@@ -1,16 +1,25 @@
 // The TLS files are read and checked when the member starts (what is wrong names the flag and path),
 // and checked again for renewals while it runs.
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { makeTestCerts, renewMemberCert } from '../../test/support/certs.js';
 import { waitFor } from '../../test/support/wait.js';
 import { ConfigError } from './config.js';
-import { loadTls, watchTls, type TlsMaterial } from './tls-files.js';
+import { loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
 
 const certs = makeTestCerts();
+const V12 = { min: 'TLSv1.2' } as const;
 
 test('a certificate, its key and a CA load into one material', () => {
   const m = loadTls(
-    { certFile: certs.cert, keyFile: certs.key, trustedCaFile: certs.ca, clientCertAuth: true },
+    {
+      certFile: certs.cert,
+      keyFile: certs.key,
+      trustedCaFile: certs.ca,
+      clientCertAuth: true,
+      versions: V12,
+    },
     '',
   );
   expect(m.cert.toString()).toContain('BEGIN CERTIFICATE');
@@ -20,19 +29,28 @@ test('a certificate, its key and a CA load into one material', () => {
 
 test('a missing file is refused with its flag and path', () => {
   const load = () =>
-    loadTls({ certFile: certs.cert, keyFile: '/nonexistent/k.pem', clientCertAuth: false }, 'peer-');
+    loadTls(
+      { certFile: certs.cert, keyFile: '/nonexistent/k.pem', clientCertAuth: false, versions: V12 },
+      'peer-',
+    );
   expect(load).toThrow(ConfigError);
   expect(load).toThrow(/^--peer-key-file \/nonexistent\/k\.pem: ENOENT/);
 });
 
 test('a key that is not the certificate’s, or a file that is not PEM, is refused at start', () => {
   const mismatch = () =>
-    loadTls({ certFile: certs.cert, keyFile: certs.strangerKey, clientCertAuth: false }, '');
+    loadTls({ certFile: certs.cert, keyFile: certs.strangerKey, clientCertAuth: false, versions: V12 }, '');
   expect(mismatch).toThrow(ConfigError);
   expect(mismatch).toThrow(`--cert-file ${certs.cert} / --key-file ${certs.strangerKey}`);
   const notPem = () =>
     loadTls(
-      { certFile: certs.cert, keyFile: certs.key, trustedCaFile: certs.key, clientCertAuth: false },
+      {
+        certFile: certs.cert,
+        keyFile: certs.key,
+        trustedCaFile: certs.key,
+        clientCertAuth: false,
+        versions: V12,
+      },
       '',
     );
   expect(notPem).toThrow(`--trusted-ca-file ${certs.key}: holds no PEM certificate`);
@@ -43,7 +61,7 @@ test('a renewal is picked up; a set that does not load is logged and the old one
   const changes: TlsMaterial[] = [];
   const warnings: string[] = [];
   const stop = watchTls(
-    { certFile: c.cert, keyFile: c.key, trustedCaFile: c.ca, clientCertAuth: true },
+    { certFile: c.cert, keyFile: c.key, trustedCaFile: c.ca, clientCertAuth: true, versions: V12 },
     '',
     (m) => changes.push(m),
     { info: () => undefined, warn: (msg) => warnings.push(msg) },
@@ -59,5 +77,35 @@ test('a renewal is picked up; a set that does not load is logged and the old one
     expect(changes.at(-1)!.cert.equals(readFileSync(c.cert))).toBe(true);
   } finally {
     stop();
+  }
+});
+
+test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS 1.3 gets through', async () => {
+  const m = loadTls(
+    {
+      certFile: certs.cert,
+      keyFile: certs.key,
+      trustedCaFile: certs.ca,
+      clientCertAuth: false,
+      versions: { min: 'TLSv1.3' },
+    },
+    '',
+  );
+  const server = createServer(serverOptions(m), (s) => s.end());
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+    new Promise<string>((ok, fail) => {
+      const s = connect({ port, host: '127.0.0.1', ca: m.ca, maxVersion }, () => {
+        ok(s.getProtocol() ?? '');
+        s.destroy();
+      });
+      s.once('error', fail);
+    });
+  try {
+    await expect(handshake('TLSv1.2')).rejects.toThrow(/protocol version|alert/i);
+    await expect(handshake('TLSv1.3')).resolves.toBe('TLSv1.3');
+  } finally {
+    server.close();
   }
 });

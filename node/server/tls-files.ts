@@ -3,13 +3,14 @@
 // not PEM stops the member with the flag and the path, not at the first connection.
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
-import { ConfigError, type TlsFiles } from './config.js';
+import { ConfigError, type TlsFiles, type TlsVersions } from './config.js';
 
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
   ca?: Buffer;
   clientCertAuth: boolean;
+  versions: TlsVersions;
 }
 
 export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
@@ -25,6 +26,7 @@ export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
     key: read('key-file', files.keyFile),
     ...(files.trustedCaFile ? { ca: read('trusted-ca-file', files.trustedCaFile) } : {}),
     clientCertAuth: files.clientCertAuth,
+    versions: files.versions,
   };
   // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
@@ -49,12 +51,17 @@ export function serverOptions(m: TlsMaterial): TlsOptions {
     ...(m.ca ? { ca: m.ca } : {}),
     requestCert: m.clientCertAuth,
     rejectUnauthorized: m.clientCertAuth,
+    ...versionOptions(m),
   };
+}
+
+function versionOptions({ versions }: TlsMaterial): Pick<TlsOptions, 'minVersion' | 'maxVersion'> {
+  return { minVersion: versions.min, ...(versions.max ? { maxVersion: versions.max } : {}) };
 }
 
 /** A dialling side (a peer, or the leader's client port): verifies the server, presents the certificate. */
 export function clientOptions(m: TlsMaterial): ConnectionOptions {
-  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) };
+  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}), ...versionOptions(m) };
 }
 
 /** How often the TLS files are checked for a renewal. */
