@@ -24,23 +24,20 @@ test.each([
 
 describe('TLS flags, named as etcd names them', () => {
   const https = ['--listen-client-urls=https://127.0.0.1:2379', '--cert-file=c.pem', '--key-file=k.pem'];
+  /** What the flags should parse to: these files, no client certificates asked, TLS 1.2 and up. */
+  const files = (certFile: string, keyFile: string, more: object = {}) => ({
+    certFile,
+    keyFile,
+    clientCertAuth: false,
+    versions: { min: 'TLSv1.2' },
+    ...more,
+  });
 
   test('an https client URL takes the certificate files; client-cert-auth may be given bare', () => {
     const cfg = parse(...https, '--trusted-ca-file=ca.pem', '--client-cert-auth');
-    expect(cfg.clientTls).toEqual({
-      certFile: 'c.pem',
-      keyFile: 'k.pem',
-      trustedCaFile: 'ca.pem',
-      clientCertAuth: true,
-      versions: { min: 'TLSv1.2' },
-    });
+    expect(cfg.clientTls).toEqual(files('c.pem', 'k.pem', { trustedCaFile: 'ca.pem', clientCertAuth: true }));
     expect(cfg.peerTls).toBeUndefined();
-    expect(parse(...https).clientTls).toEqual({
-      certFile: 'c.pem',
-      keyFile: 'k.pem',
-      clientCertAuth: false,
-      versions: { min: 'TLSv1.2' },
-    });
+    expect(parse(...https).clientTls).toEqual(files('c.pem', 'k.pem'));
     expect(parse(...https, '--tls-min-version=TLS1.3').clientTls?.versions).toEqual({ min: 'TLSv1.3' });
     expect(parse(...https, '--tls-max-version=TLS1.2').clientTls?.versions).toEqual({
       min: 'TLSv1.2',
@@ -64,13 +61,7 @@ describe('TLS flags, named as etcd names them', () => {
         RAFTKV_PEER_TRUSTED_CA_FILE: 'ca.pem',
       },
     );
-    expect(cfg.peerTls).toEqual({
-      certFile: 'p.pem',
-      keyFile: 'pk.pem',
-      trustedCaFile: 'ca.pem',
-      clientCertAuth: true,
-      versions: { min: 'TLSv1.2' },
-    });
+    expect(cfg.peerTls).toEqual(files('p.pem', 'pk.pem', { trustedCaFile: 'ca.pem', clientCertAuth: true }));
     expect(cfg.initialCluster.get('a')).toEqual(['https://127.0.0.1:2380']);
   });
 
