@@ -39,6 +39,13 @@ describe('TLS flags, named as etcd names them', () => {
     expect(cfg.peerTls).toBeUndefined();
     expect(parse(...https).clientTls).toEqual(files('c.pem', 'k.pem'));
     expect(parse(...https, '--tls-min-version=TLS1.3').clientTls?.versions).toEqual({ min: 'TLSv1.3' });
+    const withCrl = parse(
+      ...https,
+      '--trusted-ca-file=ca.pem',
+      '--client-cert-auth',
+      '--client-crl-file=crl.pem',
+    );
+    expect(withCrl.clientTls?.crlFile).toBe('crl.pem');
     expect(parse(...https, '--tls-max-version=TLS1.2').clientTls?.versions).toEqual({
       min: 'TLSv1.2',
       max: 'TLSv1.2',
@@ -78,6 +85,11 @@ describe('TLS flags, named as etcd names them', () => {
     [['--listen-client-urls=unix://x:1'], '"unix://x:1" is neither http:// nor https://'],
     [['--listen-peer-urls=https://127.0.0.1:2380'], '--peer-cert-file and --peer-key-file are required'],
     [['--tls-min-version=TLS1.1'], '--tls-min-version: "TLS1.1" is not TLS1.2 or TLS1.3'],
+    [
+      [...https, '--client-crl-file=crl.pem'],
+      '--client-crl-file needs --client-cert-auth (it revokes client certificates)',
+    ],
+    [['--peer-crl-file=crl.pem'], 'need an https:// URL in --listen-peer-urls'],
     [
       ['--tls-min-version=TLS1.3', '--tls-max-version=TLS1.2'],
       '--tls-max-version is below --tls-min-version',

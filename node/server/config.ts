@@ -41,6 +41,8 @@ export interface TlsFiles {
   trustedCaFile?: string;
   /** Refuse connections without a certificate signed by the trusted CA. */
   clientCertAuth: boolean;
+  /** Certificates the CA revoked (etcd's --client-crl-file / --peer-crl-file), PEM. */
+  crlFile?: string;
   /** etcd's --tls-min-version / --tls-max-version, for both ports, as Node names them. */
   versions: TlsVersions;
 }
@@ -79,6 +81,8 @@ const FLAGS = {
   'peer-key-file': { default: '' },
   'peer-trusted-ca-file': { default: '' },
   'peer-client-cert-auth': { default: 'false' },
+  'client-crl-file': { default: '' },
+  'peer-crl-file': { default: '' },
   'tls-min-version': { default: 'TLS1.2' },
   'tls-max-version': { default: '' },
 } as const;
@@ -151,11 +155,13 @@ function tlsFiles(
   const keyFile = get(flag('key-file'));
   const trustedCaFile = get(flag('trusted-ca-file'));
   const clientCertAuth = bool(flag('client-cert-auth'), get(flag('client-cert-auth')));
+  const crlFlag: Flag = prefix === '' ? 'client-crl-file' : 'peer-crl-file';
+  const crlFile = get(crlFlag);
   const secure = listen.filter((u) => u.protocol === 'https:');
   const other = listen.find((u) => u.protocol !== 'https:' && u.protocol !== 'http:');
   if (other) throw new ConfigError(`--${urlFlag}: "${other.href}" is neither http:// nor https://`);
   if (secure.length === 0) {
-    if (certFile || keyFile || trustedCaFile || clientCertAuth) {
+    if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile) {
       throw new ConfigError(
         `--${prefix}cert-file and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
       );
@@ -172,7 +178,17 @@ function tlsFiles(
       `--${prefix}client-cert-auth needs --${prefix}trusted-ca-file (the CA that signs client certificates)`,
     );
   }
-  return { certFile, keyFile, ...(trustedCaFile ? { trustedCaFile } : {}), clientCertAuth, versions };
+  if (crlFile && !clientCertAuth) {
+    throw new ConfigError(`--${crlFlag} needs --${prefix}client-cert-auth (it revokes client certificates)`);
+  }
+  return {
+    certFile,
+    keyFile,
+    ...(trustedCaFile ? { trustedCaFile } : {}),
+    clientCertAuth,
+    ...(crlFile ? { crlFile } : {}),
+    versions,
+  };
 }
 
 /** etcd's names for the protocol versions (TLS1.2, TLS1.3), and the order between them. */

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer } from 'node:tls';
-import { makeTestCerts, renewMemberCert } from '../../test/support/certs.js';
+import { makeTestCerts, renewMemberCert, revokedClient } from '../../test/support/certs.js';
 import { waitFor } from '../../test/support/wait.js';
 import { ConfigError } from './config.js';
 import { loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
@@ -108,4 +108,60 @@ test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS
   } finally {
     server.close();
   }
+});
+
+test('a client certificate on the --client-crl-file list is refused; the CA’s others get through', async () => {
+  const revoked = revokedClient(certs);
+  const m = loadTls(
+    {
+      certFile: certs.cert,
+      keyFile: certs.key,
+      trustedCaFile: certs.ca,
+      clientCertAuth: true,
+      crlFile: revoked.crl,
+      versions: V12,
+    },
+    '',
+  );
+  const server = createServer(serverOptions(m), (s) => s.end('hello'));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  // What the server says to a client: a refused certificate (TLS 1.3 refuses it after the
+  // client's side of the handshake) gets the connection closed or reset, never the greeting.
+  const answer = (cert: string, key: string) =>
+    new Promise<string>((ok) => {
+      const s = connect({
+        port,
+        host: '127.0.0.1',
+        ca: m.ca,
+        cert: readFileSync(cert),
+        key: readFileSync(key),
+      });
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.once('end', () => ok(got));
+      s.once('error', () => ok(got));
+    });
+  try {
+    expect(await answer(revoked.cert, revoked.key)).toBe('');
+    expect(await answer(certs.cert, certs.key)).toBe('hello');
+  } finally {
+    server.close();
+  }
+});
+
+test('a --client-crl-file that is not a revocation list is refused at start', () => {
+  const load = () =>
+    loadTls(
+      {
+        certFile: certs.cert,
+        keyFile: certs.key,
+        trustedCaFile: certs.ca,
+        clientCertAuth: true,
+        crlFile: certs.ca,
+        versions: V12,
+      },
+      '',
+    );
+  expect(load).toThrow(`--client-crl-file ${certs.ca}: holds no PEM certificate revocation list`);
 });

@@ -10,6 +10,7 @@ export interface TlsMaterial {
   key: Buffer;
   ca?: Buffer;
   clientCertAuth: boolean;
+  crl?: Buffer;
   versions: TlsVersions;
 }
 
@@ -18,32 +19,46 @@ export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
     try {
       return readFileSync(path);
     } catch (e) {
-      throw new ConfigError(`--${prefix}${flag} ${path}: ${(e as Error).message}`);
+      throw new ConfigError(`--${flag} ${path}: ${(e as Error).message}`);
     }
   };
+  const crlFlag = prefix === '' ? 'client-crl-file' : 'peer-crl-file';
   const m: TlsMaterial = {
-    cert: read('cert-file', files.certFile),
-    key: read('key-file', files.keyFile),
-    ...(files.trustedCaFile ? { ca: read('trusted-ca-file', files.trustedCaFile) } : {}),
+    cert: read(`${prefix}cert-file`, files.certFile),
+    key: read(`${prefix}key-file`, files.keyFile),
+    ...(files.trustedCaFile ? { ca: read(`${prefix}trusted-ca-file`, files.trustedCaFile) } : {}),
     clientCertAuth: files.clientCertAuth,
+    ...(files.crlFile ? { crl: read(crlFlag, files.crlFile) } : {}),
     versions: files.versions,
   };
   // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
     throw new ConfigError(`--${prefix}trusted-ca-file ${files.trustedCaFile}: holds no PEM certificate`);
   }
+  if (m.crl && !m.crl.includes('-----BEGIN X509 CRL-----')) {
+    throw new ConfigError(`--${crlFlag} ${files.crlFile}: holds no PEM certificate revocation list`);
+  }
   try {
-    createSecureContext({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) });
+    createSecureContext({
+      cert: m.cert,
+      key: m.key,
+      ...(m.ca ? { ca: m.ca } : {}),
+      ...(m.crl ? { crl: m.crl } : {}),
+    });
   } catch (e) {
     throw new ConfigError(
       `--${prefix}cert-file ${files.certFile} / --${prefix}key-file ${files.keyFile}` +
-        `${files.trustedCaFile ? ` / --${prefix}trusted-ca-file ${files.trustedCaFile}` : ''}: ${(e as Error).message}`,
+        `${files.trustedCaFile ? ` / --${prefix}trusted-ca-file ${files.trustedCaFile}` : ''}` +
+        `${files.crlFile ? ` / --${crlFlag} ${files.crlFile}` : ''}: ${(e as Error).message}`,
     );
   }
   return m;
 }
 
-/** A listening side: presents the certificate; asks for (and requires) one with client-cert-auth. */
+/**
+ * A listening side: presents the certificate; asks for (and requires) one with client-cert-auth,
+ * and refuses those the revocation list names.
+ */
 export function serverOptions(m: TlsMaterial): TlsOptions {
   return {
     cert: m.cert,
@@ -51,6 +66,7 @@ export function serverOptions(m: TlsMaterial): TlsOptions {
     ...(m.ca ? { ca: m.ca } : {}),
     requestCert: m.clientCertAuth,
     rejectUnauthorized: m.clientCertAuth,
+    ...(m.crl ? { crl: m.crl } : {}),
     ...versionOptions(m),
   };
 }
@@ -59,18 +75,27 @@ function versionOptions({ versions }: TlsMaterial): Pick<TlsOptions, 'minVersion
   return { minVersion: versions.min, ...(versions.max ? { maxVersion: versions.max } : {}) };
 }
 
-/** A dialling side (a peer, or the leader's client port): verifies the server, presents the certificate. */
+/**
+ * A dialling side (a peer, or the leader's client port): verifies the server (the revocation list
+ * included), presents the certificate.
+ */
 export function clientOptions(m: TlsMaterial): ConnectionOptions {
-  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}), ...versionOptions(m) };
+  return {
+    cert: m.cert,
+    key: m.key,
+    ...(m.ca ? { ca: m.ca } : {}),
+    ...(m.crl ? { crl: m.crl } : {}),
+    ...versionOptions(m),
+  };
 }
 
 /** How often the TLS files are checked for a renewal. */
 const TLS_RELOAD_CHECK_MS = 5000;
 
 /**
- * Picks up renewed certificates without a restart, as etcd does: checks the files every
- * `everyMs`, and when any has changed (a renewal, or Kubernetes swapping a Secret volume's
- * files) hands the new material to `onChange`. A set that does not load (a renewal half written)
+ * Picks up renewed certificates and revocation lists without a restart, as etcd does: checks the
+ * files every `everyMs`, and when any has changed (a renewal, or Kubernetes swapping a Secret
+ * volume's files) hands the new material to `onChange`. A set that does not load (a renewal half written)
  * is logged and the old one kept until the files change again. Returns the stop function.
  */
 export function watchTls(
@@ -80,7 +105,9 @@ export function watchTls(
   log: { info(msg: string, meta?: object): void; warn(msg: string, meta?: object): void },
   everyMs = TLS_RELOAD_CHECK_MS,
 ): () => void {
-  const paths = [files.certFile, files.keyFile, files.trustedCaFile].filter((p): p is string => !!p);
+  const paths = [files.certFile, files.keyFile, files.trustedCaFile, files.crlFile].filter(
+    (p): p is string => !!p,
+  );
   const stamp = () =>
     paths
       .map((p) => {

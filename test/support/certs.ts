@@ -76,3 +76,23 @@ export function memberTlsArgs(certs: TestCerts): string[] {
     '--peer-client-cert-auth',
   ];
 }
+
+/**
+ * Another client certificate from the same CA, and a revocation list (PEM) in which the CA revokes
+ * it: what `--client-crl-file` takes.
+ */
+export function revokedClient(certs: TestCerts): { cert: string; key: string; crl: string } {
+  const { dir } = certs;
+  makeLeaf(dir, 'ca', 'revoked');
+  const cnf = 'ca.cnf';
+  writeFileSync(
+    join(dir, cnf),
+    '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n',
+  );
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'crlnumber'), '01\n');
+  const ca = ['-config', cnf, '-keyfile', 'ca.key', '-cert', 'ca.crt'];
+  openssl(dir, 'ca', ...ca, '-revoke', 'revoked.crt');
+  openssl(dir, 'ca', ...ca, '-gencrl', '-out', 'crl.pem');
+  return { cert: join(dir, 'revoked.crt'), key: join(dir, 'revoked.key'), crl: join(dir, 'crl.pem') };
+}
