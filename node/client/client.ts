@@ -108,6 +108,21 @@ export class KvClient {
     await this.agent?.close();
   }
 
+  /** A client for one piece of work, closed after it (so a TLS one leaves no connection open). */
+  static async using<T>(
+    endpoints: string[],
+    timeoutMs: number,
+    tls: ConnectionOptions | undefined,
+    work: (c: KvClient) => Promise<T>,
+  ): Promise<T> {
+    const c = new KvClient(endpoints, timeoutMs, tls);
+    try {
+      return await work(c);
+    } finally {
+      await c.close();
+    }
+  }
+
   private fetch(url: URL, init: RequestInit): Promise<Response> {
     return fetch(url, this.agent ? { ...init, dispatcher: this.agent } : init);
   }

@@ -50,13 +50,8 @@ export class HttpMemberApi implements MemberApi {
   ) {}
 
   /** A client for one call; a TLS one's connections are closed after it (a handshake per call). */
-  private async with<T>(endpoints: string[], call: (c: KvClient) => Promise<T>): Promise<T> {
-    const c = new KvClient(endpoints, this.timeoutMs, this.tls);
-    try {
-      return await call(c);
-    } finally {
-      await c.close();
-    }
+  private with<T>(endpoints: string[], call: (c: KvClient) => Promise<T>): Promise<T> {
+    return KvClient.using(endpoints, this.timeoutMs, this.tls, call);
   }
 
   async status(endpoint: string): Promise<MemberStatus> {

@@ -11,14 +11,7 @@ export async function agreedLeader(
   statusTimeoutMs = 1000,
   tls?: ConnectionOptions,
 ): Promise<LocalMember> {
-  const status = async (m: LocalMember) => {
-    const c = new KvClient([m.clientURL], statusTimeoutMs, tls);
-    try {
-      return await c.status();
-    } finally {
-      await c.close();
-    }
-  };
+  const status = (m: LocalMember) => KvClient.using([m.clientURL], statusTimeoutMs, tls, (c) => c.status());
   return waitFor(
     'an agreed leader',
     async () => {
