@@ -3,7 +3,7 @@
 // HTTP/1 and is handed to the express server as is. An https:// URL terminates TLS here, so both
 // servers see decrypted sockets and one certificate serves both APIs.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ConnectionInjector } from '@grpc/grpc-js';
@@ -31,10 +31,10 @@ export function listenShared(
       else http.emit('connection', socket);
     });
   };
+  const secure = serverTls(url, tls);
   let server: NetServer;
-  if (url.protocol === 'https:') {
-    if (!tls) throw new Error(`${url.href}: an https URL needs --cert-file and --key-file`);
-    server = createTlsServer({ ...serverOptions(tls), ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+  if (secure) {
+    server = createTlsServer({ ...secure, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
       // Clients that do not negotiate (curl with --http1.1, old libraries) are told apart as on http.
       if ((socket as TLSSocket).alpnProtocol === 'h2') grpc.injectConnection(socket);
       else if ((socket as TLSSocket).alpnProtocol === 'http/1.1') http.emit('connection', socket);
@@ -57,10 +57,7 @@ export function listenShared(
   server.on('close', () => {
     for (const s of sockets) s.destroy();
   });
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(Number(url.port), url.hostname, () => ok(server));
-  });
+  return listenAt(server, url);
 }
 
 /** A port with one HTTP/1 request listener (the metrics port); https:// URLs use the client TLS files. */
@@ -69,12 +66,18 @@ export function listenHttp(
   url: URL,
   tls: TlsMaterial | undefined,
 ): Promise<HttpServer> {
-  if (url.protocol === 'https:' && !tls)
-    throw new Error(`${url.href}: an https URL needs --cert-file and --key-file`);
-  const server =
-    tls && url.protocol === 'https:'
-      ? createHttpsServer(serverOptions(tls), handler)
-      : createHttpServer(handler);
+  const secure = serverTls(url, tls);
+  return listenAt(secure ? createHttpsServer(secure, handler) : createHttpServer(handler), url);
+}
+
+/** The server's TLS options for an https:// URL, none for http://; an https URL without files is an error. */
+function serverTls(url: URL, tls: TlsMaterial | undefined): TlsOptions | undefined {
+  if (url.protocol !== 'https:') return undefined;
+  if (!tls) throw new Error(`${url.href}: an https URL needs --cert-file and --key-file`);
+  return serverOptions(tls);
+}
+
+function listenAt<S extends NetServer>(server: S, url: URL): Promise<S> {
   return new Promise((ok, fail) => {
     server.once('error', fail);
     server.listen(Number(url.port), url.hostname, () => ok(server));
