@@ -36,14 +36,17 @@ function makeLogger(cfg: MemberConfig): winston.Logger {
   });
 }
 
+/** The peer port's TLS: accepting and dialling with the same material. */
+const peerTransportTls = (m: TlsMaterial) => ({ server: serverOptions(m), dial: clientOptions(m) });
+
 async function run(): Promise<void> {
   let cfg: MemberConfig;
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
   try {
     cfg = parseConfig(process.argv.slice(2));
-    clientTls = cfg.clientTls && loadTls(cfg.clientTls, '');
-    peerTls = cfg.peerTls && loadTls(cfg.peerTls, 'peer-');
+    clientTls = cfg.clientTls && loadTls(cfg.clientTls);
+    peerTls = cfg.peerTls && loadTls(cfg.peerTls);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`raftkv: ${e.message}`);
@@ -85,7 +88,7 @@ async function run(): Promise<void> {
     clusterId: cid,
     listen: { host: peer.hostname, port: Number(peer.port) },
     sourceAddress: sourceAddressFor(peer.hostname),
-    ...(peerTls ? { tls: { server: serverOptions(peerTls), dial: clientOptions(peerTls) } } : {}),
+    ...(peerTls ? { tls: peerTransportTls(peerTls) } : {}),
     logger,
     onRtt: (to, s) => metrics.peerRtt.labels(to).observe(s),
     // Called only once the member below exists (after transport.start()).
@@ -134,7 +137,6 @@ async function run(): Promise<void> {
     cfg.clientTls &&
       watchTls(
         cfg.clientTls,
-        '',
         (m) => {
           for (const l of [...listeners, ...metricsListeners]) {
             if (l instanceof TlsServer) l.setSecureContext(serverOptions(m));
@@ -143,13 +145,7 @@ async function run(): Promise<void> {
         },
         logger,
       ),
-    cfg.peerTls &&
-      watchTls(
-        cfg.peerTls,
-        'peer-',
-        (m) => transport.updateTls({ server: serverOptions(m), dial: clientOptions(m) }),
-        logger,
-      ),
+    cfg.peerTls && watchTls(cfg.peerTls, (m) => transport.updateTls(peerTransportTls(m)), logger),
   ];
   logger.info('member started', {
     id,

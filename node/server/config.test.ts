@@ -24,8 +24,9 @@ test.each([
 
 describe('TLS flags, named as etcd names them', () => {
   const https = ['--listen-client-urls=https://127.0.0.1:2379', '--cert-file=c.pem', '--key-file=k.pem'];
-  /** What the flags should parse to: these files, no client certificates asked, TLS 1.2 and up. */
+  /** What the flags should parse to: the client port's files, no client certificates asked, TLS 1.2 and up. */
   const files = (certFile: string, keyFile: string, more: object = {}) => ({
+    prefix: '',
     certFile,
     keyFile,
     clientCertAuth: false,
@@ -68,7 +69,9 @@ describe('TLS flags, named as etcd names them', () => {
         RAFTKV_PEER_TRUSTED_CA_FILE: 'ca.pem',
       },
     );
-    expect(cfg.peerTls).toEqual(files('p.pem', 'pk.pem', { trustedCaFile: 'ca.pem', clientCertAuth: true }));
+    expect(cfg.peerTls).toEqual(
+      files('p.pem', 'pk.pem', { prefix: 'peer-', trustedCaFile: 'ca.pem', clientCertAuth: true }),
+    );
     expect(cfg.initialCluster.get('a')).toEqual(['https://127.0.0.1:2380']);
   });
 

@@ -35,6 +35,8 @@ export interface MemberConfig {
 
 /** The files etcd's TLS flags name; read when the member starts (tls-files.ts). */
 export interface TlsFiles {
+  /** Which port's flags named them: '' for the client port, 'peer-' for the peer port. */
+  prefix: TlsPrefix;
   certFile: string;
   keyFile: string;
   /** Verifies the other side's certificate (the system's CAs when absent). */
@@ -45,6 +47,16 @@ export interface TlsFiles {
   crlFile?: string;
   /** etcd's --tls-min-version / --tls-max-version, for both ports, as Node names them. */
   versions: TlsVersions;
+}
+
+export type TlsPrefix = '' | 'peer-';
+
+/** A port's TLS flag as etcd names it: --peer-cert-file, but --client-crl-file and --peer-crl-file. */
+export function tlsFlag(
+  prefix: TlsPrefix,
+  name: 'cert-file' | 'key-file' | 'trusted-ca-file' | 'client-cert-auth' | 'crl-file',
+): Flag {
+  return (name === 'crl-file' ? `${prefix || 'client-'}crl-file` : `${prefix}${name}`) as Flag;
 }
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -145,18 +157,17 @@ function bool(flag: string, value: string): boolean {
  */
 function tlsFiles(
   get: (f: Flag) => string,
-  prefix: '' | 'peer-',
+  prefix: TlsPrefix,
   urlFlag: Flag,
   listen: URL[],
   versions: TlsVersions,
 ): TlsFiles | undefined {
-  const flag = (f: string) => `${prefix}${f}` as Flag;
+  const flag = (f: Parameters<typeof tlsFlag>[1]) => tlsFlag(prefix, f);
   const certFile = get(flag('cert-file'));
   const keyFile = get(flag('key-file'));
   const trustedCaFile = get(flag('trusted-ca-file'));
   const clientCertAuth = bool(flag('client-cert-auth'), get(flag('client-cert-auth')));
-  const crlFlag: Flag = prefix === '' ? 'client-crl-file' : 'peer-crl-file';
-  const crlFile = get(crlFlag);
+  const crlFile = get(flag('crl-file'));
   const secure = listen.filter((u) => u.protocol === 'https:');
   const other = listen.find((u) => u.protocol !== 'https:' && u.protocol !== 'http:');
   if (other) throw new ConfigError(`--${urlFlag}: "${other.href}" is neither http:// nor https://`);
@@ -179,9 +190,12 @@ function tlsFiles(
     );
   }
   if (crlFile && !clientCertAuth) {
-    throw new ConfigError(`--${crlFlag} needs --${prefix}client-cert-auth (it revokes client certificates)`);
+    throw new ConfigError(
+      `--${flag('crl-file')} needs --${flag('client-cert-auth')} (it revokes client certificates)`,
+    );
   }
   return {
+    prefix,
     certFile,
     keyFile,
     ...(trustedCaFile ? { trustedCaFile } : {}),

@@ -12,16 +12,14 @@ const certs = makeTestCerts();
 const V12 = { min: 'TLSv1.2' } as const;
 
 test('a certificate, its key and a CA load into one material', () => {
-  const m = loadTls(
-    {
-      certFile: certs.cert,
-      keyFile: certs.key,
-      trustedCaFile: certs.ca,
-      clientCertAuth: true,
-      versions: V12,
-    },
-    '',
-  );
+  const m = loadTls({
+    prefix: '',
+    certFile: certs.cert,
+    keyFile: certs.key,
+    trustedCaFile: certs.ca,
+    clientCertAuth: true,
+    versions: V12,
+  });
   expect(m.cert.toString()).toContain('BEGIN CERTIFICATE');
   expect(m.ca?.toString()).toContain('BEGIN CERTIFICATE');
   expect(m.clientCertAuth).toBe(true);
@@ -29,30 +27,37 @@ test('a certificate, its key and a CA load into one material', () => {
 
 test('a missing file is refused with its flag and path', () => {
   const load = () =>
-    loadTls(
-      { certFile: certs.cert, keyFile: '/nonexistent/k.pem', clientCertAuth: false, versions: V12 },
-      'peer-',
-    );
+    loadTls({
+      prefix: 'peer-',
+      certFile: certs.cert,
+      keyFile: '/nonexistent/k.pem',
+      clientCertAuth: false,
+      versions: V12,
+    });
   expect(load).toThrow(ConfigError);
   expect(load).toThrow(/^--peer-key-file \/nonexistent\/k\.pem: ENOENT/);
 });
 
 test('a key that is not the certificate’s, or a file that is not PEM, is refused at start', () => {
   const mismatch = () =>
-    loadTls({ certFile: certs.cert, keyFile: certs.strangerKey, clientCertAuth: false, versions: V12 }, '');
+    loadTls({
+      prefix: '',
+      certFile: certs.cert,
+      keyFile: certs.strangerKey,
+      clientCertAuth: false,
+      versions: V12,
+    });
   expect(mismatch).toThrow(ConfigError);
   expect(mismatch).toThrow(`--cert-file ${certs.cert} / --key-file ${certs.strangerKey}`);
   const notPem = () =>
-    loadTls(
-      {
-        certFile: certs.cert,
-        keyFile: certs.key,
-        trustedCaFile: certs.key,
-        clientCertAuth: false,
-        versions: V12,
-      },
-      '',
-    );
+    loadTls({
+      prefix: '',
+      certFile: certs.cert,
+      keyFile: certs.key,
+      trustedCaFile: certs.key,
+      clientCertAuth: false,
+      versions: V12,
+    });
   expect(notPem).toThrow(`--trusted-ca-file ${certs.key}: holds no PEM certificate`);
 });
 
@@ -61,8 +66,14 @@ test('a renewal is picked up; a set that does not load is logged and the old one
   const changes: TlsMaterial[] = [];
   const warnings: string[] = [];
   const stop = watchTls(
-    { certFile: c.cert, keyFile: c.key, trustedCaFile: c.ca, clientCertAuth: true, versions: V12 },
-    '',
+    {
+      prefix: '',
+      certFile: c.cert,
+      keyFile: c.key,
+      trustedCaFile: c.ca,
+      clientCertAuth: true,
+      versions: V12,
+    },
     (m) => changes.push(m),
     { info: () => undefined, warn: (msg) => warnings.push(msg) },
     20,
@@ -81,16 +92,14 @@ test('a renewal is picked up; a set that does not load is logged and the old one
 });
 
 test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS 1.3 gets through', async () => {
-  const m = loadTls(
-    {
-      certFile: certs.cert,
-      keyFile: certs.key,
-      trustedCaFile: certs.ca,
-      clientCertAuth: false,
-      versions: { min: 'TLSv1.3' },
-    },
-    '',
-  );
+  const m = loadTls({
+    prefix: '',
+    certFile: certs.cert,
+    keyFile: certs.key,
+    trustedCaFile: certs.ca,
+    clientCertAuth: false,
+    versions: { min: 'TLSv1.3' },
+  });
   const server = createServer(serverOptions(m), (s) => s.end());
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
@@ -112,17 +121,15 @@ test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS
 
 test('a client certificate on the --client-crl-file list is refused; the CA’s others get through', async () => {
   const revoked = revokedClient(certs);
-  const m = loadTls(
-    {
-      certFile: certs.cert,
-      keyFile: certs.key,
-      trustedCaFile: certs.ca,
-      clientCertAuth: true,
-      crlFile: revoked.crl,
-      versions: V12,
-    },
-    '',
-  );
+  const m = loadTls({
+    prefix: '',
+    certFile: certs.cert,
+    keyFile: certs.key,
+    trustedCaFile: certs.ca,
+    clientCertAuth: true,
+    crlFile: revoked.crl,
+    versions: V12,
+  });
   const server = createServer(serverOptions(m), (s) => s.end('hello'));
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
@@ -152,16 +159,14 @@ test('a client certificate on the --client-crl-file list is refused; the CA’s 
 
 test('a --client-crl-file that is not a revocation list is refused at start', () => {
   const load = () =>
-    loadTls(
-      {
-        certFile: certs.cert,
-        keyFile: certs.key,
-        trustedCaFile: certs.ca,
-        clientCertAuth: true,
-        crlFile: certs.ca,
-        versions: V12,
-      },
-      '',
-    );
+    loadTls({
+      prefix: '',
+      certFile: certs.cert,
+      keyFile: certs.key,
+      trustedCaFile: certs.ca,
+      clientCertAuth: true,
+      crlFile: certs.ca,
+      versions: V12,
+    });
   expect(load).toThrow(`--client-crl-file ${certs.ca}: holds no PEM certificate revocation list`);
 });

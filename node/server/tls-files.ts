@@ -3,7 +3,7 @@
 // not PEM stops the member with the flag and the path, not at the first connection.
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
-import { ConfigError, type TlsFiles, type TlsVersions } from './config.js';
+import { ConfigError, tlsFlag, type TlsFiles, type TlsVersions } from './config.js';
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -14,29 +14,31 @@ export interface TlsMaterial {
   versions: TlsVersions;
 }
 
-export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
-  const read = (flag: string, path: string): Buffer => {
+export function loadTls(files: TlsFiles): TlsMaterial {
+  type Named = Parameters<typeof tlsFlag>[1];
+  /** "--flag path", as errors name a file. */
+  const named = (flag: Named, path: string) => `--${tlsFlag(files.prefix, flag)} ${path}`;
+  const read = (flag: Named, path: string): Buffer => {
     try {
       return readFileSync(path);
     } catch (e) {
-      throw new ConfigError(`--${flag} ${path}: ${(e as Error).message}`);
+      throw new ConfigError(`${named(flag, path)}: ${(e as Error).message}`);
     }
   };
-  const crlFlag = prefix === '' ? 'client-crl-file' : 'peer-crl-file';
   const m: TlsMaterial = {
-    cert: read(`${prefix}cert-file`, files.certFile),
-    key: read(`${prefix}key-file`, files.keyFile),
-    ...(files.trustedCaFile ? { ca: read(`${prefix}trusted-ca-file`, files.trustedCaFile) } : {}),
+    cert: read('cert-file', files.certFile),
+    key: read('key-file', files.keyFile),
+    ...(files.trustedCaFile ? { ca: read('trusted-ca-file', files.trustedCaFile) } : {}),
     clientCertAuth: files.clientCertAuth,
-    ...(files.crlFile ? { crl: read(crlFlag, files.crlFile) } : {}),
+    ...(files.crlFile ? { crl: read('crl-file', files.crlFile) } : {}),
     versions: files.versions,
   };
   // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigError(`--${prefix}trusted-ca-file ${files.trustedCaFile}: holds no PEM certificate`);
+    throw new ConfigError(`${named('trusted-ca-file', files.trustedCaFile!)}: holds no PEM certificate`);
   }
   if (m.crl && !m.crl.includes('-----BEGIN X509 CRL-----')) {
-    throw new ConfigError(`--${crlFlag} ${files.crlFile}: holds no PEM certificate revocation list`);
+    throw new ConfigError(`${named('crl-file', files.crlFile!)}: holds no PEM certificate revocation list`);
   }
   try {
     createSecureContext({
@@ -46,11 +48,10 @@ export function loadTls(files: TlsFiles, prefix: '' | 'peer-'): TlsMaterial {
       ...(m.crl ? { crl: m.crl } : {}),
     });
   } catch (e) {
-    throw new ConfigError(
-      `--${prefix}cert-file ${files.certFile} / --${prefix}key-file ${files.keyFile}` +
-        `${files.trustedCaFile ? ` / --${prefix}trusted-ca-file ${files.trustedCaFile}` : ''}` +
-        `${files.crlFile ? ` / --${crlFlag} ${files.crlFile}` : ''}: ${(e as Error).message}`,
-    );
+    const all = [named('cert-file', files.certFile), named('key-file', files.keyFile)];
+    if (files.trustedCaFile) all.push(named('trusted-ca-file', files.trustedCaFile));
+    if (files.crlFile) all.push(named('crl-file', files.crlFile));
+    throw new ConfigError(`${all.join(' / ')}: ${(e as Error).message}`);
   }
   return m;
 }
@@ -100,7 +101,6 @@ const TLS_RELOAD_CHECK_MS = 5000;
  */
 export function watchTls(
   files: TlsFiles,
-  prefix: '' | 'peer-',
   onChange: (m: TlsMaterial) => void,
   log: { info(msg: string, meta?: object): void; warn(msg: string, meta?: object): void },
   everyMs = TLS_RELOAD_CHECK_MS,
@@ -125,8 +125,10 @@ export function watchTls(
     if (now === last) return;
     last = now;
     try {
-      onChange(loadTls(files, prefix));
-      log.info(`reloaded the --${prefix}cert-file certificate`, { certFile: files.certFile });
+      onChange(loadTls(files));
+      log.info(`reloaded the --${tlsFlag(files.prefix, 'cert-file')} certificate`, {
+        certFile: files.certFile,
+      });
     } catch (e) {
       log.warn('kept the old TLS certificate: the changed files do not load', { error: String(e) });
     }
