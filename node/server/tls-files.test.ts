@@ -2,62 +2,52 @@
 // and checked again for renewals while it runs.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { connect, createServer } from 'node:tls';
+import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { makeTestCerts, renewMemberCert, revokedClient } from '../../test/support/certs.js';
 import { waitFor } from '../../test/support/wait.js';
-import { ConfigError } from './config.js';
+import { ConfigError, type TlsFiles } from './config.js';
 import { loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
 
 const certs = makeTestCerts();
 const V12 = { min: 'TLSv1.2' } as const;
+/** The client port's flags naming the member's certificate and key, and `more`. */
+const files = (more: Partial<TlsFiles> = {}): TlsFiles => ({
+  prefix: '',
+  certFile: certs.cert,
+  keyFile: certs.key,
+  clientCertAuth: false,
+  versions: V12,
+  ...more,
+});
+
+/** A TLS server on a free loopback port, with its port. */
+async function listening(
+  m: TlsMaterial,
+  onSocket: (s: TLSSocket) => void,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(serverOptions(m), onSocket);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, port: (server.address() as AddressInfo).port };
+}
 
 test('a certificate, its key and a CA load into one material', () => {
-  const m = loadTls({
-    prefix: '',
-    certFile: certs.cert,
-    keyFile: certs.key,
-    trustedCaFile: certs.ca,
-    clientCertAuth: true,
-    versions: V12,
-  });
+  const m = loadTls(files({ trustedCaFile: certs.ca, clientCertAuth: true }));
   expect(m.cert.toString()).toContain('BEGIN CERTIFICATE');
   expect(m.ca?.toString()).toContain('BEGIN CERTIFICATE');
   expect(m.clientCertAuth).toBe(true);
 });
 
 test('a missing file is refused with its flag and path', () => {
-  const load = () =>
-    loadTls({
-      prefix: 'peer-',
-      certFile: certs.cert,
-      keyFile: '/nonexistent/k.pem',
-      clientCertAuth: false,
-      versions: V12,
-    });
+  const load = () => loadTls(files({ prefix: 'peer-', keyFile: '/nonexistent/k.pem' }));
   expect(load).toThrow(ConfigError);
   expect(load).toThrow(/^--peer-key-file \/nonexistent\/k\.pem: ENOENT/);
 });
 
 test('a key that is not the certificate’s, or a file that is not PEM, is refused at start', () => {
-  const mismatch = () =>
-    loadTls({
-      prefix: '',
-      certFile: certs.cert,
-      keyFile: certs.strangerKey,
-      clientCertAuth: false,
-      versions: V12,
-    });
+  const mismatch = () => loadTls(files({ keyFile: certs.strangerKey }));
   expect(mismatch).toThrow(ConfigError);
   expect(mismatch).toThrow(`--cert-file ${certs.cert} / --key-file ${certs.strangerKey}`);
-  const notPem = () =>
-    loadTls({
-      prefix: '',
-      certFile: certs.cert,
-      keyFile: certs.key,
-      trustedCaFile: certs.key,
-      clientCertAuth: false,
-      versions: V12,
-    });
+  const notPem = () => loadTls(files({ trustedCaFile: certs.key }));
   expect(notPem).toThrow(`--trusted-ca-file ${certs.key}: holds no PEM certificate`);
 });
 
@@ -66,14 +56,7 @@ test('a renewal is picked up; a set that does not load is logged and the old one
   const changes: TlsMaterial[] = [];
   const warnings: string[] = [];
   const stop = watchTls(
-    {
-      prefix: '',
-      certFile: c.cert,
-      keyFile: c.key,
-      trustedCaFile: c.ca,
-      clientCertAuth: true,
-      versions: V12,
-    },
+    files({ certFile: c.cert, keyFile: c.key, trustedCaFile: c.ca, clientCertAuth: true }),
     (m) => changes.push(m),
     { info: () => undefined, warn: (msg) => warnings.push(msg) },
     20,
@@ -92,17 +75,8 @@ test('a renewal is picked up; a set that does not load is logged and the old one
 });
 
 test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS 1.3 gets through', async () => {
-  const m = loadTls({
-    prefix: '',
-    certFile: certs.cert,
-    keyFile: certs.key,
-    trustedCaFile: certs.ca,
-    clientCertAuth: false,
-    versions: { min: 'TLSv1.3' },
-  });
-  const server = createServer(serverOptions(m), (s) => s.end());
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as AddressInfo).port;
+  const m = loadTls(files({ trustedCaFile: certs.ca, versions: { min: 'TLSv1.3' } }));
+  const { server, port } = await listening(m, (s) => s.end());
   const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
     new Promise<string>((ok, fail) => {
       const s = connect({ port, host: '127.0.0.1', ca: m.ca, maxVersion }, () => {
@@ -121,18 +95,8 @@ test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS
 
 test('a client certificate on the --client-crl-file list is refused; the CA’s others get through', async () => {
   const revoked = revokedClient(certs);
-  const m = loadTls({
-    prefix: '',
-    certFile: certs.cert,
-    keyFile: certs.key,
-    trustedCaFile: certs.ca,
-    clientCertAuth: true,
-    crlFile: revoked.crl,
-    versions: V12,
-  });
-  const server = createServer(serverOptions(m), (s) => s.end('hello'));
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as AddressInfo).port;
+  const m = loadTls(files({ trustedCaFile: certs.ca, clientCertAuth: true, crlFile: revoked.crl }));
+  const { server, port } = await listening(m, (s) => s.end('hello'));
   // What the server says to a client: a refused certificate (TLS 1.3 refuses it after the
   // client's side of the handshake) gets the connection closed or reset, never the greeting.
   const answer = (cert: string, key: string) =>
@@ -158,15 +122,6 @@ test('a client certificate on the --client-crl-file list is refused; the CA’s 
 });
 
 test('a --client-crl-file that is not a revocation list is refused at start', () => {
-  const load = () =>
-    loadTls({
-      prefix: '',
-      certFile: certs.cert,
-      keyFile: certs.key,
-      trustedCaFile: certs.ca,
-      clientCertAuth: true,
-      crlFile: certs.ca,
-      versions: V12,
-    });
+  const load = () => loadTls(files({ trustedCaFile: certs.ca, clientCertAuth: true, crlFile: certs.ca }));
   expect(load).toThrow(`--client-crl-file ${certs.ca}: holds no PEM certificate revocation list`);
 });
