@@ -161,6 +161,7 @@ function watchSpec(c: Obj): WatchSpec {
     prevKv: c.prev_kv === true,
     noPut: filters.includes('NOPUT'),
     noDelete: filters.includes('NODELETE'),
+    progressNotify: c.progress_notify === true,
   };
 }
 
@@ -178,6 +179,7 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
         mine.delete(watch_id);
         write({ watch_id, canceled: true, cancel_reason, compact_revision });
       },
+      progress: (watch_id) => write({ watch_id }),
     };
     call.on('data', (req: Obj) => {
       if (req.request_union === 'create_request') {

@@ -137,6 +137,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
             line({ watch_id, canceled: true, cancel_reason, compact_revision });
             res.end();
           },
+          progress: (watch_id) => line({ watch_id }),
         },
         (watch_id) => line({ watch_id, created: true }),
       );

@@ -183,6 +183,7 @@ export function watchCreateRequest(body: unknown): WatchSpec {
     prevKv: bool(o, 'prev_kv') ?? false,
     noPut: filters.includes('NOPUT') || filters.includes(0),
     noDelete: filters.includes('NODELETE') || filters.includes(1),
+    progressNotify: bool(o, 'progress_notify') ?? false,
   };
 }
 

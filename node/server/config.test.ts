@@ -11,9 +11,18 @@ test('the backend batch flags default to etcd’s and take durations as etcd’s
   expect(parseConfig(['--name=a'], { RAFTKV_BACKEND_BATCH_LIMIT: '500' }).backendBatchLimit).toBe(500);
 });
 
+test('the watch progress interval defaults to etcd’s 10 minutes and takes Go durations', () => {
+  const interval = (...argv: string[]) => parse(...argv).watchProgressNotifyIntervalMs;
+  expect(interval()).toBe(600_000);
+  expect(interval('--experimental-watch-progress-notify-interval=5s')).toBe(5000);
+  expect(interval('--experimental-watch-progress-notify-interval=2m')).toBe(120_000);
+  expect(interval('--experimental-watch-progress-notify-interval=1h')).toBe(3_600_000);
+});
+
 test.each([
   ['--backend-batch-interval=fast', '--backend-batch-interval: "fast" is not a duration of 1ms or more'],
   ['--backend-batch-interval=0ms', '--backend-batch-interval: "0ms" is not a duration'],
+  ['--experimental-watch-progress-notify-interval=10d', 'interval: "10d" is not a duration'],
   ['--backend-batch-limit=-3', '--backend-batch-limit: "-3" is not a positive integer'],
   ['--heartbeat-interval=500', '--election-timeout should be at least 5 times --heartbeat-interval'],
   ['--initial-cluster=b=http://127.0.0.1:2380', '--initial-cluster does not name this member ("a")'],

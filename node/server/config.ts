@@ -26,6 +26,8 @@ export interface MemberConfig {
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
   maxRequestBytes: number;
+  /** How often watches made with progress_notify hear the current revision when quiet (etcd: 10m). */
+  watchProgressNotifyIntervalMs: number;
   logLevel: string;
   /** TLS for the client port, set when a --listen-client-urls URL is https. */
   clientTls?: TlsFiles;
@@ -84,6 +86,7 @@ const FLAGS = {
   'backend-batch-interval': { default: '100ms' },
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
+  'experimental-watch-progress-notify-interval': { default: '10m' },
   'log-level': { default: 'info' },
   'cert-file': { default: '' },
   'key-file': { default: '' },
@@ -132,12 +135,14 @@ function positiveInt(flag: string, value: string): number {
   return n;
 }
 
-/** A duration as etcd's Go flags take it, in ms or s ("100ms", "1s"); a bare number is ms. */
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration as etcd's Go flags take it ("100ms", "5s", "10m", "1h"); a bare number is ms. */
 function durationMs(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value);
-  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value);
+  const ms = m ? Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 'ms']! : NaN;
   if (!(ms >= 1))
-    throw new ConfigError(`--${flag}: "${value}" is not a duration of 1ms or more (e.g. 100ms, 1s)`);
+    throw new ConfigError(`--${flag}: "${value}" is not a duration of 1ms or more (e.g. 100ms, 5s, 10m)`);
   return ms;
 }
 
@@ -308,6 +313,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    watchProgressNotifyIntervalMs: durationMs(
+      'experimental-watch-progress-notify-interval',
+      get('experimental-watch-progress-notify-interval'),
+    ),
     logLevel: get('log-level'),
     ...(clientTls ? { clientTls } : {}),
     ...(peerTls ? { peerTls } : {}),

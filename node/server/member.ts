@@ -84,6 +84,7 @@ export class Member extends EventEmitter {
   private persistedIndex: number;
   private wakeUp: (() => void) | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private progressTicker: NodeJS.Timeout | undefined;
   /** Leader: sends the commit notices still owed (see noticeCommitSoon). */
   private commitNotice: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -241,6 +242,10 @@ export class Member extends EventEmitter {
     });
     this.syncPeers();
     this.ticker = setInterval(() => this.tick(), config.heartbeatIntervalMs);
+    this.progressTicker = setInterval(
+      () => this.watches.notifyProgress(),
+      config.watchProgressNotifyIntervalMs,
+    );
     this.loopDone = this.loop();
   }
 
@@ -729,6 +734,7 @@ export class Member extends EventEmitter {
     }
     this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.progressTicker) clearInterval(this.progressTicker);
     clearTimeout(this.commitNotice);
     this.wake();
     await this.loopDone;

@@ -44,6 +44,7 @@ function recorder() {
         ),
       ),
     canceled: (id, reason) => got.push(`${id}:canceled:${reason.slice(0, 20)}`),
+    progress: (id) => got.push(`${id}:progress`),
   };
   return { got, sink };
 }
@@ -55,6 +56,7 @@ const spec = {
   prevKv: false,
   noPut: false,
   noDelete: false,
+  progressNotify: false,
 };
 
 test('a watch from a past revision gets the history, then live events, each once and in order', () => {
@@ -107,4 +109,26 @@ test('a watch from a revision the member has not reached yet starts there, skipp
   src.commit('PUT', 'a4'); // 5
   src.commit('PUT', 'a5'); // 6
   expect(got).toEqual(['1:PUT:a4@5', '1:PUT:a5@6']);
+});
+
+test('progress rounds tell quiet progress_notify watches, and only them, that they are current', () => {
+  // etcd's rule: a watch that was sent events since the round before is not told this round.
+  const src = new Source();
+  const hub = new WatchHub(() => src);
+  const { got, sink } = recorder();
+  const notified = hub.create({ ...spec, progressNotify: true }, sink);
+  const plain = hub.create(spec, sink);
+  hub.notifyProgress(); // quiet since it was made
+  src.commit('PUT', 'a1');
+  hub.notifyProgress(); // it was sent an event: skipped
+  src.commit('PUT', 'z'); // out of its range: still quiet
+  hub.notifyProgress();
+  hub.cancel(notified);
+  hub.notifyProgress();
+  expect(got).toEqual([
+    `${notified}:progress`,
+    `${notified}:PUT:a1@2`,
+    `${plain}:PUT:a1@2`,
+    `${notified}:progress`,
+  ]);
 });

@@ -12,11 +12,15 @@ export interface WatchSpec {
   prevKv: boolean;
   noPut: boolean;
   noDelete: boolean;
+  /** etcd's progress_notify: told the current revision when a progress round finds it quiet. */
+  progressNotify: boolean;
 }
 
 export interface WatchSink {
   events(watchId: number, events: Event[]): void;
   canceled(watchId: number, reason: string, compactRevision: number): void;
+  /** No events, only the current revision (in the response header): a progress notification. */
+  progress(watchId: number): void;
 }
 
 export interface WatchSource {
@@ -31,6 +35,8 @@ interface Watcher {
   sink: WatchSink;
   /** The last revision this watcher has been sent (or skipped). */
   last: number;
+  /** Sent no events since the last progress round. */
+  quiet: boolean;
 }
 
 export class WatchHub {
@@ -54,7 +60,7 @@ export class WatchHub {
     const id = this.nextId++;
     // A start beyond the current revision (a member behind the one the client watched before)
     // skips the events before it, as etcd does.
-    const w: Watcher = { spec, sink, last: Math.max(current, spec.startRevision - 1) };
+    const w: Watcher = { spec, sink, last: Math.max(current, spec.startRevision - 1), quiet: true };
     this.watchers.set(id, w);
     announce(id); // the 'created' answer goes out before any event
     this.deliver(id, w, backlog);
@@ -63,6 +69,19 @@ export class WatchHub {
 
   cancel(id: number): void {
     this.watchers.delete(id);
+  }
+
+  /**
+   * One round of etcd's periodic progress notifications: each progress_notify watcher that was
+   * sent no events since the round before is told the current revision. Every watcher here is
+   * synced (history is delivered in create), so the revision is one it has seen all events up to.
+   */
+  notifyProgress(): void {
+    for (const [id, w] of this.watchers) {
+      if (!w.spec.progressNotify) continue;
+      if (w.quiet) w.sink.progress(id);
+      w.quiet = true;
+    }
   }
 
   /** The backend was replaced (a snapshot from the leader): watchers cannot continue seamlessly. */
@@ -90,6 +109,9 @@ export class WatchHub {
       .map((e) => (w.spec.prevKv || !e.prev_kv ? e : { type: e.type, kv: e.kv }));
     const last = events.at(-1)?.kv.mod_revision;
     if (last !== undefined && last > w.last) w.last = last;
-    if (out.length > 0) w.sink.events(id, out);
+    if (out.length > 0) {
+      w.quiet = false;
+      w.sink.events(id, out);
+    }
   }
 }

@@ -2,8 +2,10 @@
 // member, linearizable reads everywhere, SIGKILL of the leader, restarts that catch up from the
 // log and from a snapshot, and membership changes.
 import { jest } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { loadServices } from '../../node/api/grpc.js';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
@@ -23,11 +25,14 @@ let cluster: LocalCluster;
 beforeAll(async () => {
   t = await tempCluster('cluster', {
     size: 3,
-    extraArgs: TEST_MEMBER_ARGS,
+    // Short, so the progress notification test waits for a few rounds, not etcd's 10 minutes.
+    extraArgs: [...TEST_MEMBER_ARGS, `--experimental-watch-progress-notify-interval=${PROGRESS_MS}ms`],
   });
   cluster = t.cluster;
 });
 afterAll(() => t.dispose());
+
+const PROGRESS_MS = 300;
 
 const acked = new Map<string, string>();
 
@@ -161,37 +166,88 @@ test.each([
   }
 });
 
-test('the JSON gateway streams a watch: created, then the history and live events as result lines', async () => {
+test('the JSON gateway streams a watch: created, the history, live events, then progress while quiet', async () => {
   const c = client(cluster.members[0]!);
   const from = await c.put('hw', '1');
   const abort = new AbortController();
   const res = await fetch(new URL('/v3/watch', cluster.members[1]!.clientURL), {
     method: 'POST',
     body: JSON.stringify({
-      create_request: { key: Buffer.from('hw').toString('base64'), start_revision: String(from) },
+      create_request: {
+        key: Buffer.from('hw').toString('base64'),
+        start_revision: String(from),
+        progress_notify: true,
+      },
     }),
     signal: abort.signal,
   });
   const reader = res.body!.getReader();
   let text = '';
-  const lines = () => text.split('\n').filter((l) => l.length > 0);
+  type Result = { header: { revision: string }; created?: boolean; events?: { kv: { value: string } }[] };
+  const results = () =>
+    text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => (JSON.parse(l) as { result: Result }).result);
+  const isProgress = (r: Result) => r.created === undefined && r.events === undefined;
   try {
-    await c.put('hw', '2');
-    await waitFor('three result lines', async () => {
+    const last = await c.put('hw', '2');
+    await waitFor('the events, then a progress notification', async () => {
       const { value } = await reader.read();
       text += Buffer.from(value!).toString();
-      return lines().length >= 3 ? true : undefined;
+      return results().some((r) => isProgress(r) && Number(r.header.revision) >= last) ? true : undefined;
     });
-    const results = lines().map((l) => (JSON.parse(l) as { result: Record<string, unknown> }).result);
-    expect(results[0]!.created).toBe(true);
-    const values = results
-      .slice(1)
-      .flatMap((r) =>
-        (r.events as { kv: { value: string } }[]).map((e) => Buffer.from(e.kv.value, 'base64').toString()),
-      );
+    expect(results()[0]!.created).toBe(true);
+    const values = results().flatMap((r) =>
+      (r.events ?? []).map((e) => Buffer.from(e.kv.value, 'base64').toString()),
+    );
     expect(values).toEqual(['1', '2']);
   } finally {
     abort.abort();
+  }
+});
+
+interface WatchResponse {
+  header: { revision: string };
+  watch_id: string;
+  created: boolean;
+  events: { kv: { key: Buffer } }[];
+}
+
+test('gRPC watches made with progress_notify hear the current revision while quiet, as Kubernetes expects', async () => {
+  // kube-apiserver's watch cache asks for these and moves its resource version on them.
+  const member = cluster.members[1]!;
+  const c = client(cluster.members[0]!);
+  const Watch = (loadServices().etcdserverpb as grpc.GrpcObject).Watch as grpc.ServiceClientConstructor;
+  const stub = new Watch(new URL(member.clientURL).host, grpc.credentials.createInsecure());
+  const stream = (stub.Watch as () => grpc.ClientDuplexStream<object, WatchResponse>).call(stub);
+  const got: WatchResponse[] = [];
+  stream.on('data', (r: WatchResponse) => got.push(r));
+  stream.on('error', () => {});
+  const key = (k: string) => Buffer.from(k);
+  try {
+    stream.write({ create_request: { key: key('pn/'), range_end: key('pn0'), progress_notify: true } });
+    stream.write({ create_request: { key: key('plain/'), range_end: key('plain0') } });
+    const ids = await waitFor('both watches created', async () => {
+      const created = got.filter((r) => r.created).map((r) => r.watch_id);
+      return created.length === 2 ? created : undefined;
+    });
+    const progress = () => got.filter((r) => !r.created && r.events.length === 0);
+    const rev = await c.put('pn/a', '1');
+    await waitFor('a progress notification after the event', async () =>
+      progress().some((r) => Number(r.header.revision) >= rev) ? true : undefined,
+    );
+    const notes = progress();
+    // Only the progress_notify watch is told, each time at a revision it has seen every event up to.
+    expect(new Set(notes.map((r) => r.watch_id))).toEqual(new Set([ids[0]]));
+    const event = got.findIndex((r) => r.events.length > 0);
+    expect(got[event]!.events.map((e) => e.kv.key.toString())).toEqual(['pn/a']);
+    for (const r of got.slice(0, event)) if (!r.created) expect(Number(r.header.revision)).toBeLessThan(rev);
+    for (const r of got.slice(event + 1)) expect(Number(r.header.revision)).toBeGreaterThanOrEqual(rev);
+  } finally {
+    stream.cancel();
+    stub.close();
+    await c.del('pn/', { prefix: true });
   }
 });
 
