@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what up.sh started: first the API clients together (pod runner, scheduler,
-# controller-manager), then kube-apiserver, then etcd; SIGTERM, SIGKILL after 10 s.
-# Removes etcd data; keeps certificates and logs.
+# controller-manager), then kube-apiserver, then the store; SIGTERM, SIGKILL after 10 s.
+# Removes the store's data; keeps certificates and logs.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 stop_group() {
@@ -31,6 +31,6 @@ stop_group() {
 }
 stop_group pod-runner kube-scheduler kube-controller-manager
 stop_group kube-apiserver
-stop_group etcd
-rm -rf "$STATE/etcd"
+stop_group etcd "${STORE_MEMBERS[@]}"
+rm -rf "$STATE/etcd" "$STATE/raftkv"
 echo "e2e-down: stopped (logs kept in $STATE/logs)" >&2

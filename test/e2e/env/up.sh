@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Starts etcd + kube-apiserver + kube-controller-manager + kube-scheduler (+ the pod runner when
-# it is built) on loopback, with generated certificates and a kubeconfig under $STATE.
+# Starts the store (3 raftkv members, or etcd) + kube-apiserver + kube-controller-manager +
+# kube-scheduler (+ the pod runner when it is built) on loopback, with generated certificates
+# and a kubeconfig under $STATE.
 # Prints the kubeconfig path. Stop with down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 t0=$(date +%s%N)
 bin="$("$E2E_ROOT/test/e2e/tools/build.sh")"
 export PATH="$bin:$PATH"
-command -v etcd >/dev/null || { echo "etcd not found: run make e2e-env" >&2; exit 1; }
+[[ $STORE == raftkv ]] || command -v etcd >/dev/null || { echo "etcd not found: run make e2e-env" >&2; exit 1; }
 
 running() { [[ -f "$STATE/$1.pid" ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
 if running kube-apiserver; then
@@ -85,15 +86,45 @@ wait_for() { # name, seconds, test command...
   done
 }
 
-rm -rf "$STATE/etcd"
-start etcd etcd --name e2e --data-dir "$STATE/etcd" \
-  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-  --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --experimental-watch-progress-notify-interval 5s
-wait_for etcd 20 node -e "fetch('http://127.0.0.1:$ETCD_PORT/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+health() { # url: 200 from etcd's /health shape (raftkv answers 503 without a leader)
+  node -e "fetch('$1/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+}
+rm -rf "$STATE/etcd" "$STATE/raftkv"
+servers=()
+gates=()
+if [[ $STORE == raftkv ]]; then
+  # The product itself stores Kubernetes' data: every e2e run is also kube-apiserver, the
+  # controller-manager and the scheduler as raftkv clients.
+  main="$E2E_ROOT/dist/node/main.js"
+  [[ -f $main ]] || { echo "$main not found: run make build" >&2; exit 1; }
+  initial=()
+  for i in "${!STORE_MEMBERS[@]}"; do
+    initial+=("${STORE_MEMBERS[$i]}=http://127.0.0.1:$((ETCD_PEER_PORT + i))")
+    servers+=("http://127.0.0.1:$((ETCD_PORT + i))")
+  done
+  for i in "${!STORE_MEMBERS[@]}"; do
+    name=${STORE_MEMBERS[$i]}
+    start "$name" node "$main" --name "$name" --data-dir "$STATE/raftkv/$name" \
+      --listen-client-urls "${servers[$i]}" --advertise-client-urls "${servers[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:$((ETCD_PEER_PORT + i))" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PEER_PORT + i))" \
+      --initial-cluster "$(IFS=,; echo "${initial[*]}")" --experimental-watch-progress-notify-interval 5s
+  done
+  for i in "${!STORE_MEMBERS[@]}"; do wait_for "${STORE_MEMBERS[$i]}" 30 health "${servers[$i]}"; done
+  # Lists served from the watch cache (on by default from Kubernetes 1.31) lean on watch
+  # progress requests, which Debian's etcd 3.4.23 does not answer and raftkv does.
+  gates=(--feature-gates=ConsistentListFromCache=true)
+else
+  servers=("http://127.0.0.1:$ETCD_PORT")
+  start etcd etcd --name e2e --data-dir "$STATE/etcd" \
+    --listen-client-urls "${servers[0]}" --advertise-client-urls "${servers[0]}" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --experimental-watch-progress-notify-interval 5s
+  wait_for etcd 20 health "${servers[0]}"
+fi
 
 start kube-apiserver kube-apiserver \
-  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  --etcd-servers "$(IFS=,; echo "${servers[*]}")" --etcd-compaction-interval 30s \
   --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address "$BRIDGE_IP" \
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
   --client-ca-file "$pki/ca.crt" \
@@ -101,7 +132,7 @@ start kube-apiserver kube-apiserver \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
   --authorization-mode RBAC --allow-privileged=true \
-  --enable-priority-and-fairness=false --profiling=false
+  --enable-priority-and-fairness=false --profiling=false "${gates[@]}"
 wait_for kube-apiserver 60 kubectl get --raw /readyz
 
 start kube-controller-manager kube-controller-manager \
