@@ -207,8 +207,15 @@ export class Member extends EventEmitter {
   async start(): Promise<void> {
     const { wal, walState, transport, config } = this.p;
     if (!walState.snapshotMeta) {
-      // Make the starting point durable before anything else happens.
-      await wal.saveSnapshot(this.rn.raft.snapshot.meta);
+      // Make the starting point durable before anything else happens: first the backend at a new
+      // cluster's first index (its state is the empty one), so that a member killed before its
+      // first backend commit does not restart to a WAL snapshot ahead of its backend.
+      const { meta } = this.rn.raft.snapshot;
+      if (meta.index > 0) {
+        this.backend.applyBatch([{ index: meta.index, term: meta.term, request: null }]);
+        await this.backend.flushed();
+      }
+      await wal.saveSnapshot(meta);
       await wal.save(this.hardState, []);
     }
     transport.onMessages((msgs) => {
