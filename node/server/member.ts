@@ -85,6 +85,8 @@ export class Member extends EventEmitter {
   private wakeUp: (() => void) | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private progressTicker: NodeJS.Timeout | undefined;
+  /** Entries this follower passed to a leader that went away before they were sent (onSoftState). */
+  private unsentProposals: Entry[] = [];
   /** Leader: sends the commit notices still owed (see noticeCommitSoon). */
   private commitNotice: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -438,10 +440,26 @@ export class Member extends EventEmitter {
   }
 
   private onSoftState(leader: string, role: string): void {
-    if (leader !== this.leader) {
-      this.p.metrics.leaderChanged(leader !== NONE);
-      this.p.logger.info('leader changed', { leader, role, term: this.rn.raft.term });
-      this.leader = leader;
+    if (leader === this.leader) return;
+    this.p.metrics.leaderChanged(leader !== NONE);
+    this.p.logger.info('leader changed', { leader, role, term: this.rn.raft.term });
+    // Proposals passed to a leader that is gone and still queued for it (its connection was
+    // down) never reached it: they go to the next leader instead of timing out (etcd's do).
+    if (this.leader !== NONE && this.leader !== this.id) {
+      for (const m of this.p.transport.takeUnsent(this.leader, 'prop'))
+        this.unsentProposals.push(...m.entries);
+    }
+    this.leader = leader;
+    if (leader !== NONE) this.proposeAgain();
+  }
+
+  /** Proposes the entries taken back from a lost leader again, those whose clients still wait. */
+  private proposeAgain(): void {
+    const entries = this.unsentProposals;
+    this.unsentProposals = [];
+    for (const e of entries) {
+      const env = decodeEnvelope(e.data);
+      if (env.kind === 'publish' || this.waiters.has(env.id)) this.rn.propose(e.data);
     }
   }
 

@@ -60,6 +60,8 @@ export interface PeerTransport {
   /** member id → peer URL */
   setPeers(peers: Map<string, string>): void;
   send(msgs: Message[]): void;
+  /** Messages of one type still queued for a peer, taken back: certainly never delivered to it. */
+  takeUnsent(peer: string, type: Message['type']): Message[];
   /** Streams `chunks` as the payload of the snapshot message `msg`; resolves once the peer took it. */
   sendSnapshot(to: string, msg: Message, chunks: AsyncIterable<Uint8Array>): Promise<void>;
   close(): Promise<void>;

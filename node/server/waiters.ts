@@ -47,6 +47,10 @@ export class Waiters<T> {
     for (const id of [...this.pending.keys()]) this.reject(id, err);
   }
 
+  has(id: string): boolean {
+    return this.pending.has(id);
+  }
+
   get size(): number {
     return this.pending.size;
   }

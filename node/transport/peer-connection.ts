@@ -83,6 +83,13 @@ export class PeerConnection {
     this.flush();
   }
 
+  /** Takes back the queued messages of one type: none was written to a socket, so none was delivered. */
+  takeUnsent(type: Message['type']): Message[] {
+    const taken = this.queue.filter((m) => m.type === type);
+    if (taken.length > 0) this.queue = this.queue.filter((m) => m.type !== type);
+    return taken;
+  }
+
   /** Re-dials at the new address; queued messages wait for the new connection. */
   setAddress(address: PeerAddress): void {
     this.address = address;

@@ -88,6 +88,23 @@ test('the queue in front of an unreachable peer is bounded and counts what it dr
   expect(b.got.map((m) => m.index)).toEqual(Array.from({ length: 10 }, (_, i) => 15 + i));
 });
 
+test('proposals queued for an unreachable peer can be taken back; they are then never sent to it', async () => {
+  // The member passes them to a new leader instead (a forwarded write must not be applied twice).
+  const a = await node('a');
+  const gone = await node('gone');
+  const port = gone.port;
+  await gone.t.close();
+  a.t.addPeer('b', loopback(port));
+  const prop: Message = { ...appMsg('a', 'b', 0), type: 'prop' };
+  a.t.send([appMsg('a', 'b', 1), prop, appMsg('a', 'b', 2)]);
+  expect(a.t.takeUnsent('b', 'prop')).toEqual([prop]);
+  expect(a.t.takeUnsent('b', 'prop')).toEqual([]);
+  expect(a.t.takeUnsent('nobody', 'prop')).toEqual([]);
+  const b = await node('b', { listen: loopback(port) });
+  await waitFor('the queued appends', () => b.got.length === 2);
+  expect(b.got.map((m) => m.type)).toEqual(['app', 'app']);
+});
+
 test('a member of another cluster, or a dial meant for another member, is refused', async () => {
   const b = await node('b');
   const stranger = await node('a', { clusterId: 'other-cluster' });

@@ -251,6 +251,11 @@ export class Transport implements PeerTransport {
     }
   }
 
+  /** Messages of one type still queued for a peer, taken back: certainly never delivered to it. */
+  takeUnsent(peer: NodeId, type: Message['type']): Message[] {
+    return this.links.get(peer)?.takeUnsent(type) ?? [];
+  }
+
   /**
    * Streams a snapshot on its own connection: `msg` is the 'snap' message (its snapshot's meta is
    * sent, its data is not), `chunks` the data. Resolves once the peer installed it; rejects on any

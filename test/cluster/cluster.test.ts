@@ -371,6 +371,32 @@ test('SIGKILL of the leader: writes resume and nothing acknowledged is lost', as
   });
 });
 
+test('a write a follower passed to a leader that just died goes to the next leader instead of timing out', async () => {
+  // etcd's follower leaves such a write to time out (its request timeout, 7 s by default).
+  const leader = await leaderOf(cluster);
+  const follower = cluster.members.find((m) => m !== leader && m.proc)!;
+  const from = follower.log.length;
+  const lost = `"port":${new URL(leader.peerURL).port}`;
+  await cluster.stop(leader, 'SIGKILL');
+  // Its connection to the leader is down, and it still counts on that leader for an election
+  // timeout: the write waits in the dead connection's queue.
+  await waitFor(
+    'the follower to lose its connection to the leader',
+    async () => {
+      const lines = follower.log.slice(from).join('').split('\n');
+      return lines.some((l) => l.includes('peer unreachable') && l.includes(lost)) ? true : undefined;
+    },
+    5000,
+    5,
+  );
+  // The client gives up before the member's request timeout (5 s + 2 election timeouts) would.
+  expect(await new KvClient([follower.clientURL], 4000).put('passed-on', 'yes')).toBeGreaterThan(0);
+  acked.set('passed-on', 'yes');
+  expect(follower.log.slice(from).join('')).toMatch(/leader changed/);
+  await cluster.start(leader);
+  await leaderOf(cluster);
+});
+
 test('a member that was down while the log moved past a snapshot catches up from the snapshot', async () => {
   const leader = await leaderOf(cluster);
   const follower = cluster.members.find((m) => m !== leader && m.proc)!;
