@@ -179,19 +179,19 @@ function tlsFiles(
   if (secure.length === 0) {
     if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile) {
       throw new ConfigError(
-        `--${prefix}cert-file and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
+        `--${flag('cert-file')} and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
       );
     }
     return undefined;
   }
   if (!certFile || !keyFile) {
     throw new ConfigError(
-      `--${urlFlag} has an https:// URL: --${prefix}cert-file and --${prefix}key-file are required`,
+      `--${urlFlag} has an https:// URL: --${flag('cert-file')} and --${flag('key-file')} are required`,
     );
   }
   if (clientCertAuth && !trustedCaFile) {
     throw new ConfigError(
-      `--${prefix}client-cert-auth needs --${prefix}trusted-ca-file (the CA that signs client certificates)`,
+      `--${flag('client-cert-auth')} needs --${flag('trusted-ca-file')} (the CA that signs client certificates)`,
     );
   }
   if (crlFile && !clientCertAuth) {

@@ -2,7 +2,12 @@
 // usable TLS context: a missing file, a key that does not match its certificate or a file that is
 // not PEM stops the member with the flag and the path, not at the first connection.
 import { readFileSync, statSync } from 'node:fs';
-import { createSecureContext, type ConnectionOptions, type TlsOptions } from 'node:tls';
+import {
+  createSecureContext,
+  type ConnectionOptions,
+  type SecureContextOptions,
+  type TlsOptions,
+} from 'node:tls';
 import { ConfigError, tlsFlag, type TlsFiles, type TlsVersions } from './config.js';
 
 export interface TlsMaterial {
@@ -41,12 +46,7 @@ export function loadTls(files: TlsFiles): TlsMaterial {
     throw new ConfigError(`${named('crl-file', files.crlFile!)}: holds no PEM certificate revocation list`);
   }
   try {
-    createSecureContext({
-      cert: m.cert,
-      key: m.key,
-      ...(m.ca ? { ca: m.ca } : {}),
-      ...(m.crl ? { crl: m.crl } : {}),
-    });
+    createSecureContext(contextOptions(m));
   } catch (e) {
     const all = [named('cert-file', files.certFile), named('key-file', files.keyFile)];
     if (files.trustedCaFile) all.push(named('trusted-ca-file', files.trustedCaFile));
@@ -56,24 +56,24 @@ export function loadTls(files: TlsFiles): TlsMaterial {
   return m;
 }
 
+/** What both sides' contexts hold: the certificate, the CA, the revocation list, the versions. */
+function contextOptions(m: TlsMaterial): SecureContextOptions {
+  return {
+    cert: m.cert,
+    key: m.key,
+    ...(m.ca ? { ca: m.ca } : {}),
+    ...(m.crl ? { crl: m.crl } : {}),
+    minVersion: m.versions.min,
+    ...(m.versions.max ? { maxVersion: m.versions.max } : {}),
+  };
+}
+
 /**
  * A listening side: presents the certificate; asks for (and requires) one with client-cert-auth,
  * and refuses those the revocation list names.
  */
 export function serverOptions(m: TlsMaterial): TlsOptions {
-  return {
-    cert: m.cert,
-    key: m.key,
-    ...(m.ca ? { ca: m.ca } : {}),
-    requestCert: m.clientCertAuth,
-    rejectUnauthorized: m.clientCertAuth,
-    ...(m.crl ? { crl: m.crl } : {}),
-    ...versionOptions(m),
-  };
-}
-
-function versionOptions({ versions }: TlsMaterial): Pick<TlsOptions, 'minVersion' | 'maxVersion'> {
-  return { minVersion: versions.min, ...(versions.max ? { maxVersion: versions.max } : {}) };
+  return { ...contextOptions(m), requestCert: m.clientCertAuth, rejectUnauthorized: m.clientCertAuth };
 }
 
 /**
@@ -81,13 +81,7 @@ function versionOptions({ versions }: TlsMaterial): Pick<TlsOptions, 'minVersion
  * included), presents the certificate.
  */
 export function clientOptions(m: TlsMaterial): ConnectionOptions {
-  return {
-    cert: m.cert,
-    key: m.key,
-    ...(m.ca ? { ca: m.ca } : {}),
-    ...(m.crl ? { crl: m.crl } : {}),
-    ...versionOptions(m),
-  };
+  return contextOptions(m);
 }
 
 /** How often the TLS files are checked for a renewal. */
