@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
+import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 import { createNamespace, kubectl } from './kube.js';
 
@@ -14,7 +15,7 @@ const state = process.env.RAFTKV_E2E_STATE ?? '/tmp/raftkv-e2e';
 const firstPort = Number(process.env.RAFTKV_E2E_ETCD_PORT ?? 23790);
 const members = ['store-0', 'store-1', 'store-2'].map((name, i) => ({
   name,
-  url: `http://127.0.0.1:${firstPort + i}`,
+  clientURL: `http://127.0.0.1:${firstPort + i}`,
   pidFile: join(state, `${name}.pid`),
 }));
 const ns = `e2e-store-${randomBytes(3).toString('hex')}`;
@@ -23,19 +24,6 @@ const key = (name: string) => `/registry/configmaps/${ns}/${name}`;
 /** One member's view, read on that member alone. */
 const onMember = <T>(url: string, work: (c: KvClient) => Promise<T>) =>
   KvClient.using([url], 5000, undefined, work);
-
-async function storeLeader() {
-  const ids = await Promise.all(
-    members.map((m) =>
-      onMember(m.url, async (c) => {
-        const s = await c.call('/v3/maintenance/status');
-        return { self: (s.header as { member_id: string }).member_id, leader: String(s.leader) };
-      }),
-    ),
-  );
-  const i = ids.findIndex((x) => x.self === x.leader && ids.every((y) => y.leader === x.leader));
-  return i >= 0 ? members[i] : undefined;
-}
 
 /**
  * A kubectl watch of this namespace's ConfigMaps and the lines it has printed; open once it has
@@ -93,7 +81,7 @@ describe('the local control plane keeps its own data in raftkv', () => {
     await createConfigMap('probe', 'first');
     for (const m of members) {
       const [kv] = await waitFor(`the object on ${m.name}`, () =>
-        onMember(m.url, async (c) => {
+        onMember(m.clientURL, async (c) => {
           const { kvs } = await c.get(key('probe'), { serializable: true });
           return kvs.length > 0 ? kvs : undefined;
         }),
@@ -108,7 +96,7 @@ describe('the local control plane keeps its own data in raftkv', () => {
   test('SIGKILL of the store leader: API writes and watches go on, and the member catches up on restart', async () => {
     const watch = await watchConfigMaps();
     try {
-      const leader = await waitFor('a store leader', storeLeader);
+      const leader = await agreedLeader(() => members);
       const pid = Number(readFileSync(leader.pidFile, 'utf8'));
       const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       process.kill(pid, 'SIGKILL');
@@ -128,14 +116,14 @@ describe('the local control plane keeps its own data in raftkv', () => {
       await waitFor(
         `${leader.name} to catch up`,
         () =>
-          onMember(leader.url, async (c) => {
+          onMember(leader.clientURL, async (c) => {
             const { kvs } = await c.get(key('after-kill'), { serializable: true });
             return kvs.length > 0 ? true : undefined;
           }),
         60_000,
         250,
       );
-      expect(await waitFor('a leader every member agrees on', storeLeader)).toBeDefined();
+      expect(members).toContain(await agreedLeader(() => members));
     } finally {
       watch.proc.kill();
     }
@@ -145,7 +133,7 @@ describe('the local control plane keeps its own data in raftkv', () => {
     const compacted = await waitFor(
       'revision 1 to be compacted',
       () =>
-        onMember(members[0]!.url, (c) =>
+        onMember(members[0]!.clientURL, (c) =>
           c.get(key('probe'), { revision: 1 }).then(
             () => undefined,
             (e: unknown) => (e instanceof ApiError && /compacted/.test(e.message) ? e.message : undefined),

@@ -5,13 +5,13 @@ import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { waitFor } from './wait.js';
 
-export async function agreedLeader(
-  live: () => LocalMember[],
+export async function agreedLeader<M extends Pick<LocalMember, 'clientURL'>>(
+  live: () => M[],
   ms = 20_000,
   statusTimeoutMs = 1000,
   tls?: ConnectionOptions,
-): Promise<LocalMember> {
-  const status = (m: LocalMember) => KvClient.using([m.clientURL], statusTimeoutMs, tls, (c) => c.status());
+): Promise<M> {
+  const status = (m: M) => KvClient.using([m.clientURL], statusTimeoutMs, tls, (c) => c.status());
   return waitFor(
     'an agreed leader',
     async () => {
