@@ -739,12 +739,20 @@ export class Member extends EventEmitter {
     }
   }
 
-  /** Graceful stop: a leader hands leadership to a caught-up voter first. */
+  /**
+   * Graceful stop: a leader hands leadership to the most caught-up voter it is connected to first.
+   * With none (the others stopped or cut off) it stops at once, as etcd does, instead of waiting
+   * out a transfer that cannot happen.
+   */
   async stop(): Promise<void> {
     if (this.isLeader()) {
+      const voters = this.rn.raft.confState.voters.filter((id) => id !== this.id);
       const target = [...this.rn.status().matches]
-        .filter(([id]) => id !== this.id && this.rn.raft.confState.voters.includes(id))
+        .filter(([id]) => voters.includes(id) && this.p.transport.reachable(id))
         .sort((a, b) => b[1] - a[1])[0]?.[0];
+      if (!target && voters.length > 0) {
+        this.p.logger.info('no reachable voter to hand leadership to; stopping', { term: this.rn.raft.term });
+      }
       if (target) {
         try {
           await this.transferLeadership(target);

@@ -62,6 +62,8 @@ export interface PeerTransport {
   send(msgs: Message[]): void;
   /** Messages of one type still queued for a peer, taken back: certainly never delivered to it. */
   takeUnsent(peer: string, type: Message['type']): Message[];
+  /** Whether the connection to the peer is up and was accepted by it. */
+  reachable(peer: string): boolean;
   /** Streams `chunks` as the payload of the snapshot message `msg`; resolves once the peer took it. */
   sendSnapshot(to: string, msg: Message, chunks: AsyncIterable<Uint8Array>): Promise<void>;
   close(): Promise<void>;

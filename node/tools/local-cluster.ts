@@ -53,6 +53,11 @@ export interface LocalClusterOptions {
   scheme?: 'http' | 'https';
   /** Give each member a --listen-metrics-urls port on plain HTTP. */
   metricsPorts?: boolean;
+  /**
+   * Each member in a process group of its own, so a terminal's Ctrl-C reaches only this process,
+   * which then stops the members in turn (make run). They outlive a SIGKILL of this process.
+   */
+  ownProcessGroups?: boolean;
 }
 
 /**
@@ -211,6 +216,7 @@ export class LocalCluster {
       ...(this.o.extraArgs ?? []),
     ];
     const proc = spawn(program!, args, {
+      detached: this.o.ownProcessGroups ?? false,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.o.env?.(m) },
     });

@@ -8,6 +8,7 @@ const cluster = new LocalCluster({
   dataRoot,
   basePort: Number(process.env.RAFTKV_BASE_PORT ?? 2379),
   echo: process.env.RAFTKV_QUIET !== '1',
+  ownProcessGroups: true,
 });
 await cluster.plan();
 await cluster.startAll();
@@ -29,12 +30,18 @@ Try (keys and values are base64, as in etcd's JSON gateway):
 Ctrl-C stops all members cleanly.
 `);
 let stopping = false;
+// One at a time, so that a leader hands leadership to a member still running; the last one has
+// none left and stops at once. Ctrl-C reaches only this process (the members have their own
+// process groups), so they do not all stop together.
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await cluster.stopAll('SIGTERM');
+  for (const m of cluster.members) await cluster.stop(m, 'SIGTERM');
   console.log('raftkv: all members stopped');
   process.exit(0);
 };
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
+// Any other way out (an error) takes the members along.
+process.on('exit', () => {
+  for (const m of cluster.members) m.proc?.kill('SIGKILL');
+});

@@ -59,6 +59,11 @@ export class PeerConnection {
     return this.lastRtt;
   }
 
+  /** The connection is up and the peer accepted our hello; false from the moment it drops. */
+  get reachable(): boolean {
+    return this.accepted;
+  }
+
   get peerAddress(): PeerAddress {
     return this.address;
   }

@@ -72,6 +72,17 @@ test('messages queued while a peer restarts are delivered to the new process on 
   expect(b.got.map((m) => m.index)).toEqual([2, 3]);
 });
 
+test('a peer is reachable while its connection is up and accepted, and not once it drops', async () => {
+  const a = await node('a');
+  const b = await node('b');
+  expect(a.t.reachable('b')).toBe(false); // not a peer yet
+  mesh([a, b]);
+  await waitFor('a connected to b', () => a.t.reachable('b'));
+  await b.t.close();
+  await waitFor('a sees b gone', () => !a.t.reachable('b'));
+  expect(a.t.reachable('nobody')).toBe(false);
+});
+
 test('the queue in front of an unreachable peer is bounded and counts what it drops', async () => {
   const a = await node('a', { maxQueue: 10 });
   const gone = await node('gone');

@@ -251,6 +251,11 @@ export class Transport implements PeerTransport {
     }
   }
 
+  /** Whether this member's connection to the peer is up and was accepted by it. */
+  reachable(peer: NodeId): boolean {
+    return this.links.get(peer)?.reachable ?? false;
+  }
+
   /** Messages of one type still queued for a peer, taken back: certainly never delivered to it. */
   takeUnsent(peer: NodeId, type: Message['type']): Message[] {
     return this.links.get(peer)?.takeUnsent(type) ?? [];
