@@ -1,23 +1,27 @@
-// The on-disk layout: one lmdb file holding six databases.
+// The on-disk layout: one lmdb file holding four databases.
 //   history:    revision → the key's record at that revision (a tombstone for a deletion)
-//   changes:    key → every revision at which the key changed, oldest first (dupsort, 13-byte changes)
-//   live:       key → the revision of its current record, for keys that exist now
 //   leases:     lease ID (8 bytes) → its granted TTL
 //   lease-keys: lease ID (8 bytes) → the live keys attached to it (dupsort)
 //   meta:       revision counters, applied Raft index and term, alarms, space in use
-// Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder).
+// Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder). Which
+// revisions each key has is the key index (key-index.ts), in memory, built from history on open.
 import { statSync } from 'node:fs';
-import { open, type Database, type RootDatabase, type RootDatabaseOptions, type Transaction } from 'lmdb';
-import type { StoredRecord } from './records.js';
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import { KeyIndex } from './key-index.js';
+import { isTombstone, type StoredRecord } from './records.js';
+import { readRev } from './revision.js';
 import type { AlarmType } from './types.js';
 
 /** Bumped when the layout changes, so an old file is refused (or upgraded) instead of misread. */
-const SCHEMA = 2;
+const SCHEMA = 3;
 /**
  * Older layouts this build upgrades in place: schema 1 had no leases (their two databases start
- * empty; a key that named a lease under schema 1 keeps the number and never expires).
+ * empty; a key that named a lease under schema 1 keeps the number and never expires); schemas 1
+ * and 2 kept the key index on disk too (`changes` and `live`, dropped by the upgrade).
  */
-const UPGRADABLE = [1];
+const UPGRADABLE = [1, 2];
+/** The key index's databases before schema 3. */
+const OLD_INDEX = ['changes', 'live'];
 
 /** A schema this build reads: the current one, or one it upgrades. */
 export function knownSchema(schema: number): boolean {
@@ -37,23 +41,6 @@ export interface Meta {
   usage: number;
 }
 
-/**
- * lmdb-js positions a dupsort cursor at a `start` value only for a database that has an encoder
- * (without one it throws reading `encoder.writeKey`), so `changes` gets one that passes bytes
- * through: a read at an old revision then seeks straight to the key's newest change at or before
- * it instead of walking every newer change.
- */
-const CHANGES: RootDatabaseOptions & { name: string } = {
-  name: 'changes',
-  keyEncoding: 'binary',
-  encoding: 'binary',
-  dupSort: true,
-  encoder: {
-    encode: (v: Buffer) => v,
-    decode: (b: Uint8Array, size?: number) => Buffer.from(b.subarray(0, size ?? b.length)),
-  },
-};
-
 export interface LeaseRecord {
   /** Seconds, as granted (already raised to the minimum by the member that proposed it). */
   ttl: number;
@@ -68,8 +55,7 @@ export class Backend {
     readonly path: string,
     readonly env: RootDatabase,
     readonly history: Database<StoredRecord, Buffer>,
-    readonly changes: Database<Buffer, Buffer>,
-    readonly live: Database<Buffer, Buffer>,
+    readonly index: KeyIndex,
     readonly leases: Database<LeaseRecord, Buffer>,
     readonly leaseKeys: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Meta, string>,
@@ -98,12 +84,12 @@ export class Backend {
       compression: false,
       mapSize: 10 * 1024 ** 3,
     });
+    const history = env.openDB<StoredRecord, Buffer>({ name: 'history', keyEncoding: 'binary' });
     return new Backend(
       path,
       env,
-      env.openDB({ name: 'history', keyEncoding: 'binary' }),
-      env.openDB(CHANGES),
-      env.openDB({ name: 'live', keyEncoding: 'binary', encoding: 'binary' }),
+      history,
+      indexOf(history),
       env.openDB({ name: 'leases', keyEncoding: 'binary' }),
       env.openDB({ name: 'lease-keys', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
       env.openDB({ name: 'meta' }),
@@ -131,7 +117,10 @@ export class Backend {
     const m = this.metaDb.get('meta');
     if (!m || m.schema === SCHEMA) return undefined;
     this.readMeta(); // refuses a schema this build does not know
-    this.env.transactionSync(() => this.writeMeta({ ...m, schema: SCHEMA }));
+    this.env.transactionSync(() => {
+      for (const name of OLD_INDEX) this.env.openDB({ name }).dropSync();
+      this.writeMeta({ ...m, schema: SCHEMA });
+    });
     return m.schema;
   }
 
@@ -160,4 +149,14 @@ export class Backend {
   close(): Promise<void> {
     return this.env.close();
   }
+}
+
+/** The key index of what history holds: every record, in revision order. */
+function indexOf(history: Database<StoredRecord, Buffer>): KeyIndex {
+  const index = new KeyIndex();
+  for (const { key, value } of history.getRange()) {
+    const { main, sub } = readRev(key);
+    index.add(value[0], { main, sub, tombstone: isTombstone(value) });
+  }
+  return index;
 }

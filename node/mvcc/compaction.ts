@@ -3,7 +3,7 @@
 // changed since the previous compaction can hold such records, so only those are visited.
 import type { Backend, Meta } from './backend.js';
 import { recordCost } from './records.js';
-import { changeRev, readChange, readRev, revBytes } from './revision.js';
+import { revBytes } from './revision.js';
 import { ERR, type CompactionResponse } from './types.js';
 
 export function compact(db: Backend, meta: Meta, rev: number): CompactionResponse {
@@ -18,17 +18,10 @@ export function compact(db: Backend, meta: Meta, rev: number): CompactionRespons
 }
 
 function dropHidden(db: Backend, meta: Meta, key: Buffer, rev: number): void {
-  const upToRev: Buffer[] = [];
-  for (const c of db.changes.getValues(key)) {
-    if (readRev(c).main > rev) break;
-    upToRev.push(c);
-  }
-  const newest = upToRev.at(-1);
-  const hidden = newest && !readChange(newest).tombstone ? upToRev.slice(0, -1) : upToRev;
-  for (const c of hidden) {
-    const record = db.history.get(changeRev(c));
+  for (const c of db.index.compact(key, rev)) {
+    const at = revBytes(c.main, c.sub);
+    const record = db.history.get(at);
     if (record) meta.usage -= recordCost(record);
-    db.history.removeSync(changeRev(c));
-    db.changes.removeSync(key, c);
+    db.history.removeSync(at);
   }
 }

@@ -3,7 +3,7 @@
 import type { Backend, Meta } from './backend.js';
 import { inRange } from './key-range.js';
 import { isTombstone, toKeyValue } from './records.js';
-import { changeRev, readChange, readRev, revBytes } from './revision.js';
+import { readRev, revBytes, type Revision } from './revision.js';
 import { ERR, type Event, type KeyValue } from './types.js';
 
 /** Events need every change from `from` on, so `from` must be above the compacted revision. */
@@ -23,8 +23,9 @@ export function eventsSince(
   for (const { key: rev, value: r } of db.history.getRange({ start: revBytes(from), end })) {
     if (!inRange(r[0], key, rangeEnd)) continue;
     const k = r[0].toString('latin1');
-    const prev = latest.has(k) ? latest.get(k) : versionBefore(db, r[0], rev);
-    const kv = toKeyValue(readRev(rev).main, r);
+    const at = readRev(rev);
+    const prev = latest.has(k) ? latest.get(k) : versionBefore(db, r[0], at);
+    const kv = toKeyValue(at.main, r);
     const type = isTombstone(r) ? 'DELETE' : 'PUT';
     out.push(prev ? { type, kv, prev_kv: prev } : { type, kv });
     latest.set(k, type === 'PUT' ? kv : undefined);
@@ -32,12 +33,8 @@ export function eventsSince(
   return out;
 }
 
-function versionBefore(db: Backend, key: Buffer, rev: Buffer): KeyValue | undefined {
-  for (const c of db.changes.getValues(key, { reverse: true })) {
-    if (Buffer.compare(changeRev(c), rev) >= 0) continue;
-    const change = readChange(c);
-    const r = change.tombstone ? undefined : db.history.get(changeRev(c));
-    return r && toKeyValue(change.main, r);
-  }
-  return undefined;
+function versionBefore(db: Backend, key: Buffer, at: Revision): KeyValue | undefined {
+  const c = db.index.newestBefore(key, at.main, at.sub);
+  const r = c && !c.tombstone ? db.history.get(revBytes(c.main, c.sub)) : undefined;
+  return r && toKeyValue(c!.main, r);
 }

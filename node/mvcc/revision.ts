@@ -1,5 +1,5 @@
 // Revisions as lmdb keys: an 8-byte big-endian main revision then a 4-byte sub-revision, so that
-// byte order is revision order. A key's change in the key index adds one byte: 1 for a deletion.
+// byte order is revision order.
 export const REV_BYTES = 12;
 
 export interface Revision {
@@ -41,19 +41,4 @@ export function revBytes(main: number, sub = 0): Buffer {
 
 export function readRev(b: Buffer): Revision {
   return { main: readU64(b), sub: b.readUInt32BE(8) };
-}
-
-export function changeBytes(main: number, sub: number, tombstone: boolean): Buffer {
-  const b = writeRev(Buffer.allocUnsafe(REV_BYTES + 1), main, sub);
-  b[REV_BYTES] = tombstone ? 1 : 0;
-  return b;
-}
-
-export function readChange(b: Buffer): Change {
-  return { ...readRev(b), tombstone: b[REV_BYTES] === 1 };
-}
-
-/** The history key of a change. */
-export function changeRev(b: Buffer): Buffer {
-  return b.subarray(0, REV_BYTES);
 }

@@ -1,13 +1,14 @@
 // Snapshots for Raft: the whole store as a stream of msgpack messages, all read from one lmdb read
 // transaction: a header with the meta (applied index and term included), history rows in revision
 // order, the leases, and an end marker with the row count, so a cut-short stream is refused. Only
-// history and leases travel; the key index, `live` and which keys each lease holds are rebuilt
-// from them. Message boundaries need not match the chunks the stream arrives in.
+// history and leases travel; the key index and which keys each lease holds are rebuilt from
+// them. Message boundaries need not match the chunks the stream arrives in.
 import { Packr, decodeIter } from 'msgpackr';
 import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
 import { LeaseTable } from './leases.js';
-import { isTombstone, toKeyValue, type StoredRecord } from './records.js';
-import { REV_BYTES, changeBytes, readRev } from './revision.js';
+import { isTombstone, type StoredRecord } from './records.js';
+import { REV_BYTES, readRev } from './revision.js';
+import { KeyView } from './view.js';
 
 const FORMAT = 'raftkv-mvcc-snapshot';
 const VERSION = 2;
@@ -106,7 +107,7 @@ export async function writeSnapshotFile(
 
 /**
  * One transaction per message: big enough to amortize the fsync, small enough to bound memory.
- * Rows must follow `after` in revision order, or `live` would end up with an older version.
+ * Rows must follow `after` in revision order, as the key index takes each key's changes in order.
  */
 function load(db: Backend, rows: Row[], after: Buffer): Buffer {
   return db.env.transactionSync(() => {
@@ -116,9 +117,7 @@ function load(db: Backend, rows: Row[], after: Buffer): Buffer {
       last = rev;
       const { main, sub } = readRev(rev);
       db.history.putSync(rev, r);
-      db.changes.putSync(r[0], changeBytes(main, sub, isTombstone(r)));
-      if (isTombstone(r)) db.live.removeSync(r[0]);
-      else db.live.putSync(r[0], rev);
+      db.index.add(r[0], { main, sub, tombstone: isTombstone(r) });
     }
     return last;
   });
@@ -127,9 +126,8 @@ function load(db: Backend, rows: Row[], after: Buffer): Buffer {
 /** Rebuilds which live keys each lease holds, from the keys' records. */
 function attachLeasedKeys(db: Backend): void {
   const table = new LeaseTable(db);
-  for (const { value: rev } of db.live.getRange()) {
-    const r = db.history.get(rev)!;
-    const kv = toKeyValue(readRev(rev).main, r);
+  // Every key that exists now: from the empty key to the end of the key space (etcd's "\0").
+  for (const kv of new KeyView(db, Infinity).scan(Buffer.alloc(0), Buffer.from([0])).kvs) {
     if (kv.lease) table.attach(kv.lease, kv.key);
   }
 }

@@ -1,11 +1,10 @@
 // The changes one write request makes. They all carry the request's revision and get
-// sub-revisions in order; each one updates history, the key's change list and `live` (and which
-// lease holds the key), counts against the quota and becomes a watch event.
+// sub-revisions in order; each one adds a history record and the key's change in the key index
+// (and updates which lease holds the key), counts against the quota and becomes a watch event.
 import type { Backend, Meta } from './backend.js';
-import { asBuffer } from './key-range.js';
 import { LeaseTable } from './leases.js';
 import { putRecord, recordCost, toKeyValue, tombstoneRecord, type StoredRecord } from './records.js';
-import { changeBytes, revBytes } from './revision.js';
+import { revBytes } from './revision.js';
 import type { Event, KeyValue } from './types.js';
 
 /** What a batch builds up while it applies: the meta it will commit and the events it will publish. */
@@ -40,7 +39,7 @@ export class RevisionWriter {
       mod_revision: this.revision,
       version: prev ? prev.version + 1 : 1,
     };
-    this.db.live.putSync(asBuffer(key), this.record(putRecord(kv), false));
+    this.record(putRecord(kv), false);
     if (prev?.lease !== lease) {
       if (prev?.lease) this.leases.detach(prev.lease, key);
       if (lease) this.leases.attach(lease, key);
@@ -52,17 +51,14 @@ export class RevisionWriter {
   delete(prev: KeyValue): void {
     const tombstone = tombstoneRecord(prev.key);
     this.record(tombstone, true);
-    this.db.live.removeSync(asBuffer(prev.key));
     if (prev.lease) this.leases.detach(prev.lease, prev.key);
     this.state.events.push({ type: 'DELETE', kv: toKeyValue(this.revision, tombstone), prev_kv: prev });
   }
 
-  private record(r: StoredRecord, tombstone: boolean): Buffer {
+  private record(r: StoredRecord, tombstone: boolean): void {
     const sub = this.sub++;
-    const rev = revBytes(this.revision, sub);
-    this.db.history.putSync(rev, r);
-    this.db.changes.putSync(r[0], changeBytes(this.revision, sub, tombstone));
+    this.db.history.putSync(revBytes(this.revision, sub), r);
+    this.db.index.add(r[0], { main: this.revision, sub, tombstone });
     this.state.meta.usage += recordCost(r);
-    return rev;
   }
 }
