@@ -1,25 +1,29 @@
-// The on-disk layout: one lmdb file holding four databases.
-//   history:    revision → the key's record at that revision (a tombstone for a deletion)
-//   leases:     lease ID (8 bytes) → its granted TTL
-//   lease-keys: lease ID (8 bytes) → the live keys attached to it (dupsort)
-//   meta:       revision counters, applied Raft index and term, alarms, space in use
+// The on-disk layout: one lmdb file holding five databases.
+//   history:       revision → the key's record at that revision (a tombstone for a deletion)
+//   revision-keys: revision → the key it changed, then 1 for a deletion or 0 (the key index's
+//                  source when the store opens, read without touching the records' pages)
+//   leases:        lease ID (8 bytes) → its granted TTL
+//   lease-keys:    lease ID (8 bytes) → the live keys attached to it (dupsort)
+//   meta:          revision counters, applied Raft index and term, alarms, space in use
 // Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder). Which
-// revisions each key has is the key index (key-index.ts), in memory, built from history on open.
+// revisions each key has is the key index (key-index.ts), in memory, built on first use. Both
+// revision-keyed databases only ever grow at their end, so a commit writes few pages.
 import { statSync } from 'node:fs';
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { KeyIndex } from './key-index.js';
 import { isTombstone, type StoredRecord } from './records.js';
-import { readRev } from './revision.js';
+import { readRev, revBytes } from './revision.js';
 import type { AlarmType } from './types.js';
 
 /** Bumped when the layout changes, so an old file is refused (or upgraded) instead of misread. */
-const SCHEMA = 3;
+const SCHEMA = 4;
 /**
  * Older layouts this build upgrades in place: schema 1 had no leases (their two databases start
  * empty; a key that named a lease under schema 1 keeps the number and never expires); schemas 1
- * and 2 kept the key index on disk too (`changes` and `live`, dropped by the upgrade).
+ * and 2 kept the key index on disk (`changes` and `live`, dropped by the upgrade); schemas 1 to 3
+ * had no `revision-keys` (filled from history by the upgrade).
  */
-const UPGRADABLE = [1, 2];
+const UPGRADABLE = [1, 2, 3];
 /** The key index's databases before schema 3. */
 const OLD_INDEX = ['changes', 'live'];
 
@@ -55,11 +59,13 @@ export class Backend {
     readonly path: string,
     readonly env: RootDatabase,
     readonly history: Database<StoredRecord, Buffer>,
-    readonly index: KeyIndex,
+    private readonly revisionKeys: Database<Buffer, Buffer>,
     readonly leases: Database<LeaseRecord, Buffer>,
     readonly leaseKeys: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Meta, string>,
   ) {}
+
+  private keyIndex: KeyIndex | undefined;
 
   static open(path: string): Backend {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
@@ -84,12 +90,11 @@ export class Backend {
       compression: false,
       mapSize: 10 * 1024 ** 3,
     });
-    const history = env.openDB<StoredRecord, Buffer>({ name: 'history', keyEncoding: 'binary' });
     return new Backend(
       path,
       env,
-      history,
-      indexOf(history),
+      env.openDB({ name: 'history', keyEncoding: 'binary' }),
+      env.openDB({ name: 'revision-keys', keyEncoding: 'binary', encoding: 'binary' }),
       env.openDB({ name: 'leases', keyEncoding: 'binary' }),
       env.openDB({ name: 'lease-keys', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
       env.openDB({ name: 'meta' }),
@@ -119,9 +124,46 @@ export class Backend {
     this.readMeta(); // refuses a schema this build does not know
     this.env.transactionSync(() => {
       for (const name of OLD_INDEX) this.env.openDB({ name }).dropSync();
+      for (const { key, value } of this.history.getRange()) {
+        this.revisionKeys.putSync(key, keyChange(value[0], isTombstone(value)));
+      }
       this.writeMeta({ ...m, schema: SCHEMA });
     });
+    this.keyIndex = undefined;
     return m.schema;
+  }
+
+  /** Which revisions each key has; built from `revision-keys` when first needed. */
+  get index(): KeyIndex {
+    this.keyIndex ??= this.buildIndex();
+    return this.keyIndex;
+  }
+
+  /** Call inside a write transaction: the key's record at revision (main, sub). */
+  addRecord(main: number, sub: number, r: StoredRecord): void {
+    const rev = revBytes(main, sub);
+    const tombstone = isTombstone(r);
+    this.history.putSync(rev, r);
+    this.revisionKeys.putSync(rev, keyChange(r[0], tombstone));
+    this.index.add(r[0], { main, sub, tombstone });
+  }
+
+  /** Call inside a write transaction: drops a record the key index no longer lists; returns it. */
+  removeRecord(main: number, sub: number): StoredRecord | undefined {
+    const rev = revBytes(main, sub);
+    const r = this.history.get(rev);
+    this.history.removeSync(rev);
+    this.revisionKeys.removeSync(rev);
+    return r;
+  }
+
+  private buildIndex(): KeyIndex {
+    const index = new KeyIndex();
+    for (const { key, value } of this.revisionKeys.getRange()) {
+      const { main, sub } = readRev(key);
+      index.add(value.subarray(0, -1), { main, sub, tombstone: value.at(-1) === 1 });
+    }
+    return index;
   }
 
   /** Call inside a write transaction. */
@@ -151,12 +193,7 @@ export class Backend {
   }
 }
 
-/** The key index of what history holds: every record, in revision order. */
-function indexOf(history: Database<StoredRecord, Buffer>): KeyIndex {
-  const index = new KeyIndex();
-  for (const { key, value } of history.getRange()) {
-    const { main, sub } = readRev(key);
-    index.add(value[0], { main, sub, tombstone: isTombstone(value) });
-  }
-  return index;
+/** A revision-keys row: the key, then 1 for a deletion or 0. */
+function keyChange(key: Buffer, tombstone: boolean): Buffer {
+  return Buffer.concat([key, Buffer.from([tombstone ? 1 : 0])]);
 }

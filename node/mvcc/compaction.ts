@@ -19,9 +19,7 @@ export function compact(db: Backend, meta: Meta, rev: number): CompactionRespons
 
 function dropHidden(db: Backend, meta: Meta, key: Buffer, rev: number): void {
   for (const c of db.index.compact(key, rev)) {
-    const at = revBytes(c.main, c.sub);
-    const record = db.history.get(at);
+    const record = db.removeRecord(c.main, c.sub);
     if (record) meta.usage -= recordCost(record);
-    db.history.removeSync(at);
   }
 }

@@ -1,6 +1,6 @@
 // The in-memory key index: which revision of each key a read at a revision sees, key order over
-// arbitrary bytes, compaction, its rebuild from history when a store opens, and the upgrade that
-// drops the on-disk index of older layouts.
+// arbitrary bytes, compaction, its rebuild from `revision-keys` when a store opens, and the upgrade
+// from older layouts (an on-disk index dropped, `revision-keys` filled from history).
 import { Backend } from './backend.js';
 import { KeyIndex } from './key-index.js';
 import { b, Harness, str } from './test-harness.js';
@@ -68,30 +68,41 @@ describe('the index of a store', () => {
     return reads;
   };
 
-  test('is rebuilt from history on open: every read at every revision answers as before', async () => {
-    h.put('a', '1');
-    h.put('b', '1');
-    h.put('b', '2');
-    h.del('a');
-    h.put('c', '1');
-    h.ok({ compaction: { revision: 3 } });
-    h.put('a', '2');
-    h.del('b', 'c');
+  test('is rebuilt on open: every read at every revision answers as before, compacted changes stay gone', async () => {
+    h.put('a', '1'); // 2
+    h.put('b', '1'); // 3
+    h.put('b', '2'); // 4
+    h.del('a'); // 5
+    h.put('c', '1'); // 6
+    h.ok({ compaction: { revision: 5 } }); // drops a@2, a@5 (deleted at 5) and b@3
+    h.put('a', '2'); // 7
+    h.del('b', 'c'); // 8
     const before = everyRead();
     await h.reopen();
     expect(everyRead()).toEqual(before);
     expect(h.keys({ key: b('a'), range_end: b('\0') })).toEqual(['a', 'c']);
     expect(h.keys({ key: b('a'), range_end: b('\0'), revision: 6 })).toEqual(['b', 'c']);
+    await h.store.close();
+    const db = Backend.open(h.path);
+    try {
+      expect(db.index.at(b('a'), 6)).toBeUndefined();
+      expect(db.index.at(b('b'), 3)).toBeUndefined();
+      expect(db.index.at(b('b'), 4)).toEqual({ main: 4, sub: 0, tombstone: false });
+    } finally {
+      await db.close();
+    }
+    h.store = MvccStore.open(h.path); // for afterEach to close
   });
 
-  test('a store from schema 2 loses its on-disk index (changes, live) when opened, and reads the same', async () => {
+  test('a store from schema 2 loses its on-disk index (changes, live), gains revision-keys, reads the same', async () => {
     h.put('a', '1');
     h.put('a', '2');
     const before = everyRead();
     await h.store.close();
-    // What schema 2 had beside history: a change list and a live-key table.
+    // What schema 2 had beside history: a change list and a live-key table, and no revision-keys.
     const old = Backend.open(h.path);
     old.env.transactionSync(() => {
+      old.env.openDB({ name: 'revision-keys' }).dropSync();
       old.env.openDB({ name: 'changes', keyEncoding: 'binary', dupSort: true }).putSync(b('a'), b('x'));
       old.env.openDB({ name: 'live', keyEncoding: 'binary' }).putSync(b('a'), b('x'));
       old.writeMeta({ ...old.readMeta(), schema: 2 });

@@ -162,7 +162,7 @@ test('a store from before leases (schema 1) is upgraded in place when opened; an
   expect(keysOf(h.store, 1)).toEqual(['b']);
   await h.store.close();
   await setSchema(h.path, 99);
-  expect(() => MvccStore.open(h.path)).toThrow('has on-disk schema 99, this build reads 3');
+  expect(() => MvccStore.open(h.path)).toThrow('has on-disk schema 99, this build reads 4');
   h.store = MvccStore.open(join(h.dir, 'fresh')); // for afterEach to close
 });
 

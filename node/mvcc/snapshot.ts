@@ -6,7 +6,7 @@
 import { Packr, decodeIter } from 'msgpackr';
 import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
 import { LeaseTable } from './leases.js';
-import { isTombstone, type StoredRecord } from './records.js';
+import type { StoredRecord } from './records.js';
 import { REV_BYTES, readRev } from './revision.js';
 import { KeyView } from './view.js';
 
@@ -116,8 +116,7 @@ function load(db: Backend, rows: Row[], after: Buffer): Buffer {
       if (Buffer.compare(rev, last) <= 0) throw snapshotError('rows out of revision order');
       last = rev;
       const { main, sub } = readRev(rev);
-      db.history.putSync(rev, r);
-      db.index.add(r[0], { main, sub, tombstone: isTombstone(r) });
+      db.addRecord(main, sub, r);
     }
     return last;
   });

@@ -4,7 +4,6 @@
 import type { Backend, Meta } from './backend.js';
 import { LeaseTable } from './leases.js';
 import { putRecord, recordCost, toKeyValue, tombstoneRecord, type StoredRecord } from './records.js';
-import { revBytes } from './revision.js';
 import type { Event, KeyValue } from './types.js';
 
 /** What a batch builds up while it applies: the meta it will commit and the events it will publish. */
@@ -39,7 +38,7 @@ export class RevisionWriter {
       mod_revision: this.revision,
       version: prev ? prev.version + 1 : 1,
     };
-    this.record(putRecord(kv), false);
+    this.record(putRecord(kv));
     if (prev?.lease !== lease) {
       if (prev?.lease) this.leases.detach(prev.lease, key);
       if (lease) this.leases.attach(lease, key);
@@ -50,15 +49,13 @@ export class RevisionWriter {
 
   delete(prev: KeyValue): void {
     const tombstone = tombstoneRecord(prev.key);
-    this.record(tombstone, true);
+    this.record(tombstone);
     if (prev.lease) this.leases.detach(prev.lease, prev.key);
     this.state.events.push({ type: 'DELETE', kv: toKeyValue(this.revision, tombstone), prev_kv: prev });
   }
 
-  private record(r: StoredRecord, tombstone: boolean): void {
-    const sub = this.sub++;
-    this.db.history.putSync(revBytes(this.revision, sub), r);
-    this.db.index.add(r[0], { main: this.revision, sub, tombstone });
+  private record(r: StoredRecord): void {
+    this.db.addRecord(this.revision, this.sub++, r);
     this.state.meta.usage += recordCost(r);
   }
 }
