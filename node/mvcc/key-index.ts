@@ -1,36 +1,35 @@
 // etcd's key index (its treeIndex), in memory: for every key, the revisions at which it changed,
 // oldest first, in key order. History on disk holds each change's record under its revision, and
-// the index is rebuilt from it when the store opens; keeping the index off the disk is what makes a
-// put cost one appended history row per commit instead of rewriting index pages scattered across
+// the index is rebuilt when the store opens (backend.ts); keeping it off the disk is what makes a
+// put cost rows appended at the end of a table instead of rewriting index pages scattered across
 // the key space (a dupsort change list and a live-key table rewrote about 12 KiB per put).
-// Keys are latin1 strings here: one character per byte, so string order is byte order.
+// Keys are latin1 strings here: one character per byte, so string order is byte order. A key's
+// changes are one flat array, [main, sub * 2 + deleted, main, ...]: one object per key, 17.7 MiB
+// of heap for 64,000 keys with 450,000 changes in all (29.0 MiB with two arrays and a wrapper).
 import sortedBtree from 'sorted-btree';
 import type { Change } from './revision.js';
 
 const BTree = sortedBtree.default;
 
-/** One key's changes, oldest first: main revisions, and sub-revisions doubled plus 1 for a deletion. */
-class Changes {
-  readonly mains: number[] = [];
-  readonly subs: number[] = [];
+/** One key's changes, oldest first: pairs of main revision and sub-revision * 2 + (1 if deleted). */
+type Changes = number[];
 
-  change(i: number): Change {
-    const s = this.subs[i]!;
-    return { main: this.mains[i]!, sub: Math.floor(s / 2), tombstone: s % 2 === 1 };
-  }
+function changeAt(changes: Changes, i: number): Change {
+  const s = changes[2 * i + 1]!;
+  return { main: changes[2 * i]!, sub: Math.floor(s / 2), tombstone: s % 2 === 1 };
+}
 
-  /** How many changes come before revision (main, sub). */
-  countBefore(main: number, sub: number): number {
-    let lo = 0;
-    let hi = this.mains.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.mains[mid]!;
-      if (m < main || (m === main && Math.floor(this.subs[mid]! / 2) < sub)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** How many of the key's changes come before revision (main, sub). */
+function countBefore(changes: Changes, main: number, sub: number): number {
+  let lo = 0;
+  let hi = changes.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = changes[2 * mid]!;
+    if (m < main || (m === main && Math.floor(changes[2 * mid + 1]! / 2) < sub)) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }
 
 export class KeyIndex {
@@ -44,13 +43,10 @@ export class KeyIndex {
   /** Records a change; a key's changes must come in revision order. */
   add(key: Uint8Array, c: Change): void {
     const k = text(key);
-    let changes = this.tree.get(k);
-    if (!changes) {
-      changes = new Changes();
-      this.tree.set(k, changes);
-    }
-    changes.mains.push(c.main);
-    changes.subs.push(c.sub * 2 + (c.tombstone ? 1 : 0));
+    const sub = c.sub * 2 + (c.tombstone ? 1 : 0);
+    const changes = this.tree.get(k);
+    if (changes) changes.push(c.main, sub);
+    else this.tree.set(k, [c.main, sub]);
   }
 
   /** The key's newest change at or before revision `at` (any of its sub-revisions), if any. */
@@ -61,8 +57,8 @@ export class KeyIndex {
   /** The key's newest change before revision (main, sub), if any. */
   newestBefore(key: Uint8Array, main: number, sub: number): Change | undefined {
     const changes = this.tree.get(text(key));
-    const n = changes ? changes.countBefore(main, sub) : 0;
-    return n > 0 ? changes!.change(n - 1) : undefined;
+    const n = changes ? countBefore(changes, main, sub) : 0;
+    return n > 0 ? changeAt(changes!, n - 1) : undefined;
   }
 
   /** Keys with changes in [start, end) (to the last key when `end` is undefined), in key order. */
@@ -82,12 +78,11 @@ export class KeyIndex {
     const k = text(key);
     const changes = this.tree.get(k);
     if (!changes) return [];
-    const upTo = changes.countBefore(rev + 1, 0);
-    const drop = upTo > 0 && !changes.change(upTo - 1).tombstone ? upTo - 1 : upTo;
-    const dropped = Array.from({ length: drop }, (_, i) => changes.change(i));
-    changes.mains.splice(0, drop);
-    changes.subs.splice(0, drop);
-    if (changes.mains.length === 0) this.tree.delete(k);
+    const upTo = countBefore(changes, rev + 1, 0);
+    const drop = upTo > 0 && !changeAt(changes, upTo - 1).tombstone ? upTo - 1 : upTo;
+    const dropped = Array.from({ length: drop }, (_, i) => changeAt(changes, i));
+    changes.splice(0, 2 * drop);
+    if (changes.length === 0) this.tree.delete(k);
     return dropped;
   }
 }
