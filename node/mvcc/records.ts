@@ -8,7 +8,7 @@ export type StoredRecord = [Buffer, Buffer, number, number, number];
 const EMPTY = Buffer.alloc(0);
 
 /**
- * lmdb's overhead for one record across history, changes and live (node headers, revision keys),
+ * lmdb's overhead for one record across history and revision-keys (node headers, revision keys),
  * roughly. The quota counts it so that a flood of tiny writes still reaches the limit.
  */
 const RECORD_OVERHEAD = 64;
