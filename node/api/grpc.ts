@@ -283,7 +283,8 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Prom
   });
 }
 
-export function loadServices(): grpc.GrpcObject {
+/** etcd's gRPC services (etcdserverpb) by name, as client constructors: KV, Watch, Lease, ... */
+export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
   const def = protoLoader.loadSync(['rpc.proto'], {
     includeDirs: [PROTO_DIR],
     keepCase: true,
@@ -292,7 +293,7 @@ export function loadServices(): grpc.GrpcObject {
     defaults: true,
     oneofs: true,
   });
-  return grpc.loadPackageDefinition(def);
+  return grpc.loadPackageDefinition(def).etcdserverpb as Record<string, grpc.ServiceClientConstructor>;
 }
 
 /**
@@ -300,8 +301,8 @@ export function loadServices(): grpc.GrpcObject {
  * grpc-js's connection injector: no port of its own and no relay between sockets.
  */
 export function startGrpc(service: KvService): { server: grpc.Server; injector: grpc.ConnectionInjector } {
-  const pkg = loadServices().etcdserverpb as grpc.GrpcObject;
-  const svc = (name: string) => (pkg[name] as grpc.ServiceClientConstructor).service;
+  const pkg = etcdServices();
+  const svc = (name: string) => pkg[name]!.service;
   const server = new grpc.Server();
   server.addService(svc('KV'), {
     Range: unary((r) => service.range(rangeReq(r))),

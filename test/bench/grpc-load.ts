@@ -3,7 +3,7 @@
 // client shares its connection); worker i uses endpoint i mod n. With `tls`, channels use TLS and
 // present its certificate.
 import * as grpc from '@grpc/grpc-js';
-import { loadServices } from '../../node/api/grpc.js';
+import { etcdServices } from '../../node/api/grpc.js';
 import { runClosedLoop, type LoadResult } from './load.js';
 
 type Unary = (request: object, callback: (err: grpc.ServiceError | null) => void) => void;
@@ -19,8 +19,7 @@ export async function runGrpcLoad(
   const credentials = tls
     ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert)
     : grpc.credentials.createInsecure();
-  const pb = loadServices().etcdserverpb as grpc.GrpcObject;
-  const KV = pb.KV as grpc.ServiceClientConstructor;
+  const KV = etcdServices().KV!;
   const stubs = endpoints.map((e) => new KV(new URL(e).host, credentials));
   const calls = stubs.map((s) => (s[method] as Unary).bind(s));
   try {

@@ -5,7 +5,7 @@ import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadServices } from '../../node/api/grpc.js';
+import { etcdServices } from '../../node/api/grpc.js';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
@@ -218,7 +218,7 @@ test('gRPC watches made with progress_notify hear the current revision while qui
   // kube-apiserver's watch cache asks for these and moves its resource version on them.
   const member = cluster.members[1]!;
   const c = client(cluster.members[0]!);
-  const Watch = (loadServices().etcdserverpb as grpc.GrpcObject).Watch as grpc.ServiceClientConstructor;
+  const Watch = etcdServices().Watch!;
   const stub = new Watch(new URL(member.clientURL).host, grpc.credentials.createInsecure());
   const stream = (stub.Watch as () => grpc.ClientDuplexStream<object, WatchResponse>).call(stub);
   const got: WatchResponse[] = [];
