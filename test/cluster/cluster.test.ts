@@ -216,6 +216,7 @@ interface WatchResponse {
 
 test('gRPC watches made with progress_notify hear the current revision while quiet, as Kubernetes expects', async () => {
   // kube-apiserver's watch cache asks for these and moves its resource version on them.
+  await leaderOf(cluster); // run alone, the test would otherwise start before the first election
   const member = cluster.members[1]!;
   const c = client(cluster.members[0]!);
   const Watch = etcdServices().Watch!;
