@@ -29,9 +29,16 @@ describe('KeyIndex', () => {
     const keys = [bytes(0xff), bytes(0x61, 0), bytes(0x61), bytes(0x80, 1), bytes(0x7f), bytes(0)];
     keys.forEach((k, i) => ix.add(k, { main: i + 2, sub: 0, tombstone: false }));
     const sorted = [...keys].sort(Buffer.compare);
-    expect([...ix.keys(Buffer.alloc(0), undefined)]).toEqual(sorted);
-    expect([...ix.keys(bytes(0x61), bytes(0x80, 1))]).toEqual([bytes(0x61), bytes(0x61, 0), bytes(0x7f)]);
-    expect([...ix.keys(bytes(0x80), undefined)]).toEqual([bytes(0x80, 1), bytes(0xff)]);
+    const keysAt = (start: Buffer, end: Buffer | undefined, at = Infinity) =>
+      Array.from(ix.changesAt(start, end, at), ([k]) => k);
+    expect(keysAt(Buffer.alloc(0), undefined)).toEqual(sorted);
+    expect(keysAt(bytes(0x61), bytes(0x80, 1))).toEqual([bytes(0x61), bytes(0x61, 0), bytes(0x7f)]);
+    expect(keysAt(bytes(0x80), undefined)).toEqual([bytes(0x80, 1), bytes(0xff)]);
+    // A key whose first change is after the revision is left out; each comes with its change then.
+    expect(keysAt(Buffer.alloc(0), undefined, 4)).toEqual([bytes(0x61), bytes(0x61, 0), bytes(0xff)]);
+    expect(Array.from(ix.changesAt(bytes(0xff), undefined, 9), ([, c]) => c)).toEqual([
+      { main: 2, sub: 0, tombstone: false },
+    ]);
   });
 
   test('compaction keeps the newest change at the revision unless it is a deletion', () => {

@@ -61,12 +61,16 @@ export class KeyIndex {
     return n > 0 ? changeAt(changes!, n - 1) : undefined;
   }
 
-  /** Keys with changes in [start, end) (to the last key when `end` is undefined), in key order. */
-  *keys(start: Uint8Array, end: Uint8Array | undefined): Generator<Buffer> {
+  /**
+   * Each key in [start, end) (to the last key when `end` is undefined) that has a change at or
+   * before revision `at`, with the newest such change, in key order.
+   */
+  *changesAt(start: Uint8Array, end: Uint8Array | undefined, at: number): Generator<[Buffer, Change]> {
     const high = end === undefined ? undefined : text(end);
-    for (const [k] of this.tree.entries(text(start))) {
+    for (const [k, changes] of this.tree.entries(text(start))) {
       if (high !== undefined && k >= high) return;
-      yield Buffer.from(k, 'latin1');
+      const n = countBefore(changes, at + 1, 0);
+      if (n > 0) yield [Buffer.from(k, 'latin1'), changeAt(changes, n - 1)];
     }
   }
 

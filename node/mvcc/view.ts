@@ -38,9 +38,8 @@ export class KeyView {
     const end = isFromKey(rangeEnd) ? undefined : asBuffer(rangeEnd!);
     if (end && compareBytes(end, start) <= 0) return { kvs: [], count: 0 };
     const out: Scan = { kvs: [], count: 0 };
-    for (const k of this.db.index.keys(start, end)) {
-      const c = this.db.index.at(k, at);
-      if (!c || c.tombstone) continue;
+    for (const [, c] of this.db.index.changesAt(start, end, at)) {
+      if (c.tombstone) continue;
       out.count++;
       if (out.kvs.length < limit) out.kvs.push(this.record(c.main, c.sub));
     }
