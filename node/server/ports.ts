@@ -5,11 +5,12 @@ import type { Lease } from '../mvcc/leases.js';
 import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
 import type { Status } from '../raft/rawnode.js';
 import type { Entry, HardState, Message, SnapshotMeta } from '../raft/types.js';
+import type { SyncMode } from '../storage/wal.js';
 import type { WatchSource } from './watch-hub.js';
 
 export interface LogStore {
-  /** Appends entries and the hard state with one fsync (none if `sync` is false). */
-  save(hardState: HardState | undefined, entries: Entry[], sync?: boolean): Promise<void>;
+  /** Appends entries and the hard state with one fsync, made as `sync` says (default: on the thread pool). */
+  save(hardState: HardState | undefined, entries: Entry[], sync?: SyncMode): Promise<void>;
   saveSnapshot(meta: SnapshotMeta): Promise<void>;
   /** Drops log segments that only hold entries at or below `index`. */
   releaseTo(index: number): Promise<void>;

@@ -56,6 +56,11 @@ export class ReadBatcher {
     this.kick();
   }
 
+  /** Reads waiting, in a round or for the next. */
+  get size(): number {
+    return this.waiting.length + (this.round?.waiters.length ?? 0);
+  }
+
   failAll(err: Error): void {
     if (this.round) this.fail(this.round.waiters, err);
     this.fail(this.waiting, err);

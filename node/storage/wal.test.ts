@@ -269,12 +269,25 @@ describe('durability', () => {
     const { wal } = await Wal.open(dir, { onFsync: (s) => fsyncs.push(s) });
     await wal.save({ term: 1, vote: 'a', commit: 1 }, range(1, 3));
     expect(fsyncs).toHaveLength(1);
-    await wal.save({ term: 1, vote: 'a', commit: 3 }, [], false);
+    await wal.save({ term: 1, vote: 'a', commit: 3 }, [], 'none');
     expect(fsyncs).toHaveLength(1);
     await wal.close(); // closes the file only: what a killed process leaves behind
     const state = await reopen();
     expect(state.hardState).toEqual({ term: 1, vote: 'a', commit: 3 });
     expect(ids(state)).toEqual(['1/1', '2/1', '3/1']);
+  });
+
+  test('an inline save is durable before this thread serves anything else', async () => {
+    const fsyncs: number[] = [];
+    const { wal } = await Wal.open(dir, { onFsync: (s) => fsyncs.push(s) });
+    let served = false;
+    setImmediate(() => (served = true));
+    await wal.save({ term: 1, vote: 'a', commit: 0 }, range(1, 2), 'inline');
+    // A thread-pool fdatasync would need a turn of the event loop, which runs the immediate first.
+    expect(served).toBe(false);
+    expect(fsyncs).toHaveLength(1);
+    await wal.close();
+    expect(ids(await reopen())).toEqual(['1/1', '2/1']);
   });
 
   test('a slow disk holds back later saves: they complete in call order', async () => {
