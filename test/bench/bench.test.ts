@@ -2,7 +2,7 @@
 // every workload (the TLS pair included), one second each, and an 8 MiB "large" data set. They
 // check that every measurement was taken, never how fast it was.
 import { jest } from '@jest/globals';
-import { benchBoth, loads, resultsTable } from './bench.js';
+import { benchBoth, loads, pooledRounds, resultsTable } from './bench.js';
 import { largeDataset, largeTable } from './large.js';
 
 jest.setTimeout(180_000);
@@ -31,6 +31,32 @@ test('raftkv and etcd both complete every benchmark workload and the table has a
   expect(table).toMatch(
     /^Each leader kill, writes resumed after \(ms\): raftkv \d+, \d+, \d+; etcd \d+, \d+, \d+\.$/m,
   );
+});
+
+test("rounds pool into the median round's throughput and percentiles over all their requests", () => {
+  const round = (opsPerSec: number, latenciesMs: number[]) => ({
+    ops: latenciesMs.length,
+    errors: 0,
+    seconds: latenciesMs.length / opsPerSec,
+    opsPerSec,
+    p50ms: NaN,
+    p99ms: NaN,
+    latenciesMs,
+    diskKiBPerOp: opsPerSec / 100,
+  });
+  const ones = (n: number) => Array.from({ length: n }, () => 1);
+  // 300 requests, 4 of them slow and all in one round: that round's own p99 is 40 ms, the median
+  // round's (by throughput) is 1 ms, and the 99th percentile of all 300 is the 4th slowest.
+  const pooled = pooledRounds([
+    round(300, [...ones(96), 10, 20, 30, 40]),
+    round(200, ones(100)),
+    round(100, ones(100)),
+  ]);
+  expect(pooled.opsPerSec).toBe(200);
+  expect(pooled.diskKiBPerOp).toBe(2);
+  expect(pooled.latenciesMs).toHaveLength(300);
+  expect(pooled.p50ms).toBe(1);
+  expect(pooled.p99ms).toBe(20);
 });
 
 test('the large-data benchmark measures restarts and a volume replacement on both systems', async () => {

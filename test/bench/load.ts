@@ -12,6 +12,8 @@ export interface LoadResult {
   opsPerSec: number;
   p50ms: number;
   p99ms: number;
+  /** Every successful request's latency, fastest first. */
+  latenciesMs: number[];
 }
 
 function post(agent: Agent, url: URL, body: string): Promise<number> {
@@ -33,7 +35,8 @@ function post(agent: Agent, url: URL, body: string): Promise<number> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The `p`th percentile of latencies sorted fastest first (NaN for none). */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -73,6 +76,7 @@ export async function runClosedLoop(
     opsPerSec: latencies.length / elapsed,
     p50ms: percentile(latencies, 50),
     p99ms: percentile(latencies, 99),
+    latenciesMs: latencies,
   };
 }
 

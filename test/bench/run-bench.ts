@@ -28,8 +28,8 @@ generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-aliv
 workers spread over the 3 members; the 1-client puts go to the member that leads, then to one
 that follows, looked up each round),
 256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
-${seconds} s per workload in 3 rounds that alternate between the systems (each
-figure is the system's median round; failover is the median of ${kills} leader kills each, the systems taking turns, all listed below the table). Memory is each member's
+${seconds} s per workload in 3 rounds that alternate between the systems (ops/s and disk
+writes are the system's median round, p50 and p99 are over the requests of all 3 rounds; failover is the median of ${kills} leader kills each, the systems taking turns, all listed below the table). Memory is each member's
 RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
 system share, split evenly among them) after all loads, averaged over the 3. Disk writes are the
 bytes the 3 members sent to the disk during the round (\`write_bytes\` in /proc/<pid>/io: WAL and
