@@ -125,8 +125,7 @@ function load(db: Backend, rows: Row[], after: Buffer): Buffer {
 /** Rebuilds which live keys each lease holds, from the keys' records. */
 function attachLeasedKeys(db: Backend): void {
   const table = new LeaseTable(db);
-  // Every key that exists now: from the empty key to the end of the key space (etcd's "\0").
-  for (const kv of new KeyView(db, Infinity).scan(Buffer.alloc(0), Buffer.from([0])).kvs) {
+  for (const kv of new KeyView(db, Infinity).all()) {
     if (kv.lease) table.attach(kv.lease, kv.key);
   }
 }

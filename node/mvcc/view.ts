@@ -28,6 +28,13 @@ export class KeyView {
     return c && !c.tombstone ? this.record(c.main, c.sub) : undefined;
   }
 
+  /** Every key that exists at revision `at`, with its record, in key order, read one at a time. */
+  *all(at = this.revision): Generator<KeyValue> {
+    for (const [, c] of this.db.index.changesAt(Buffer.alloc(0), undefined, at)) {
+      if (!c.tombstone) yield this.record(c.main, c.sub);
+    }
+  }
+
   /** The keys that exist at revision `at` in etcd's range [key, rangeEnd). */
   scan(key: Uint8Array, rangeEnd: Uint8Array | undefined, at = this.revision, limit = Infinity): Scan {
     if (isSingleKey(rangeEnd)) {
