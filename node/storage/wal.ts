@@ -237,7 +237,7 @@ export class Wal {
     this.size += buf.length;
   }
 
-  private async sync(mode: 'thread-pool' | 'inline' = 'thread-pool'): Promise<void> {
+  private async sync(mode: Exclude<SyncMode, 'none'> = 'thread-pool'): Promise<void> {
     if (this.opts.faults?.crashAfterWrite?.()) throw new Error('injected crash between write and fsync');
     await this.opts.faults?.beforeFsync?.();
     const t0 = process.hrtime.bigint();
