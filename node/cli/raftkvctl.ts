@@ -1,11 +1,13 @@
 // raftkvctl: a small etcdctl-like command line for raftkv's (and etcd's) v3 JSON API.
 //   node dist/node/cli/raftkvctl.js [--endpoints=URL,...] [-w table|json] <command> ...
 import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { KvClient } from '../client/client.js';
+import { readBackup } from '../mvcc/backup.js';
+import { snapshotStatus } from '../mvcc/snapshot.js';
 import { MvccStore } from '../mvcc/store.js';
 
 const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json]
@@ -20,6 +22,7 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   endpoint status | health                   per endpoint
   defrag                                     rewrite each endpoint's backend file compactly, one at a time
   snapshot restore <file> --data-dir=<dir>   a member's data dir from a backup (etcdctl snapshot save)
+  snapshot status <file>                     a backup's hash, revision, keys and size, once checked whole
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS, and the TLS files (for https://
 endpoints: the CA to trust, the client certificate to present) from ETCDCTL_CACERT, ETCDCTL_CERT
 and ETCDCTL_KEY, as etcdctl takes them.`;
@@ -139,7 +142,7 @@ async function main(): Promise<number> {
     case 'endpoint':
       return endpoint(endpoints, args[0], out, tls);
     case 'snapshot':
-      return restore(args, values['data-dir']);
+      return snapshot(args, values['data-dir'], out);
     case 'defrag':
       return defrag(endpoints, tls);
     default:
@@ -150,19 +153,47 @@ async function main(): Promise<number> {
 type Out = (rows: Array<Record<string, unknown>>, json?: unknown) => void;
 
 /**
- * Offline, like etcdctl's: makes a member's data dir from a backup. Each member of the new cluster
- * gets its own dir from the same file, then starts with --initial-cluster-state new.
+ * Offline, like etcdctl's. `restore` makes a member's data dir from a backup: each member of the
+ * new cluster gets its own dir from the same file, then starts with --initial-cluster-state new.
+ * `status` reads the whole backup as a restore would and shows what etcdctl's shows; its hash is
+ * the HashKV that members gave at the backup's revision.
  */
-async function restore(args: string[], dataDir: string | undefined): Promise<number> {
+async function snapshot(args: string[], dataDir: string | undefined, out: Out): Promise<number> {
   const [sub, file] = args;
+  if (sub === 'status' && file) {
+    const s = await snapshotStatus(await readBackup(file));
+    const totalKey = s.rows + s.leases;
+    const { size } = await stat(file);
+    out(
+      [
+        {
+          hash: s.hash.toString(16),
+          revision: s.revision,
+          'total keys': totalKey,
+          'total size': humanBytes(size),
+        },
+      ],
+      { hash: s.hash, revision: s.revision, totalKey, totalSize: size },
+    );
+    return 0;
+  }
   if (sub !== 'restore' || !file || !dataDir) {
-    throw new Error(`usage: raftkvctl snapshot restore <file> --data-dir=<dir>\n${USAGE}`);
+    throw new Error(`usage: raftkvctl snapshot restore <file> --data-dir=<dir> | status <file>\n${USAGE}`);
   }
   const memberDir = join(dataDir, 'member');
   await mkdir(memberDir, { recursive: true });
   const meta = await MvccStore.restoreBackup(file, join(memberDir, 'db'));
   console.log(`restored ${file} into ${dataDir}: revision ${meta.revision}, compacted ${meta.compacted}`);
   return 0;
+}
+
+/** Sizes as etcdctl prints them (go-humanize): SI units, one decimal below 10. */
+function humanBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  const e = Math.min(Math.floor(Math.log(n) / Math.log(1000)), units.length - 1);
+  const v = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[e]}`;
 }
 
 /** Lease IDs are shown and taken in hex, as etcdctl does (%016x); the JSON API carries them in decimal. */

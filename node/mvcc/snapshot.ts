@@ -5,6 +5,7 @@
 // them. Message boundaries need not match the chunks the stream arrives in.
 import { Packr, decodeIter } from 'msgpackr';
 import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
+import { HistoryHash } from './hash.js';
 import { LeaseTable } from './leases.js';
 import type { StoredRecord } from './records.js';
 import { REV_BYTES, readRev } from './revision.js';
@@ -60,6 +61,40 @@ function pack(m: Message): Uint8Array {
   return packr.pack(m);
 }
 
+/** A snapshot stream's parts, checked: the header's meta first, then rows and leases. */
+type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] };
+
+/**
+ * The parts of a snapshot stream in order, once each is checked: rows in revision order, an end
+ * marker that counts them, nothing after it. A stream that breaks any of this throws.
+ */
+async function* readSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Part> {
+  let meta: Meta | undefined;
+  let rows = 0;
+  let last: Buffer = Buffer.alloc(0); // the last row's revision
+  let ended = false;
+  for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown> | Iterable<unknown>) {
+    if (ended) throw snapshotError('data after the end marker');
+    if (!meta) {
+      meta = header(m);
+      yield { meta };
+    } else if (isRows(m)) {
+      for (const [rev] of m.rows) {
+        if (Buffer.compare(rev, last) <= 0) throw snapshotError('rows out of revision order');
+        last = rev;
+      }
+      rows += m.rows.length;
+      yield m;
+    } else if (isLeases(m)) {
+      yield m;
+    } else if (isEnd(m)) {
+      if (m.end !== rows) throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
+      ended = true;
+    } else throw snapshotError('unexpected message');
+  }
+  if (!ended) throw snapshotError('the stream ended early');
+}
+
 /**
  * Builds a new store file at `path` (which must not exist) from a snapshot stream; returns its
  * meta. With `startOver`, the applied index and term start from 0 (a new cluster's log).
@@ -71,28 +106,17 @@ export async function writeSnapshotFile(
 ): Promise<Meta> {
   const db = Backend.open(path);
   try {
-    let meta: Meta | undefined;
-    let rows = 0;
+    let meta = emptyMeta();
     let leases = 0;
-    let last: Buffer = Buffer.alloc(0); // the last row's revision: rows must come in revision order
-    let ended = false;
-    for await (const m of decodeIter(chunks, MSGPACK) as AsyncIterable<unknown> | Iterable<unknown>) {
-      if (ended) throw snapshotError('data after the end marker');
-      if (!meta) meta = header(m);
-      else if (isRows(m)) {
-        last = load(db, m.rows, last);
-        rows += m.rows.length;
-      } else if (isLeases(m)) {
+    for await (const part of readSnapshot(chunks)) {
+      if ('meta' in part) meta = part.meta;
+      else if ('rows' in part) load(db, part.rows);
+      else {
         const table = new LeaseTable(db);
-        db.env.transactionSync(() => m.leases.forEach(([id, ttl]) => table.grant(id, ttl)));
-        leases += m.leases.length;
-      } else if (isEnd(m)) {
-        if (m.end !== rows)
-          throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
-        ended = true;
-      } else throw snapshotError('unexpected message');
+        db.env.transactionSync(() => part.leases.forEach(([id, ttl]) => table.grant(id, ttl)));
+        leases += part.leases.length;
+      }
     }
-    if (!meta || !ended) throw snapshotError('the stream ended early');
     if (startOver) meta = { ...meta, appliedIndex: 0, appliedTerm: 0 };
     db.env.transactionSync(() => {
       // A key can only hold a lease that exists, so a store without leases skips the pass.
@@ -105,20 +129,39 @@ export async function writeSnapshotFile(
   }
 }
 
-/**
- * One transaction per message: big enough to amortize the fsync, small enough to bound memory.
- * Rows must follow `after` in revision order, as the key index takes each key's changes in order.
- */
-function load(db: Backend, rows: Row[], after: Buffer): Buffer {
-  return db.env.transactionSync(() => {
-    let last = after;
+/** What `raftkvctl snapshot status` shows of a snapshot stream. */
+export interface SnapshotStatus {
+  revision: number;
+  /** History rows: every kept revision of every key, tombstones included. */
+  rows: number;
+  leases: number;
+  /** HashKV at `revision` of the store the stream was taken from. */
+  hash: number;
+}
+
+/** Reads a whole snapshot stream, checking it as a restore would, without writing anything. */
+export async function snapshotStatus(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<SnapshotStatus> {
+  const status = { revision: 0, rows: 0, leases: 0, hash: 0 };
+  const hash = new HistoryHash();
+  for await (const part of readSnapshot(chunks)) {
+    if ('meta' in part) status.revision = part.meta.revision;
+    else if ('rows' in part) {
+      for (const [rev, r] of part.rows) hash.add(rev, r);
+      status.rows += part.rows.length;
+    } else status.leases += part.leases.length;
+  }
+  return { ...status, hash: hash.value };
+}
+
+/** One transaction per message: big enough to amortize the fsync, small enough to bound memory. */
+function load(db: Backend, rows: Row[]): void {
+  db.env.transactionSync(() => {
     for (const [rev, r] of rows) {
-      if (Buffer.compare(rev, last) <= 0) throw snapshotError('rows out of revision order');
-      last = rev;
       const { main, sub } = readRev(rev);
       db.addRecord(main, sub, r);
     }
-    return last;
   });
 }
 

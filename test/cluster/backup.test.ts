@@ -1,9 +1,10 @@
 // Backup and restore on real processes: `etcdctl snapshot save` from a live member, `raftkvctl
-// snapshot restore` into new data dirs, and a new cluster started from them that holds the same
-// keys, revisions, history and leases and goes on writing; a damaged backup is refused.
+// snapshot status` on the file, `raftkvctl snapshot restore` into new data dirs, and a new cluster
+// started from them that holds the same keys, revisions, history and leases and goes on writing;
+// a damaged backup is refused by both.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
@@ -15,6 +16,8 @@ jest.setTimeout(120_000);
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 const restore = (file: string, dataDir: string) =>
   spawnSync(process.execPath, [CTL, 'snapshot', 'restore', file, `--data-dir=${dataDir}`]);
+const status = (file: string, ...flags: string[]) =>
+  spawnSync(process.execPath, [CTL, 'snapshot', 'status', file, ...flags]);
 const clientOf = (members: LocalMember[]) =>
   new KvClient(
     members.map((m) => m.clientURL),
@@ -83,6 +86,27 @@ test('a new cluster restored from the backup has the keys, revisions, history an
   }
 });
 
+test("snapshot status shows the backup's revision, keys and size, and the members' HashKV at that revision", async () => {
+  const json = status(backup, '-w', 'json');
+  expect(json.stderr.toString()).toBe('');
+  const live = await clientOf(src.cluster.members).call('/v3/maintenance/hashkv', {
+    revision: String(before.revision),
+  });
+  const size = statSync(backup).size;
+  // One history row per revision after the first (every write here touched one key), and the lease.
+  const totalKey = before.revision - 1 + 1;
+  expect(JSON.parse(json.stdout.toString())).toEqual({
+    hash: Number(live.hash),
+    revision: before.revision,
+    totalKey,
+    totalSize: size,
+  });
+  const hex = Number(live.hash).toString(16);
+  expect(status(backup).stdout.toString().split('\n')[2]).toMatch(
+    new RegExp(`^\\| ${hex} +\\| ${before.revision} +\\| ${totalKey} +\\| \\d+(\\.\\d)? kB +\\|$`),
+  );
+});
+
 test('a damaged or cut-short backup is refused with the file named, and leaves no store behind', () => {
   const damaged = join(src.root, 'damaged.db');
   copyFileSync(backup, damaged);
@@ -97,6 +121,7 @@ test('a damaged or cut-short backup is refused with the file named, and leaves n
     `raftkvctl: backup ${damaged}: the sha256 at offset ${bytes.length - 32} does not match the data before it\n`,
   );
   expect(existsSync(join(dir, 'member', 'db'))).toBe(false);
+  expect(status(damaged).stderr.toString()).toBe(r.stderr.toString());
 
   truncateSync(damaged, 10);
   const short = restore(damaged, dir);
