@@ -56,6 +56,14 @@ describe('KeyIndex', () => {
     expect(ix.compact(b('gone'), 10).map((c) => c.main)).toEqual([8, 10]);
     expect(ix.size).toBe(1); // a key with no changes left is dropped
     expect(ix.compact(b('never'), 10)).toEqual([]);
+    ix.add(b('gone'), { main: 12, sub: 0, tombstone: false }); // and comes back whole
+    expect(ix.at(b('gone'), 12)?.main).toBe(12);
+    const scan = [...ix.changesAt(b(''), undefined, 12)].map(([k, c]) => [k.toString(), c.main]);
+    expect(scan).toEqual([
+      ['gone', 12],
+      ['live', 6],
+    ]);
+    expect(ix.size).toBe(2);
   });
 });
 

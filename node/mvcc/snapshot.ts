@@ -65,8 +65,9 @@ function pack(m: Message): Uint8Array {
 type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] };
 
 /**
- * The parts of a snapshot stream in order, once each is checked: rows in revision order, an end
- * marker that counts them, nothing after it. A stream that breaks any of this throws.
+ * The parts of a snapshot stream in order, once each is checked: rows in revision order (the key
+ * index takes each key's changes in order), an end marker that counts them, nothing after it. A
+ * stream that breaks any of this throws before the part that breaks it is yielded.
  */
 async function* readSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Part> {
   let meta: Meta | undefined;
