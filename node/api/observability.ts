@@ -17,12 +17,20 @@ export function observabilityRoutes(service: KvService, metrics: PromMetrics): R
     res.type('text/plain').send('ok');
   });
   router.get('/readyz', (_req, res) => {
+    // As etcd, which serves clients only once its client URLs are in the member list.
     const s = service.member.status();
-    const ready = s.leader !== '' && s.applied >= s.commit - 1000;
+    const why =
+      s.leader === ''
+        ? 'no leader'
+        : s.applied < s.commit - 1000
+          ? 'not caught up'
+          : !s.published
+            ? 'client URLs not yet in the member list'
+            : '';
     res
-      .status(ready ? 200 : 503)
+      .status(why ? 503 : 200)
       .type('text/plain')
-      .send(ready ? 'ok' : 'not ready: no leader or not caught up');
+      .send(why ? `not ready: ${why}` : 'ok');
   });
   router.get('/metrics', (_req, res) => {
     metrics.registry.metrics().then(

@@ -28,6 +28,7 @@ import {
 import { memberId } from './ids.js';
 import { MemberTable, type MemberInfo } from './members.js';
 import type { KvBackend, LogStore, MemberMetrics, PeerTransport, WriteOutcome } from './ports.js';
+import { publishStep } from './publish.js';
 import { ReadBatcher } from './read-batcher.js';
 import { decodeMembers, encodeMembers, snapshotPayload, splitSnapshotPayload } from './snapshot-payload.js';
 import { Waiters } from './waiters.js';
@@ -95,7 +96,9 @@ export class Member extends EventEmitter {
   private seq = 0;
   private readonly bootNonce = Math.random().toString(36).slice(2, 8);
   private leader = NONE;
+  /** This member's client URLs are in the applied member table (it is ready only then). */
   private published = false;
+  private publishProposedAt = -Infinity;
   private metricsAt = 0;
   /** Watches over this member's backend. */
   readonly watches = new WatchHub(() => this.backend);
@@ -500,6 +503,7 @@ export class Member extends EventEmitter {
   private applyPublish(env: Extract<Envelope, { kind: 'publish' }>): void {
     this.p.members.upsert({ id: env.member.id, name: env.member.name, clientURLs: env.member.clientURLs });
     void this.p.saveMembers(this.p.members);
+    if (env.member.id === this.id) this.maybePublish(); // ready now, not at the next tick
   }
 
   private async applyConfChange(cc: ConfChange): Promise<void> {
@@ -528,21 +532,26 @@ export class Member extends EventEmitter {
     this.p.transport.setPeers(peers);
   }
 
-  /** Once there is a leader, tell the cluster where clients reach this member (once per boot). */
+  /** Tells the cluster where clients reach this member, as publish.ts schedules it. */
   private maybePublish(): void {
-    if (this.published || this.leader === NONE) return;
+    if (this.published) return;
     const me = this.p.members.get(this.id);
     const clientURLs = this.p.config.advertiseClientUrls;
-    if (me && me.name === this.p.config.name && me.clientURLs.join() === clientURLs.join()) {
-      this.published = true;
-      return;
-    }
+    const step = publishStep({
+      listed: me?.name === this.p.config.name && me.clientURLs.join() === clientURLs.join(),
+      hasLeader: this.leader !== NONE,
+      now: performance.now(),
+      proposedAt: this.publishProposedAt,
+      retryMs: this.p.config.electionTimeoutMs,
+    });
+    if (step === 'published') this.published = true;
+    if (step !== 'propose') return;
     const env: Envelope = {
       kind: 'publish',
       id: this.nextRequestId(),
       member: { id: this.id, name: this.p.config.name, clientURLs },
     };
-    if (this.rn.propose(encodeEnvelope(env)).accepted) this.published = true;
+    if (this.rn.propose(encodeEnvelope(env)).accepted) this.publishProposedAt = performance.now();
   }
 
   private maybePromote(): void {
@@ -688,6 +697,7 @@ export class Member extends EventEmitter {
       learners: cs.learners,
       matches: s.matches,
       dbSize: this.backend.dbSize(),
+      published: this.published,
     };
   }
 

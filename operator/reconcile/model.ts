@@ -10,7 +10,7 @@ export interface PodView {
   /** The `raftkv.io/revision` annotation: which desired revision the pod was created from. */
   revision: string | undefined;
   phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
-  /** The pod's Ready condition (the member's /readyz: has a leader and is caught up). */
+  /** The pod's Ready condition (the member's /readyz: has a leader, is caught up, is in the member list). */
   ready: boolean;
   /** Has a deletionTimestamp. */
   terminating: boolean;
