@@ -3,7 +3,7 @@
 // log and from a snapshot, and membership changes.
 import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { etcdServices } from '../../node/api/grpc.js';
 import { ApiError, KvClient } from '../../node/client/client.js';
@@ -97,6 +97,37 @@ test('etcdctl per-endpoint commands (endpoints given as host:port): status, hash
   expect(hashes).toHaveLength(3);
   expect(new Set(hashes.map((h) => h.HashKV.hash)).size).toBe(1);
   expect(hashes[0]!.HashKV.hash).not.toBe(0);
+});
+
+test("etcdctl 3.5 with the member list's URLs (--cluster): every member's status, one leader, equal hashes", async () => {
+  // 3.5 names a URL endpoint by its host:port on the wire, so the member list's http:// URLs
+  // work there, as etcd users run it; Debian's 3.4 needs host:port (the test above).
+  const etcdctl35 = execFileSync('test/support/etcdctl/build.sh').toString().trim();
+  const ctl = (args: string[]) => {
+    const r = spawnSync(etcdctl35, [`--endpoints=${cluster.members[0]!.clientURL}`, ...args]);
+    if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${r.stderr.toString()}`);
+    return r.stdout.toString() + r.stderr.toString(); // etcdctl reports health on stderr
+  };
+  const urls = cluster.members.map((m) => m.clientURL).sort();
+  const status = JSON.parse(ctl(['endpoint', 'status', '--cluster', '-w', 'json'])) as Array<{
+    Endpoint: string;
+    Status: { header: { member_id: number }; leader: number };
+  }>;
+  expect(status.map((s) => s.Endpoint).sort()).toEqual(urls);
+  expect(new Set(status.map((s) => s.Status.leader)).size).toBe(1);
+  expect(status.filter((s) => s.Status.header.member_id === s.Status.leader)).toHaveLength(1);
+  await client(cluster.members[0]!).put('ctl/hashed35', 'y');
+  const { revision } = await client(cluster.members[0]!).get('ctl/hashed35');
+  for (const m of cluster.members) await client(m).get('ctl/hashed35');
+  const hashes = JSON.parse(
+    ctl(['endpoint', 'hashkv', '--cluster', `--rev=${revision}`, '-w', 'json']),
+  ) as Array<{
+    Endpoint: string;
+    HashKV: { hash: number };
+  }>;
+  expect(hashes.map((h) => h.Endpoint).sort()).toEqual(urls);
+  expect(new Set(hashes.map((h) => h.HashKV.hash)).size).toBe(1);
+  expect(ctl(['endpoint', 'health', '--cluster']).match(/is healthy/g)).toHaveLength(3);
 });
 
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
