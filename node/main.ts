@@ -18,7 +18,7 @@ import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
 import { removalDecision } from './server/removal.js';
 import { founders, Member } from './server/member.js';
-import { loadMemberTable, saveMemberTable } from './server/member-file.js';
+import { loadMemberTable, ownMemberId, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
 import { clientOptions, loadTls, serverOptions, watchTls, type TlsMaterial } from './server/tls-files.js';
 import { TEST_FAULT_DIR_ENV, testFaultHooks } from './storage/test-faults.js';
@@ -57,7 +57,10 @@ async function run(): Promise<void> {
   const logger = makeLogger(cfg);
   const dataDir = join(resolve(cfg.dataDir), 'member');
   await mkdir(dataDir, { recursive: true });
-  const id = memberId(cfg.initialAdvertisePeerUrls[0]!, cfg.initialClusterToken);
+  const id = await ownMemberId(
+    join(dataDir, 'id'),
+    memberId(cfg.initialAdvertisePeerUrls[0]!, cfg.initialClusterToken),
+  );
   const cid = clusterId(cfg.initialClusterToken);
   const metrics = new PromMetrics(id);
   metrics.quota.set(cfg.quotaBackendBytes);
@@ -98,6 +101,7 @@ async function run(): Promise<void> {
   });
   await transport.start();
   const member: Member = new Member({
+    id,
     config: cfg,
     logger,
     wal,

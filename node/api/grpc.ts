@@ -15,7 +15,7 @@ import {
 import type { WatchSink, WatchSpec } from '../server/watch-hub.js';
 import { parseMemberId } from '../server/ids.js';
 import { grpcCode } from './errors.js';
-import { BadRequest } from './json.js';
+import { BadRequest, peerURLsOf } from './json.js';
 import type { KvService } from './service.js';
 
 // Compiled, this file is in dist/node/api; the .proto files stay in the source tree.
@@ -316,8 +316,9 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
     }),
   });
   server.addService(svc('Cluster'), {
-    MemberAdd: unary((r) => service.memberAdd((r.peerURLs as string[]) ?? [], r.isLearner === true)),
+    MemberAdd: unary((r) => service.memberAdd(peerURLsOf(r.peerURLs), r.isLearner === true)),
     MemberRemove: unary((r) => service.memberRemove(idOf(r.ID, 'ID'))),
+    MemberUpdate: unary((r) => service.memberUpdate(idOf(r.ID, 'ID'), peerURLsOf(r.peerURLs))),
     MemberList: unary((r) => service.memberList(r.linearizable === true)),
     MemberPromote: unary((r) => service.memberPromote(idOf(r.ID, 'ID'))),
   });

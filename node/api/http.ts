@@ -11,6 +11,7 @@ import {
   watchCreateRequest,
   deleteRangeRequest,
   int64,
+  peerURLsOf,
   putRequest,
   rangeRequest,
   responseJson,
@@ -95,15 +96,11 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   );
   route('/v3/cluster/member/add', (body) => {
     const o = asObject(body, 'request');
-    const peerURLs = o.peerURLs ?? o.peer_urls;
-    if (
-      !Array.isArray(peerURLs) ||
-      peerURLs.length === 0 ||
-      !peerURLs.every((u) => typeof u === 'string' && URL.canParse(u))
-    ) {
-      throw new BadRequest('peerURLs must be a non-empty list of URLs');
-    }
-    return service.memberAdd(peerURLs as string[], bool(o, 'isLearner') ?? false);
+    return service.memberAdd(peerURLsOf(o.peerURLs ?? o.peer_urls), bool(o, 'isLearner') ?? false);
+  });
+  route('/v3/cluster/member/update', (body) => {
+    const o = asObject(body, 'request');
+    return service.memberUpdate(targetId(body, 'ID'), peerURLsOf(o.peerURLs ?? o.peer_urls));
   });
   route('/v3/cluster/member/remove', (body) => service.memberRemove(targetId(body, 'ID')));
   route('/v3/cluster/member/promote', (body) => service.memberPromote(targetId(body, 'ID')));

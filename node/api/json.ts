@@ -35,6 +35,14 @@ export function field(o: Obj, name: string): unknown {
   return o[name] ?? o[camel(name)];
 }
 
+/** A member's peer URLs, as member add and member update take them: a non-empty list of URLs. */
+export function peerURLsOf(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((u) => typeof u === 'string' && URL.canParse(u))) {
+    throw new BadRequest('peerURLs must be a non-empty list of URLs');
+  }
+  return v as string[];
+}
+
 export function asObject(v: unknown, what: string): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new BadRequest(`${what} must be a JSON object`);

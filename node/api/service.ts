@@ -135,6 +135,14 @@ export class KvService {
     return { header: this.header(), members: this.members() };
   }
 
+  async memberUpdate(id: string, peerURLs: string[]) {
+    if (!this.member.isLeader()) {
+      return this.forward('/v3/cluster/member/update', { ID: hexToDecimal(id), peerURLs });
+    }
+    await this.member.updateMember(id, peerURLs);
+    return { header: this.header(), members: this.members() };
+  }
+
   async memberPromote(id: string) {
     if (!this.member.isLeader()) return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) });
     await this.member.changeMembership({ type: 'promote', nodeId: id });

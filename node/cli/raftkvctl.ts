@@ -18,7 +18,7 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   cas <key> <expected-value|--absent> <new>  compare-and-swap in one txn
   watch <key> [--prefix] [--rev=N]           print events as they happen (from revision N)
   lease grant <ttl> | revoke <id> | timetolive <id> [--keys] | keep-alive <id> [--once] | list
-  member list | add <peer-url> [--learner] | remove <id> | promote <id>
+  member list | add <peer-url> [--learner] | remove <id> | promote <id> | update <id> <peer-url>
   endpoint status | health                   per endpoint
   defrag                                     rewrite each endpoint's backend file compactly, one at a time
   snapshot restore <file> --data-dir=<dir>   a member's data dir from a backup (etcdctl snapshot save)
@@ -246,7 +246,7 @@ async function lease(c: KvClient, args: string[], opts: { keys: boolean; once: b
 }
 
 async function member(c: KvClient, args: string[], learner: boolean, out: Out): Promise<number> {
-  const [sub, arg] = args;
+  const [sub, arg, url] = args;
   if (sub === 'list') out(await c.members());
   else if (sub === 'add' && arg) console.log(`member ${await c.memberAdd(arg, learner)} added`);
   else if (sub === 'remove' && arg) {
@@ -255,7 +255,13 @@ async function member(c: KvClient, args: string[], learner: boolean, out: Out): 
   } else if (sub === 'promote' && arg) {
     await c.memberPromote(arg);
     console.log(`member ${arg} promoted`);
-  } else throw new Error(`member list | add <peer-url> [--learner] | remove <id> | promote <id>`);
+  } else if (sub === 'update' && arg && url) {
+    await c.memberUpdate(arg, [url]);
+    console.log(`member ${arg} updated: peers reach it at ${url}`);
+  } else
+    throw new Error(
+      `member list | add <peer-url> [--learner] | remove <id> | promote <id> | update <id> <peer-url>`,
+    );
   return 0;
 }
 

@@ -298,6 +298,10 @@ export class KvClient {
     await this.call('/v3/cluster/member/promote', { ID: id });
   }
 
+  async memberUpdate(id: string, peerURLs: string[]): Promise<void> {
+    await this.call('/v3/cluster/member/update', { ID: id, peerURLs });
+  }
+
   async status(): Promise<{
     leader: string;
     raftTerm: number;

@@ -9,6 +9,17 @@ test('a write envelope round-trips', () => {
   expect(Buffer.from((back as { request: Uint8Array }).request)).toEqual(Buffer.from([1, 2, 3]));
 });
 
+test('a member update round-trips, and an unknown kind is refused', () => {
+  const env: Envelope = {
+    kind: 'memberUpdate',
+    id: 'm1-7-43',
+    member: { id: 'ab', peerURLs: ['http://h:2380'] },
+  };
+  expect(decodeEnvelope(encodeEnvelope(env))).toEqual(env);
+  const other = encodeEnvelope({ ...env, kind: 'memberMove' } as unknown as Envelope);
+  expect(() => decodeEnvelope(other)).toThrow('malformed log entry envelope');
+});
+
 test('each encoded envelope has a buffer of its own size', () => {
   for (let i = 0; i < 100; i++) {
     const data = encodeEnvelope({ kind: 'kv', id: `m1-7-${i}`, request: new Uint8Array(300) });

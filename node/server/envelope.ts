@@ -1,11 +1,15 @@
 // What a normal Raft entry carries: a client write (with the proposing member's request id so
-// that member can answer its client once the entry is applied) or a member publishing its
-// client URLs. msgpackr keeps it compact and binary-safe.
+// that member can answer its client once the entry is applied), a member publishing its client
+// URLs, or new peer URLs for a member (etcd's member update). msgpackr keeps it compact and
+// binary-safe.
 import { Packr } from 'msgpackr';
 
 export type Envelope =
   | { kind: 'kv'; id: string; request: Uint8Array }
-  | { kind: 'publish'; id: string; member: { id: string; name: string; clientURLs: string[] } };
+  | { kind: 'publish'; id: string; member: { id: string; name: string; clientURLs: string[] } }
+  | { kind: 'memberUpdate'; id: string; member: { id: string; peerURLs: string[] } };
+
+const KINDS: ReadonlySet<unknown> = new Set(['kv', 'publish', 'memberUpdate']);
 
 const packr = new Packr({ useRecords: false });
 
@@ -22,7 +26,7 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   // on the heap, copied by every young-generation collection that it survives.
   const e = packr.unpack(Buffer.from(data.buffer, data.byteOffset, data.byteLength)) as
     Partial<Envelope> | undefined;
-  if (!e || typeof e.id !== 'string' || (e.kind !== 'kv' && e.kind !== 'publish')) {
+  if (!e || typeof e.id !== 'string' || !KINDS.has(e.kind)) {
     throw new Error(`malformed log entry envelope (${data.byteLength} bytes)`);
   }
   return e as Envelope;

@@ -1,7 +1,8 @@
 // Member and cluster identities. A member's ID is derived from its first peer URL and the
 // cluster token, so every founding member computes the same IDs for everyone from
-// --initial-cluster alone, and a member added later finds its own ID from its own URL. IDs travel as 16 hex digits inside raftkv and as
-// decimal uint64 strings in the etcd-shaped API.
+// --initial-cluster alone, and a member added later finds its own ID from its own URL; its data
+// dir keeps it from then on (member-file.ts), so it survives a member update of the URL. IDs
+// travel as 16 hex digits inside raftkv and as decimal uint64 strings in the etcd-shaped API.
 import { createHash } from 'node:crypto';
 
 export function memberId(peerURL: string, clusterToken: string): string {

@@ -1,4 +1,5 @@
-// The member table on disk (members.json in the data dir), replaced atomically on every change.
+// The member table on disk (members.json in the data dir), replaced atomically on every change,
+// and this member's own ID (kept from its first start: its peer URLs may change later).
 import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MemberTable, type MemberInfo } from './members.js';
@@ -37,4 +38,21 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   await f.sync();
   await f.close();
   await rename(tmp, path);
+}
+
+/**
+ * This member's ID as its data dir first recorded it, or `initial` (derived from its first peer
+ * URL, as a new member's is) recorded now. Like etcd, the ID outlives a change of peer URLs.
+ */
+export async function ownMemberId(path: string, initial: string): Promise<string> {
+  try {
+    const saved = (await readFile(path, 'utf8')).trim();
+    if (!/^[0-9a-f]{16}$/.test(saved))
+      throw new Error(`${path} holds no member ID: ${JSON.stringify(saved)}`);
+    return saved;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await writeAtomically(path, `${initial}\n`);
+  return initial;
 }

@@ -52,6 +52,8 @@ export class MemberError extends Error {
 }
 
 export interface MemberParts {
+  /** This member's ID, kept in its data dir from its first start (member-file.ts). */
+  id: string;
   config: MemberConfig;
   logger: Logger;
   wal: LogStore;
@@ -131,7 +133,7 @@ export class Member extends EventEmitter {
   constructor(private readonly p: MemberParts) {
     super();
     const cfg = p.config;
-    this.id = memberId(cfg.initialAdvertisePeerUrls[0]!, cfg.initialClusterToken);
+    this.id = p.id;
     this.backend = p.backend;
     const initial = this.initialRaftState();
     this.hardState = initial.hardState;
@@ -485,7 +487,8 @@ export class Member extends EventEmitter {
         const env = decodeEnvelope(e.data);
         id = env.id;
         if (env.kind === 'kv') request = env.request;
-        else this.applyPublish(env);
+        else if (env.kind === 'publish') this.applyPublish(env);
+        else this.applyMemberUpdate(env);
       }
       batch.push({ index: e.index, term: e.term, request });
       ids.push(id);
@@ -504,6 +507,19 @@ export class Member extends EventEmitter {
     this.p.members.upsert({ id: env.member.id, name: env.member.name, clientURLs: env.member.clientURLs });
     void this.p.saveMembers(this.p.members);
     if (env.member.id === this.id) this.maybePublish(); // ready now, not at the next tick
+  }
+
+  /** A member removed since the update was proposed stays removed: the update changes nothing then. */
+  private applyMemberUpdate(env: Extract<Envelope, { kind: 'memberUpdate' }>): void {
+    if (!this.p.members.get(env.member.id)) return;
+    this.p.members.upsert({ id: env.member.id, peerURLs: env.member.peerURLs });
+    void this.p.saveMembers(this.p.members);
+    this.syncPeers();
+    this.p.logger.info('member peer URLs updated', {
+      member: env.member.id,
+      peerURLs: env.member.peerURLs,
+      term: this.rn.raft.term,
+    });
   }
 
   private async applyConfChange(cc: ConfChange): Promise<void> {
@@ -587,9 +603,25 @@ export class Member extends EventEmitter {
   }
 
   /** Proposes an encoded backend write and resolves with its result once applied here. */
-  async write(request: Uint8Array): Promise<WriteOutcome> {
-    const id = this.nextRequestId();
-    const env: Envelope = { kind: 'kv', id, request };
+  write(request: Uint8Array): Promise<WriteOutcome> {
+    return this.proposeAndWait({ kind: 'kv', id: this.nextRequestId(), request });
+  }
+
+  /**
+   * etcd's member update: new peer URLs for a member, through the log (no change of who votes),
+   * then every member dials it there. Refused for an unknown member or URLs another one has.
+   */
+  async updateMember(id: string, peerURLs: string[]): Promise<void> {
+    if (!this.p.members.get(id)) throw new MemberError('etcdserver: member not found', 'notFound');
+    const taken = this.p.members
+      .all()
+      .some((m) => m.id !== id && m.peerURLs.some((u) => peerURLs.includes(u)));
+    if (taken) throw new MemberError('etcdserver: Peer URLs already exists', 'failedPrecondition');
+    await this.proposeAndWait({ kind: 'memberUpdate', id: this.nextRequestId(), member: { id, peerURLs } });
+  }
+
+  private async proposeAndWait(env: Envelope): Promise<WriteOutcome> {
+    const { id } = env;
     const result = this.waiters.wait(id);
     const res = this.rn.propose(encodeEnvelope(env));
     this.wake();
