@@ -98,8 +98,6 @@ export class Member extends EventEmitter {
   private seq = 0;
   private readonly bootNonce = Math.random().toString(36).slice(2, 8);
   private leader = NONE;
-  /** This member's client URLs are in the applied member table (it is ready only then). */
-  private published = false;
   private publishProposedAt = -Infinity;
   private metricsAt = 0;
   /** Watches over this member's backend. */
@@ -506,7 +504,6 @@ export class Member extends EventEmitter {
   private applyPublish(env: Extract<Envelope, { kind: 'publish' }>): void {
     this.p.members.upsert({ id: env.member.id, name: env.member.name, clientURLs: env.member.clientURLs });
     void this.p.saveMembers(this.p.members);
-    if (env.member.id === this.id) this.maybePublish(); // ready now, not at the next tick
   }
 
   /** A member removed since the update was proposed stays removed: the update changes nothing then. */
@@ -548,26 +545,31 @@ export class Member extends EventEmitter {
     this.p.transport.setPeers(peers);
   }
 
+  /** This member's name and client URLs are in the applied member table (it is ready only then). */
+  private published(): boolean {
+    const me = this.p.members.get(this.id);
+    return (
+      me?.name === this.p.config.name && me.clientURLs.join() === this.p.config.advertiseClientUrls.join()
+    );
+  }
+
   /** Tells the cluster where clients reach this member, as publish.ts schedules it. */
   private maybePublish(): void {
-    if (this.published) return;
-    const me = this.p.members.get(this.id);
-    const clientURLs = this.p.config.advertiseClientUrls;
+    const now = performance.now();
     const step = publishStep({
-      listed: me?.name === this.p.config.name && me.clientURLs.join() === clientURLs.join(),
+      listed: this.published(),
       hasLeader: this.leader !== NONE,
-      now: performance.now(),
+      now,
       proposedAt: this.publishProposedAt,
       retryMs: this.p.config.electionTimeoutMs,
     });
-    if (step === 'published') this.published = true;
     if (step !== 'propose') return;
     const env: Envelope = {
       kind: 'publish',
       id: this.nextRequestId(),
-      member: { id: this.id, name: this.p.config.name, clientURLs },
+      member: { id: this.id, name: this.p.config.name, clientURLs: this.p.config.advertiseClientUrls },
     };
-    if (this.rn.propose(encodeEnvelope(env)).accepted) this.publishProposedAt = performance.now();
+    if (this.rn.propose(encodeEnvelope(env)).accepted) this.publishProposedAt = now;
   }
 
   private maybePromote(): void {
@@ -613,9 +615,7 @@ export class Member extends EventEmitter {
    */
   async updateMember(id: string, peerURLs: string[]): Promise<void> {
     if (!this.p.members.get(id)) throw new MemberError('etcdserver: member not found', 'notFound');
-    const taken = this.p.members
-      .all()
-      .some((m) => m.id !== id && m.peerURLs.some((u) => peerURLs.includes(u)));
+    const taken = peerURLs.some((u) => (this.p.members.byPeerURL(u)?.id ?? id) !== id);
     if (taken) throw new MemberError('etcdserver: Peer URLs already exists', 'failedPrecondition');
     await this.proposeAndWait({ kind: 'memberUpdate', id: this.nextRequestId(), member: { id, peerURLs } });
   }
@@ -729,7 +729,7 @@ export class Member extends EventEmitter {
       learners: cs.learners,
       matches: s.matches,
       dbSize: this.backend.dbSize(),
-      published: this.published,
+      published: this.published(),
     };
   }
 
