@@ -10,14 +10,27 @@ const GRPC = {
   invalidArgument: 3,
   deadlineExceeded: 4,
   notFound: 5,
+  permissionDenied: 7,
   resourceExhausted: 8,
   failedPrecondition: 9,
   outOfRange: 11,
   internal: 13,
   unavailable: 14,
+  unauthenticated: 16,
 };
 
-const HTTP: Record<number, number> = { 3: 400, 4: 504, 5: 404, 8: 429, 9: 400, 11: 400, 13: 500, 14: 503 };
+const HTTP: Record<number, number> = {
+  3: 400,
+  4: 504,
+  5: 404,
+  7: 403,
+  8: 429,
+  9: 400,
+  11: 400,
+  13: 500,
+  14: 503,
+  16: 401,
+};
 
 export function grpcCode(e: unknown): number {
   if (e instanceof BadRequest) return GRPC.invalidArgument;
@@ -33,7 +46,12 @@ export function grpcCode(e: unknown): number {
       case 'leaseNotFound':
         return GRPC.notFound;
       case 'leaseExists':
+      case 'failedPrecondition':
         return GRPC.failedPrecondition;
+      case 'permissionDenied':
+        return GRPC.permissionDenied;
+      case 'unauthenticated':
+        return GRPC.unauthenticated;
       case 'unavailable':
         return GRPC.unavailable;
       default:

@@ -1,4 +1,4 @@
-// etcd's v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance) on the client port's neighbour, so etcdctl and
+// etcd's v3 gRPC API (KV, Watch, Lease, Cluster, Maintenance, Auth) on the client port's neighbour, so etcdctl and
 // etcd client libraries work unchanged. @grpc/grpc-js serves it; @grpc/proto-loader reads the
 // .proto files in ./proto (written from etcd's documented field names and numbers).
 import * as grpc from '@grpc/grpc-js';
@@ -16,6 +16,8 @@ import type { WatchSink, WatchSpec } from '../server/watch-hub.js';
 import { parseMemberId } from '../server/ids.js';
 import { grpcCode } from './errors.js';
 import { BadRequest, peerURLsOf } from './json.js';
+import { authCalls, type Fields } from './auth-calls.js';
+import type { Caller } from './auth-service.js';
 import type { KvService } from './service.js';
 
 // Compiled, this file is in dist/node/api; the .proto files stay in the source tree.
@@ -127,14 +129,20 @@ function toProto(v: unknown): unknown {
   return v;
 }
 
-type Unary = (req: Obj) => Promise<unknown>;
+type Unary = (req: Obj, caller: Caller) => Promise<unknown>;
+
+/** etcd's clients send the auth token as `token` metadata (the gateway as `authorization`). */
+function callerOf(call: { metadata: grpc.Metadata }): Caller {
+  const [token] = [...call.metadata.get('token'), ...call.metadata.get('authorization')];
+  return typeof token === 'string' && token ? { token } : {};
+}
 
 function unary(fn: Unary): grpc.handleUnaryCall<Obj, unknown> {
   return (call, callback) => {
     // Through a promise, so a request rejected while it is parsed gets its status too (a
     // synchronous throw here would reach grpc-js as UNKNOWN "Unknown error"; found by fuzzing).
     Promise.resolve(call.request)
-      .then(fn)
+      .then((req) => fn(req, callerOf(call)))
       .then(
         (res) => callback(null, toProto(res)),
         (e: unknown) =>
@@ -169,6 +177,7 @@ function watchSpec(c: Obj): WatchSpec {
 function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unknown> {
   return (call) => {
     const hub = service.watches;
+    const caller = callerOf(call);
     const mine = new Set<number>();
     const write = (res: Obj) => {
       if (!call.writableEnded) call.write(toProto({ header: service.header(), ...res }));
@@ -184,7 +193,9 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
     call.on('data', (req: Obj) => {
       if (req.request_union === 'create_request') {
         try {
-          hub.create(watchSpec(req.create_request as Obj), sink, (watch_id) => {
+          const spec = watchSpec(req.create_request as Obj);
+          service.auth.checkRead(caller, spec.key, spec.rangeEnd);
+          hub.create(spec, sink, (watch_id) => {
             mine.add(watch_id);
             write({ watch_id, created: true });
           });
@@ -211,6 +222,16 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
     call.on('end', close);
     call.on('cancelled', close);
     call.on('error', close);
+  };
+}
+
+/** A decoded proto message's fields for the Auth calls: bytes are Buffers, absent fields zero values. */
+function protoFields(o: Obj): Fields {
+  return {
+    str: (name) => (typeof o[name] === 'string' ? (o[name] as string) : ''),
+    bytes: (name) => bytesOrUndefined(o[name]) ?? new Uint8Array(),
+    bool: (name) => o[name] === true,
+    sub: (name) => protoFields(typeof o[name] === 'object' && o[name] !== null ? (o[name] as Obj) : {}),
   };
 }
 
@@ -256,7 +277,7 @@ function snapshotStream(service: KvService): grpc.handleServerStreamingCall<Obj,
     call.on('cancelled', () => (cancelled = true));
     try {
       const header = toProto(service.header());
-      for await (const chunk of service.snapshot()) {
+      for await (const chunk of service.snapshot(callerOf(call))) {
         for (let at = 0; at < chunk.byteLength && !cancelled; at += SNAPSHOT_BLOB_BYTES) {
           const blob = chunk.subarray(at, at + SNAPSHOT_BLOB_BYTES);
           if (!call.write({ header, remaining_bytes: '0', blob })) await drainedOrCancelled(call);
@@ -305,38 +326,44 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
   const svc = (name: string) => pkg[name]!.service;
   const server = new grpc.Server();
   server.addService(svc('KV'), {
-    Range: unary((r) => service.range(rangeReq(r))),
-    Put: unary((r) => service.write({ put: putReq(r) })),
-    DeleteRange: unary((r) => service.write({ delete_range: deleteReq(r) })),
-    Txn: unary((r) => service.write({ txn: txnReq(r) })),
-    Compact: unary(async (r) => {
+    Range: unary((r, who) => service.range(rangeReq(r), who)),
+    Put: unary((r, who) => service.write({ put: putReq(r) }, who)),
+    DeleteRange: unary((r, who) => service.write({ delete_range: deleteReq(r) }, who)),
+    Txn: unary((r, who) => service.write({ txn: txnReq(r) }, who)),
+    Compact: unary(async (r, who) => {
       const revision = num(r.revision);
       if (revision === undefined) throw new BadRequest('revision is required');
-      return service.write({ compaction: { revision, physical: r.physical === true } });
+      return service.write({ compaction: { revision, physical: r.physical === true } }, who);
     }),
   });
   server.addService(svc('Cluster'), {
-    MemberAdd: unary((r) => service.memberAdd(peerURLsOf(r.peerURLs), r.isLearner === true)),
-    MemberRemove: unary((r) => service.memberRemove(idOf(r.ID, 'ID'))),
-    MemberUpdate: unary((r) => service.memberUpdate(idOf(r.ID, 'ID'), peerURLsOf(r.peerURLs))),
+    MemberAdd: unary((r, who) => service.memberAdd(peerURLsOf(r.peerURLs), r.isLearner === true, who)),
+    MemberRemove: unary((r, who) => service.memberRemove(idOf(r.ID, 'ID'), who)),
+    MemberUpdate: unary((r, who) => service.memberUpdate(idOf(r.ID, 'ID'), peerURLsOf(r.peerURLs), who)),
     MemberList: unary((r) => service.memberList(r.linearizable === true)),
-    MemberPromote: unary((r) => service.memberPromote(idOf(r.ID, 'ID'))),
+    MemberPromote: unary((r, who) => service.memberPromote(idOf(r.ID, 'ID'), who)),
   });
   server.addService(svc('Watch'), { Watch: watchStream(service) });
   server.addService(svc('Lease'), {
-    LeaseGrant: unary((r) => service.leaseGrant(num(r.ID) ?? 0, num(r.TTL) ?? 0)),
-    LeaseRevoke: unary((r) => service.leaseRevoke(leaseId(r))),
+    LeaseGrant: unary((r, who) => service.leaseGrant(num(r.ID) ?? 0, num(r.TTL) ?? 0, who)),
+    LeaseRevoke: unary((r, who) => service.leaseRevoke(leaseId(r), who)),
     LeaseKeepAlive: keepAliveStream(service),
     LeaseTimeToLive: unary((r) => service.leaseTimeToLive(leaseId(r), r.keys === true)),
     LeaseLeases: unary(() => service.leaseLeases()),
   });
   server.addService(svc('Maintenance'), {
     Status: unary(async () => service.status()),
-    MoveLeader: unary((r) => service.moveLeader(idOf(r.targetID, 'targetID'))),
-    Alarm: unary((r) => service.alarm(r.action)),
-    HashKV: unary(async (r) => service.hashKV(num(r.revision) ?? 0)),
+    MoveLeader: unary((r, who) => service.moveLeader(idOf(r.targetID, 'targetID'), who)),
+    Alarm: unary((r, who) => service.alarm(r.action, who)),
+    HashKV: unary(async (r, who) => service.hashKV(num(r.revision) ?? 0, who)),
     Snapshot: snapshotStream(service),
-    Defragment: unary(() => service.defragment()),
+    Defragment: unary((_r, who) => service.defragment(who)),
   });
+  server.addService(
+    svc('Auth'),
+    Object.fromEntries(
+      authCalls(service.auth).map(({ rpc, call }) => [rpc, unary((r, who) => call(protoFields(r), who))]),
+    ),
+  );
   return { server, injector: server.createConnectionInjector(grpc.ServerCredentials.createInsecure()) };
 }

@@ -19,6 +19,8 @@ import {
 } from './json.js';
 import type { PromMetrics } from './metrics.js';
 import { observabilityRoutes } from './observability.js';
+import type { Caller } from './auth-service.js';
+import { authRoutes } from './auth-http.js';
 import { KvService, type ServiceContext } from './service.js';
 
 export interface ApiContext extends ServiceContext {
@@ -26,7 +28,7 @@ export interface ApiContext extends ServiceContext {
   metrics: PromMetrics;
 }
 
-type Handler = (body: unknown) => Promise<unknown>;
+type Handler = (body: unknown, caller: Caller) => Promise<unknown>;
 type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
@@ -60,15 +62,17 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     return id;
   };
 
-  route('/v3/kv/range', (body) => service.range(rangeRequest(body)));
-  route('/v3/kv/put', (body) => service.write({ put: putRequest(body) }));
-  route('/v3/kv/deleterange', (body) => service.write({ delete_range: deleteRangeRequest(body) }));
-  route('/v3/kv/txn', (body) => service.write({ txn: txnRequest(body) }));
-  route('/v3/kv/compaction', (body) => {
+  route('/v3/kv/range', (body, caller) => service.range(rangeRequest(body), caller));
+  route('/v3/kv/put', (body, caller) => service.write({ put: putRequest(body) }, caller));
+  route('/v3/kv/deleterange', (body, caller) =>
+    service.write({ delete_range: deleteRangeRequest(body) }, caller),
+  );
+  route('/v3/kv/txn', (body, caller) => service.write({ txn: txnRequest(body) }, caller));
+  route('/v3/kv/compaction', (body, caller) => {
     const o = asObject(body, 'request');
     const revision = int64(o, 'revision');
     if (revision === undefined) throw new BadRequest('revision is required');
-    return service.write({ compaction: { revision, physical: bool(o, 'physical') ?? false } });
+    return service.write({ compaction: { revision, physical: bool(o, 'physical') ?? false } }, caller);
   });
 
   // Leases; the gateway also has revoke, timetolive and leases under /v3/kv/lease/.
@@ -77,14 +81,14 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     if (id === undefined || id <= 0) throw new BadRequest('ID must be a lease ID (a positive integer)');
     return id;
   };
-  route('/v3/lease/grant', (body) => {
+  route('/v3/lease/grant', (body, caller) => {
     const o = asObject(body, 'request');
-    return service.leaseGrant(int64(o, 'ID') ?? 0, int64(o, 'TTL') ?? 0);
+    return service.leaseGrant(int64(o, 'ID') ?? 0, int64(o, 'TTL') ?? 0, caller);
   });
   // The gateway streams keepalives; a request body holds one, answered with one result.
   route('/v3/lease/keepalive', async (body) => ({ result: await service.leaseKeepAlive(leaseId(body)) }));
   for (const prefix of ['/v3/lease', '/v3/kv/lease']) {
-    route(`${prefix}/revoke`, (body) => service.leaseRevoke(leaseId(body)));
+    route(`${prefix}/revoke`, (body, caller) => service.leaseRevoke(leaseId(body), caller));
     route(`${prefix}/timetolive`, (body) =>
       service.leaseTimeToLive(leaseId(body), bool(asObject(body, 'request'), 'keys') ?? false),
     );
@@ -94,29 +98,35 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   route('/v3/cluster/member/list', (body) =>
     service.memberList(bool(asObject(body, 'request'), 'linearizable') !== false),
   );
-  route('/v3/cluster/member/add', (body) => {
+  route('/v3/cluster/member/add', (body, caller) => {
     const o = asObject(body, 'request');
-    return service.memberAdd(peerURLsOf(o.peerURLs ?? o.peer_urls), bool(o, 'isLearner') ?? false);
+    return service.memberAdd(peerURLsOf(o.peerURLs ?? o.peer_urls), bool(o, 'isLearner') ?? false, caller);
   });
-  route('/v3/cluster/member/update', (body) => {
+  route('/v3/cluster/member/update', (body, caller) => {
     const o = asObject(body, 'request');
-    return service.memberUpdate(targetId(body, 'ID'), peerURLsOf(o.peerURLs ?? o.peer_urls));
+    return service.memberUpdate(targetId(body, 'ID'), peerURLsOf(o.peerURLs ?? o.peer_urls), caller);
   });
-  route('/v3/cluster/member/remove', (body) => service.memberRemove(targetId(body, 'ID')));
-  route('/v3/cluster/member/promote', (body) => service.memberPromote(targetId(body, 'ID')));
+  route('/v3/cluster/member/remove', (body, caller) => service.memberRemove(targetId(body, 'ID'), caller));
+  route('/v3/cluster/member/promote', (body, caller) => service.memberPromote(targetId(body, 'ID'), caller));
   route('/v3/maintenance/status', async () => service.status());
-  route('/v3/maintenance/defragment', () => service.defragment());
-  route('/v3/maintenance/transfer-leadership', (body) => service.moveLeader(targetId(body, 'targetID')));
-  route('/v3/maintenance/alarm', (body) => service.alarm(asObject(body, 'request').action ?? 'GET'));
-  route('/v3/maintenance/hashkv', async (body) =>
-    service.hashKV(int64(asObject(body, 'request'), 'revision') ?? 0),
+  route('/v3/maintenance/defragment', (_body, caller) => service.defragment(caller));
+  route('/v3/maintenance/transfer-leadership', (body, caller) =>
+    service.moveLeader(targetId(body, 'targetID'), caller),
   );
+  route('/v3/maintenance/alarm', (body, caller) =>
+    service.alarm(asObject(body, 'request').action ?? 'GET', caller),
+  );
+  route('/v3/maintenance/hashkv', async (body, caller) =>
+    service.hashKV(int64(asObject(body, 'request'), 'revision') ?? 0, caller),
+  );
+  for (const [path, handler] of authRoutes(service.auth)) route(path, handler);
 
   // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
   app.post('/v3/watch', (req, res, next) => {
     let spec;
     try {
       spec = watchCreateRequest(field(asObject(req.body, 'request'), 'create_request'));
+      service.auth.checkRead(callerOf(req), spec.key, spec.rangeEnd);
     } catch (e) {
       next(e);
       return;
@@ -173,7 +183,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
         sendError(res, err);
         return;
       }
-      serve(handler, (req as IncomingMessage & { body?: unknown }).body).then(
+      serve(handler, (req as IncomingMessage & { body?: unknown }).body, callerOf(req)).then(
         (out) => sendJson(res, 200, responseJson(out)),
         (e: unknown) => sendError(res, e),
       );
@@ -182,8 +192,14 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
 }
 
 /** Runs a handler; one that throws (a bad request, mostly) rejects like one that fails later. */
-async function serve(handler: Handler, body: unknown): Promise<unknown> {
-  return handler(body);
+async function serve(handler: Handler, body: unknown, caller: Caller): Promise<unknown> {
+  return handler(body, caller);
+}
+
+/** The gateway takes the token in the Authorization header. */
+function callerOf(req: IncomingMessage): Caller {
+  const token = req.headers.authorization;
+  return token ? { token } : {};
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

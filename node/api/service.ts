@@ -9,6 +9,7 @@ import { hexToDecimal, memberId } from '../server/ids.js';
 import type { Leases } from '../server/leases.js';
 import { MemberError, type Member } from '../server/member.js';
 import { ApiError, KvClient, type Json } from '../client/client.js';
+import { AuthService, type Caller } from './auth-service.js';
 import { BadRequest } from './json.js';
 
 /** A request passed on to the leader fails after this long (an unreachable leader, a lost answer). */
@@ -46,9 +47,11 @@ export class KvService {
   /** One client per leader URL seen, so passed-on requests reuse their connections. */
   private readonly leaderClients = new Map<string, KvClient>();
   private clientTls: ConnectionOptions | undefined;
+  readonly auth: AuthService;
 
   constructor(private readonly ctx: ServiceContext) {
     this.clientTls = ctx.clientTls;
+    this.auth = new AuthService(this);
   }
 
   /** Renewed certificates: requests passed on from now on present them. */
@@ -80,7 +83,8 @@ export class KvService {
     return this.member.kv.compactedRevision();
   }
 
-  async range(req: RangeRequest) {
+  async range(req: RangeRequest, caller: Caller) {
+    this.auth.checkRead(caller, req.key, req.range_end);
     // A serializable read may be stale, but it sees every write this member has answered.
     if (!req.serializable) await this.member.linearizableBarrier();
     const reopening = this.member.kv.whenOpen();
@@ -89,8 +93,9 @@ export class KvService {
     return { ...r, header: this.header(r.header.revision) };
   }
 
-  async write(w: WriteRequest) {
-    const out = await this.member.write(encodeRequest(w));
+  /** A client's write, with who makes it: the member that applies it checks its permissions then. */
+  async write(w: WriteRequest, caller: Caller) {
+    const out = await this.member.write(encodeRequest({ ...w, user: this.auth.user(caller) }));
     if (out instanceof MvccError) throw out;
     const r = out as { header: { revision: number } };
     return { ...r, header: this.header(r.header.revision) };
@@ -117,16 +122,22 @@ export class KvService {
     return { header: this.header(), members: this.members() };
   }
 
-  async memberAdd(peerURLs: string[], isLearner: boolean) {
-    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/add', { peerURLs, isLearner });
+  async memberAdd(peerURLs: string[], isLearner: boolean, caller: Caller) {
+    this.auth.requireAdmin(caller);
+    if (!this.member.isLeader()) {
+      return this.forward('/v3/cluster/member/add', { peerURLs, isLearner }, caller);
+    }
     const id = memberId(peerURLs[0]!, this.ctx.clusterToken);
     await this.member.addMember(id, peerURLs, isLearner);
     const members = this.members();
     return { header: this.header(), member: members.find((m) => m.ID === hexToDecimal(id)), members };
   }
 
-  async memberRemove(id: string) {
-    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/remove', { ID: hexToDecimal(id) });
+  async memberRemove(id: string, caller: Caller) {
+    this.auth.requireAdmin(caller);
+    if (!this.member.isLeader()) {
+      return this.forward('/v3/cluster/member/remove', { ID: hexToDecimal(id) }, caller);
+    }
     const s = this.member.status();
     if (!s.voters.includes(id) && !s.learners.includes(id)) {
       throw new MemberError('etcdserver: member not found', 'notFound');
@@ -135,16 +146,20 @@ export class KvService {
     return { header: this.header(), members: this.members() };
   }
 
-  async memberUpdate(id: string, peerURLs: string[]) {
+  async memberUpdate(id: string, peerURLs: string[], caller: Caller) {
+    this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
-      return this.forward('/v3/cluster/member/update', { ID: hexToDecimal(id), peerURLs });
+      return this.forward('/v3/cluster/member/update', { ID: hexToDecimal(id), peerURLs }, caller);
     }
     await this.member.updateMember(id, peerURLs);
     return { header: this.header(), members: this.members() };
   }
 
-  async memberPromote(id: string) {
-    if (!this.member.isLeader()) return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) });
+  async memberPromote(id: string, caller: Caller) {
+    this.auth.requireAdmin(caller);
+    if (!this.member.isLeader()) {
+      return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) }, caller);
+    }
     await this.member.changeMembership({ type: 'promote', nodeId: id });
     return { header: this.header(), members: this.members() };
   }
@@ -167,10 +182,10 @@ export class KvService {
   }
 
   /** etcd's Alarm: GET lists the alarms, DEACTIVATE (after compacting) lets puts through again. */
-  async alarm(action: unknown) {
+  async alarm(action: unknown, caller: Caller) {
     if (action !== 'GET' && action !== 0) {
       if (action !== 'DEACTIVATE' && action !== 2) throw new BadRequest('action must be GET or DEACTIVATE');
-      await this.write({ alarm: { action: 'DEACTIVATE', alarm: 'NOSPACE' } });
+      await this.write({ alarm: { action: 'DEACTIVATE', alarm: 'NOSPACE' } }, caller);
     }
     const memberID = hexToDecimal(this.member.id);
     return { header: this.header(), alarms: this.member.kv.alarms().map((alarm) => ({ memberID, alarm })) };
@@ -180,37 +195,41 @@ export class KvService {
    * etcd's Snapshot: this member's whole state from one read transaction, then its sha256 (a
    * backup file for `etcdctl snapshot save`, restored by `raftkvctl snapshot restore`).
    */
-  snapshot(): AsyncIterable<Uint8Array> {
+  snapshot(caller: Caller): AsyncIterable<Uint8Array> {
+    this.auth.requireAdmin(caller);
     return backupStream(this.member.kv.exportSnapshot());
   }
 
   /** etcd's HashKV: a checksum of this member's history up to `revision` (0: the current one). */
-  hashKV(revision: number) {
+  hashKV(revision: number, caller: Caller) {
+    this.auth.requireAdmin(caller);
     const h = this.member.kv.hashKV(revision);
     return { header: this.header(h.revision), hash: h.hash, compact_revision: h.compact_revision };
   }
 
   /** etcd's Defragment: this member's backend file rewritten compactly. */
-  async defragment() {
+  async defragment(caller: Caller) {
+    this.auth.requireAdmin(caller);
     await this.member.defragment();
     return { header: this.header() };
   }
 
-  async moveLeader(target: string) {
+  async moveLeader(target: string, caller: Caller) {
+    this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
-      return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) });
+      return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) }, caller);
     }
     await this.member.transferLeadership(target);
     return { header: this.header() };
   }
 
-  leaseGrant(id: number, ttl: number) {
+  leaseGrant(id: number, ttl: number, caller: Caller) {
     if (id < 0) throw new BadRequest('ID must be 0 (the member picks one) or a positive integer');
-    return this.write({ lease_grant: this.ctx.leases.grantRequest(id, ttl) });
+    return this.write({ lease_grant: this.ctx.leases.grantRequest(id, ttl) }, caller);
   }
 
-  leaseRevoke(id: number) {
-    return this.write({ lease_revoke: { ID: id } });
+  leaseRevoke(id: number, caller: Caller) {
+    return this.write({ lease_revoke: { ID: id } }, caller);
   }
 
   /** Keepalives and time-to-live are answered by the leader, which keeps the lease clocks. */
@@ -245,7 +264,7 @@ export class KvService {
    * Membership changes, transfers, keepalives and time-to-live run on the leader; a follower passes
    * them on (JSON API). The answer is in the gateway's JSON shapes, which both APIs pass through.
    */
-  private async forward<T = never>(path: string, body: unknown): Promise<T> {
+  private async forward<T = never>(path: string, body: unknown, caller: Caller = {}): Promise<T> {
     const leader = this.member.memberTable().get(this.member.leaderId());
     const url = leader?.clientURLs[0];
     if (!url) throw new MemberError('etcdserver: no leader', 'unavailable');
@@ -255,7 +274,7 @@ export class KvService {
       this.leaderClients.set(url, client);
     }
     try {
-      return (await client.call(path, body as Json)) as T;
+      return (await client.call(path, body as Json, caller.token)) as T;
     } catch (e) {
       if (!(e instanceof ApiError)) {
         throw new MemberError(`etcdserver: leader ${(e as Error).message}`, 'unavailable');

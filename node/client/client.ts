@@ -127,7 +127,8 @@ export class KvClient {
     return fetch(url, this.agent ? { ...init, dispatcher: this.agent } : init);
   }
 
-  async call(path: string, body: Json = {}): Promise<Json> {
+  /** `token`: an auth token (etcd's Authenticate), sent as the gateway's Authorization header. */
+  async call(path: string, body: Json = {}, token?: string): Promise<Json> {
     let lastError: unknown;
     for (const ep of this.endpoints) {
       let res: Response;
@@ -135,6 +136,7 @@ export class KvClient {
         res = await this.fetch(new URL(path, ep), {
           method: 'POST',
           body: JSON.stringify(body),
+          ...(token ? { headers: { authorization: token } } : {}),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (e) {

@@ -1,6 +1,8 @@
 // Applying one write request inside the batch's lmdb transaction, with etcd's semantics: a request
 // that changes anything takes the next revision; a txn's compares and checks all run against the
 // state before it, and nothing is written unless all of them pass.
+import { applyAuthOp, type AuthOp } from '../auth/state.js';
+import { checkWrite } from '../auth/write-check.js';
 import type { Backend } from './backend.js';
 import { compact } from './compaction.js';
 import { compare } from './compare.js';
@@ -63,6 +65,11 @@ export class Applier {
    */
   apply(req: WriteRequest): WriteResponse {
     const meta = this.state.meta;
+    const auth = this.db.auth();
+    if (auth.enabled && req.user !== undefined) {
+      checkWrite(auth, req.user, req, (id) => this.leases.keys(id));
+    }
+    if ('auth' in req) return this.changeAuth(req.auth);
     if ('compaction' in req) return compact(this.db, meta, req.compaction.revision);
     if ('alarm' in req) return this.alarm(req.alarm);
     if ('lease_grant' in req) return this.leaseGrant(req.lease_grant);
@@ -86,6 +93,14 @@ export class Applier {
     }
     setHeaderRevision(res, meta.revision);
     return res;
+  }
+
+  /** A change to the auth store; it takes no revision of the key space. */
+  private changeAuth(op: AuthOp): WriteResponse {
+    const before = this.db.auth();
+    const after = applyAuthOp(before, op);
+    if (after.revision !== before.revision) this.db.writeAuth(after);
+    return { header: { revision: this.state.meta.revision } };
   }
 
   /** The state as of now, including what the current request has written so far. */

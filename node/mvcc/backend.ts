@@ -5,11 +5,13 @@
 //   leases:        lease ID (8 bytes) → its granted TTL
 //   lease-keys:    lease ID (8 bytes) → the live keys attached to it (dupsort)
 //   meta:          revision counters, applied Raft index and term, alarms, space in use
+//   auth:          the auth store (users, roles, whether auth is on) as one record under 'state'
 // Keys and revisions are raw bytes; records and meta are msgpack (lmdb's own encoder). Which
 // revisions each key has is the key index (key-index.ts), in memory, built on first use. Both
 // revision-keyed databases only ever grow at their end, so a commit writes few pages.
 import { statSync } from 'node:fs';
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import { emptyAuth, type AuthData } from '../auth/state.js';
 import { KeyIndex } from './key-index.js';
 import { isTombstone, type StoredRecord } from './records.js';
 import { readRev, revBytes } from './revision.js';
@@ -63,9 +65,12 @@ export class Backend {
     readonly leases: Database<LeaseRecord, Buffer>,
     readonly leaseKeys: Database<Buffer, Buffer>,
     private readonly metaDb: Database<Meta, string>,
+    private readonly authDb: Database<AuthData, string>,
   ) {}
 
   private keyIndex: KeyIndex | undefined;
+  /** The auth store, decoded once; every change goes through writeAuth. */
+  private authState: AuthData | undefined;
 
   static open(path: string): Backend {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
@@ -98,6 +103,8 @@ export class Backend {
       env.openDB({ name: 'leases', keyEncoding: 'binary' }),
       env.openDB({ name: 'lease-keys', keyEncoding: 'binary', encoding: 'binary', dupSort: true }),
       env.openDB({ name: 'meta' }),
+      // Files from before auth have no such database; lmdb creates it empty.
+      env.openDB({ name: 'auth' }),
     );
   }
 
@@ -169,6 +176,24 @@ export class Backend {
   /** Call inside a write transaction. */
   writeMeta(m: Meta): void {
     this.metaDb.putSync('meta', m);
+  }
+
+  /** The auth store as this thread sees it (the open write transaction's). Do not change it. */
+  auth(): AuthData {
+    this.authState ??= this.authDb.get('state') ?? emptyAuth();
+    return this.authState;
+  }
+
+  /** Call inside a write transaction. */
+  writeAuth(d: AuthData): void {
+    this.authDb.putSync('state', d);
+    this.authState = d;
+  }
+
+  /** The auth store as of `transaction` (a snapshot's read transaction). */
+  authIn(transaction: Transaction): AuthData {
+    const [row] = this.authDb.getRange({ transaction, start: 'state', limit: 1 });
+    return row?.key === 'state' ? row.value : emptyAuth();
   }
 
   /** The longest key lmdb accepts. */

@@ -3,7 +3,7 @@ import { Packr } from 'msgpackr';
 import type { WriteRequest } from './types.js';
 
 const VERSION = 1;
-const KINDS = ['put', 'delete_range', 'txn', 'compaction', 'alarm', 'lease_grant', 'lease_revoke'];
+const KINDS = ['put', 'delete_range', 'txn', 'compaction', 'alarm', 'lease_grant', 'lease_revoke', 'auth'];
 const packr = new Packr({ useRecords: false });
 
 export function encodeRequest(r: WriteRequest): Uint8Array {

@@ -1,9 +1,10 @@
 // Snapshots for Raft: the whole store as a stream of msgpack messages, all read from one lmdb read
 // transaction: a header with the meta (applied index and term included), history rows in revision
-// order, the leases, and an end marker with the row count, so a cut-short stream is refused. Only
+// order, the leases, the auth store, and an end marker with the row count, so a cut-short stream is refused. Only
 // history and leases travel; the key index and which keys each lease holds are rebuilt from
 // them. Message boundaries need not match the chunks the stream arrives in.
 import { Packr, decodeIter } from 'msgpackr';
+import type { AuthData } from '../auth/state.js';
 import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
 import { HistoryHash } from './hash.js';
 import { LeaseTable } from './leases.js';
@@ -12,9 +13,12 @@ import { REV_BYTES, readRev } from './revision.js';
 import { KeyView } from './view.js';
 
 const FORMAT = 'raftkv-mvcc-snapshot';
-const VERSION = 2;
-/** Version 1 (schema 1) had no leases message; a member still reads it (rolling upgrades). */
-const READABLE = [1, 2];
+const VERSION = 3;
+/**
+ * Version 1 (schema 1) had no leases message, version 2 no auth message; a member still reads
+ * them (rolling upgrades, older backups).
+ */
+const READABLE = [1, 2, 3];
 /** Rows are sent in messages of about this size. */
 const MESSAGE_BYTES = 1 << 20;
 
@@ -25,6 +29,7 @@ type Message =
   | { format: string; version: number; meta: Meta }
   | { rows: Row[] }
   | { leases: LeaseRow[] }
+  | { auth: AuthData }
   | { end: number };
 
 /** Plain msgpack maps, decoded as objects: no record extension to agree on across versions. */
@@ -51,6 +56,7 @@ export async function* exportSnapshot(db: Backend): AsyncGenerator<Uint8Array> {
     if (rows.length > 0) yield pack({ rows });
     const leases = new LeaseTable(db).all(transaction).map((l): LeaseRow => [l.id, l.ttl]);
     yield pack({ leases });
+    yield pack({ auth: db.authIn(transaction) });
     yield pack({ end: total });
   } finally {
     transaction.done();
@@ -62,7 +68,7 @@ function pack(m: Message): Uint8Array {
 }
 
 /** A snapshot stream's parts, checked: the header's meta first, then rows and leases. */
-type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] };
+type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] } | { auth: AuthData };
 
 /**
  * The parts of a snapshot stream in order, once each is checked: rows in revision order (the key
@@ -86,7 +92,7 @@ async function* readSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8A
       }
       rows += m.rows.length;
       yield m;
-    } else if (isLeases(m)) {
+    } else if (isLeases(m) || isAuth(m)) {
       yield m;
     } else if (isEnd(m)) {
       if (m.end !== rows) throw snapshotError(`the end marker counts ${m.end} rows, the stream had ${rows}`);
@@ -112,7 +118,10 @@ export async function writeSnapshotFile(
     for await (const part of readSnapshot(chunks)) {
       if ('meta' in part) meta = part.meta;
       else if ('rows' in part) load(db, part.rows);
-      else {
+      else if ('auth' in part) {
+        const { auth } = part;
+        db.env.transactionSync(() => db.writeAuth(auth));
+      } else {
         const table = new LeaseTable(db);
         db.env.transactionSync(() => part.leases.forEach(([id, ttl]) => table.grant(id, ttl)));
         leases += part.leases.length;
@@ -151,7 +160,7 @@ export async function snapshotStatus(
     else if ('rows' in part) {
       for (const [rev, r] of part.rows) hash.add(rev, r);
       status.rows += part.rows.length;
-    } else status.leases += part.leases.length;
+    } else if ('leases' in part) status.leases += part.leases.length;
   }
   return { ...status, hash: hash.value };
 }
@@ -210,6 +219,19 @@ function isLeases(m: unknown): m is { leases: LeaseRow[] } {
     leases.every(
       (l) => Array.isArray(l) && l.length === 2 && Number.isSafeInteger(l[0]) && Number.isSafeInteger(l[1]),
     )
+  );
+}
+
+/** The auth store's shape, checked as far as a reader relies on it. */
+function isAuth(m: unknown): m is { auth: AuthData } {
+  const a = fields(fields(m).auth);
+  return (
+    typeof a.enabled === 'boolean' &&
+    Number.isSafeInteger(a.revision) &&
+    typeof a.users === 'object' &&
+    a.users !== null &&
+    typeof a.roles === 'object' &&
+    a.roles !== null
   );
 }
 

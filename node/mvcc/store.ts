@@ -3,6 +3,7 @@
 // the applied index, so a restart resumes where the disk says and replays only the entries of the
 // last, uncommitted batch from the WAL. A request that etcd would refuse is refused before it
 // writes, so it leaves no trace and the others go on.
+import type { AuthData } from '../auth/state.js';
 import { existsSync } from 'node:fs';
 import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
@@ -144,6 +145,11 @@ export class MvccStore {
   dbSize(): number {
     // While the file is swapped, the size it had: the member's metrics refresh goes on meanwhile.
     return this.reopening ? this.sizeBeforeSwap : this.reader.size();
+  }
+
+  /** The auth store as applied so far. Do not change it. */
+  auth(): AuthData {
+    return this.reader.auth();
   }
 
   /** Every lease, in ID order. */

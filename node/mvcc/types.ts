@@ -1,6 +1,8 @@
 // etcd v3's key-value requests and results, with proto field names. Keys and values are bytes;
 // revisions are numbers (exact to 2^53-1). The HTTP/JSON and gRPC layers translate to and from
 // these shapes.
+import type { AuthOp } from '../auth/state.js';
+
 export type Bytes = Uint8Array;
 
 export interface KeyValue {
@@ -153,15 +155,26 @@ export interface LeaseRevokeResponse {
   header: ResponseHeader;
 }
 
-/** What a Raft entry asks the backend to do. */
-export type WriteRequest =
+/**
+ * What a Raft entry asks the backend to do. `user` names who made a client's request ('' for no
+ * one), checked against the auth store when applied; the members' own requests (a lease that
+ * expired) have none.
+ */
+export type WriteRequest = (
   | { put: PutRequest }
   | { delete_range: DeleteRangeRequest }
   | { txn: TxnRequest }
   | { compaction: CompactionRequest }
   | { alarm: AlarmRequest }
   | { lease_grant: LeaseGrantRequest }
-  | { lease_revoke: LeaseRevokeRequest };
+  | { lease_revoke: LeaseRevokeRequest }
+  | { auth: AuthOp }
+) & { user?: string };
+
+/** The answer to a change of the auth store. */
+export interface AuthResponse {
+  header: ResponseHeader;
+}
 
 export type WriteResponse =
   | PutResponse
@@ -170,7 +183,8 @@ export type WriteResponse =
   | CompactionResponse
   | AlarmResponse
   | LeaseGrantResponse
-  | LeaseRevokeResponse;
+  | LeaseRevokeResponse
+  | AuthResponse;
 
 /**
  * One committed Raft entry for `applyBatch`. `request` is null for an entry that carries no write
@@ -210,7 +224,11 @@ export type MvccErrorCode =
   | 'invalid'
   | 'leaseNotFound'
   | 'leaseExists'
-  | 'unavailable';
+  | 'unavailable'
+  // auth refusals (node/auth/state.ts), named by their gRPC codes
+  | 'failedPrecondition'
+  | 'permissionDenied'
+  | 'unauthenticated';
 
 export class MvccError extends Error {
   constructor(

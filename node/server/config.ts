@@ -26,6 +26,8 @@ export interface MemberConfig {
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
   maxRequestBytes: number;
+  /** How long an auth token lives without use (etcd's --auth-token-ttl, in seconds there). */
+  authTokenTtlMs: number;
   /** How often watches made with progress_notify hear the current revision when quiet (etcd: 10m). */
   watchProgressNotifyIntervalMs: number;
   logLevel: string;
@@ -86,6 +88,7 @@ const FLAGS = {
   'backend-batch-interval': { default: '100ms' },
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
+  'auth-token-ttl': { default: '300' },
   'experimental-watch-progress-notify-interval': { default: '10m' },
   'log-level': { default: 'info' },
   'cert-file': { default: '' },
@@ -313,6 +316,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
     watchProgressNotifyIntervalMs: durationMs(
       'experimental-watch-progress-notify-interval',
       get('experimental-watch-progress-notify-interval'),

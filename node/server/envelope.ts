@@ -1,15 +1,17 @@
 // What a normal Raft entry carries: a client write (with the proposing member's request id so
 // that member can answer its client once the entry is applied), a member publishing its client
-// URLs, or new peer URLs for a member (etcd's member update). msgpackr keeps it compact and
-// binary-safe.
+// URLs, new peer URLs for a member (etcd's member update), or a token for a user whose password
+// the proposing member checked (etcd's Authenticate, so that every member knows the token).
+// msgpackr keeps it compact and binary-safe.
 import { Packr } from 'msgpackr';
 
 export type Envelope =
   | { kind: 'kv'; id: string; request: Uint8Array }
   | { kind: 'publish'; id: string; member: { id: string; name: string; clientURLs: string[] } }
-  | { kind: 'memberUpdate'; id: string; member: { id: string; peerURLs: string[] } };
+  | { kind: 'memberUpdate'; id: string; member: { id: string; peerURLs: string[] } }
+  | { kind: 'authenticate'; id: string; user: string; tokenPrefix: string; hash: string };
 
-const KINDS: ReadonlySet<unknown> = new Set(['kv', 'publish', 'memberUpdate']);
+const KINDS: ReadonlySet<unknown> = new Set(['kv', 'publish', 'memberUpdate', 'authenticate']);
 
 const packr = new Packr({ useRecords: false });
 

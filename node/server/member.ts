@@ -5,6 +5,8 @@
 // Everything here is effects; the decisions are in node/raft.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
+import { AUTH_ERR } from '../auth/state.js';
+import { TokenTable } from '../auth/tokens.js';
 import { bootstrapSnapshot, decodeConfChange } from '../raft/confchange.js';
 import { RawNode } from '../raft/rawnode.js';
 import type { RaftInitialState } from '../raft/raft.js';
@@ -77,6 +79,8 @@ export function founders(config: MemberConfig): MemberInfo[] {
 
 export class Member extends EventEmitter {
   readonly id: string;
+  /** Auth tokens granted through the log (etcd's simple tokens). */
+  readonly tokens: TokenTable;
   private readonly rn: RawNode;
   private backend: KvBackend;
   private readonly waiters: Waiters<WriteOutcome>;
@@ -133,6 +137,7 @@ export class Member extends EventEmitter {
     const cfg = p.config;
     this.id = p.id;
     this.backend = p.backend;
+    this.tokens = new TokenTable(cfg.authTokenTtlMs);
     const initial = this.initialRaftState();
     this.hardState = initial.hardState;
     this.snapshotIndex = initial.snapshot.meta.index;
@@ -477,6 +482,7 @@ export class Member extends EventEmitter {
     }
     const batch: Array<{ index: number; term: number; request: Uint8Array | null }> = [];
     const ids: Array<string | undefined> = [];
+    const grants: Array<[number, Extract<Envelope, { kind: 'authenticate' }>]> = [];
     for (const e of entries) {
       let request: Uint8Array | null = null;
       let id: string | undefined;
@@ -486,6 +492,7 @@ export class Member extends EventEmitter {
         id = env.id;
         if (env.kind === 'kv') request = env.request;
         else if (env.kind === 'publish') this.applyPublish(env);
+        else if (env.kind === 'authenticate') grants.push([batch.length, env]);
         else this.applyMemberUpdate(env);
       }
       batch.push({ index: e.index, term: e.term, request });
@@ -493,12 +500,24 @@ export class Member extends EventEmitter {
     }
     // The clients are answered at once: the entries are durable in the WAL already, and reads see
     // the batch before the backend commits it.
-    const results = this.backend.applyBatch(batch);
+    const results: unknown[] = this.backend.applyBatch(batch);
+    // Tokens go by the auth store after the batch; a token is checked against it again at each use.
+    for (const [i, env] of grants) results[i] = this.grantToken(env, batch[i]!.index);
     this.reads.onApplied();
     results.forEach((r, i) => {
       const id = ids[i];
       if (id !== undefined) this.waiters.resolve(id, r);
     });
+  }
+
+  /** An applied Authenticate: the token, if auth is on and the user's password is still the one checked. */
+  private grantToken(env: Extract<Envelope, { kind: 'authenticate' }>, index: number): unknown {
+    const auth = this.backend.auth();
+    if (!auth.enabled) return AUTH_ERR.authNotEnabled();
+    if (auth.users[env.user]?.hash !== env.hash) return AUTH_ERR.authFailed();
+    const token = `${env.tokenPrefix}.${index}`;
+    this.tokens.add(token, { user: env.user, hash: env.hash });
+    return { token };
   }
 
   private applyPublish(env: Extract<Envelope, { kind: 'publish' }>): void {
@@ -618,6 +637,22 @@ export class Member extends EventEmitter {
     const taken = peerURLs.some((u) => (this.p.members.byPeerURL(u)?.id ?? id) !== id);
     if (taken) throw new MemberError('etcdserver: Peer URLs already exists', 'failedPrecondition');
     await this.proposeAndWait({ kind: 'memberUpdate', id: this.nextRequestId(), member: { id, peerURLs } });
+  }
+
+  /**
+   * etcd's Authenticate once the caller has checked the password against `hash`: a token through
+   * the log, so that every member accepts it. Resolves to the token.
+   */
+  async authenticate(user: string, hash: string): Promise<string> {
+    const out = await this.proposeAndWait({
+      kind: 'authenticate',
+      id: this.nextRequestId(),
+      user,
+      tokenPrefix: TokenTable.prefix(),
+      hash,
+    });
+    if (out instanceof Error) throw out;
+    return (out as { token: string }).token;
   }
 
   private async proposeAndWait(env: Envelope): Promise<WriteOutcome> {

@@ -1,5 +1,6 @@
 // What the member needs from its storage, backend and network, as small interfaces: main.ts
 // plugs in the real WAL, the lmdb-backed MVCC store and the TCP transport.
+import type { AuthData } from '../auth/state.js';
 import type { HashKV } from '../mvcc/hash.js';
 import type { Lease } from '../mvcc/leases.js';
 import type { RangeRequest, RangeResponse } from '../mvcc/types.js';
@@ -33,6 +34,8 @@ export interface KvBackend extends WatchSource {
   alarms(): string[];
   /** etcd's HashKV up to `revision` (0: the current one). */
   hashKV(revision: number): HashKV;
+  /** The auth store as applied so far (users, roles, whether auth is on). Do not change it. */
+  auth(): AuthData;
   /** Every lease, in ID order. */
   leases(): Lease[];
   lease(id: number): Lease | undefined;

@@ -1,0 +1,128 @@
+// etcd's Auth service, once, for both APIs, and the checks every other request goes through: who a
+// caller is (its token, when auth is on), whether it may read a range, whether it is root.
+// Changes to users and roles are writes through the log, checked again when applied (so the root
+// role a change needs is the one it has at its place in the log); listings are read here after a
+// linearizable barrier, as etcd sends them through its log.
+import { hashPassword, checkPassword } from '../auth/password.js';
+import { AUTH_ERR, isAdmin, permitted, type AuthOp, type Permission } from '../auth/state.js';
+import type { WriteRequest } from '../mvcc/types.js';
+import type { Member } from '../server/member.js';
+import type { Header } from './service.js';
+
+/** What a request says about who sends it: etcd's `token` metadata or the gateway's Authorization header. */
+export interface Caller {
+  token?: string;
+}
+
+/** Requests from inside the member (none carries a token). */
+export const NO_CALLER: Caller = {};
+
+interface Writer {
+  member: Member;
+  header(revision?: number): Header;
+  write(w: WriteRequest, caller: Caller): Promise<{ header: Header }>;
+}
+
+export class AuthService {
+  constructor(private readonly kv: Writer) {}
+
+  private get member(): Member {
+    return this.kv.member;
+  }
+
+  /**
+   * The user a request runs as: '' while auth is off, else the holder of its token. Refused with
+   * etcd's words: no token, or one that is unknown, lapsed, or from before a new password.
+   */
+  user(caller: Caller): string {
+    const auth = this.member.kv.auth();
+    const tokens = this.member.tokens;
+    if (!auth.enabled) {
+      // Turned off: the tokens granted before must not come back when it is turned on again.
+      if (tokens.size > 0) tokens.clear();
+      return '';
+    }
+    if (!caller.token) throw AUTH_ERR.userEmpty();
+    const h = this.member.tokens.holder(caller.token);
+    if (!h || auth.users[h.user]?.hash !== h.hash) throw AUTH_ERR.invalidToken();
+    return h.user;
+  }
+
+  /** Refuses a read of [key, rangeEnd) the caller's roles do not grant. */
+  checkRead(caller: Caller, key: Uint8Array, rangeEnd: Uint8Array | undefined): void {
+    const user = this.user(caller);
+    if (user && !permitted(this.member.kv.auth(), user, 'READ', key, rangeEnd)) {
+      throw AUTH_ERR.permissionDenied();
+    }
+  }
+
+  /** Refuses a caller without the root role while auth is on (members, maintenance, auth itself). */
+  requireAdmin(caller: Caller): void {
+    const user = this.user(caller);
+    if (user && !isAdmin(this.member.kv.auth(), user)) throw AUTH_ERR.permissionDenied();
+  }
+
+  async authenticate(name: string, password: string) {
+    // etcd reads linearizably first, so a user added anywhere just before can log in here.
+    await this.member.linearizableBarrier();
+    const auth = this.member.kv.auth();
+    if (!auth.enabled) throw AUTH_ERR.authNotEnabled();
+    const hash = auth.users[name]?.hash;
+    if (hash === undefined || !(await checkPassword(password, hash))) throw AUTH_ERR.authFailed();
+    const token = await this.member.authenticate(name, hash);
+    return { header: this.kv.header(), token };
+  }
+
+  status() {
+    const auth = this.member.kv.auth();
+    return { header: this.kv.header(), enabled: auth.enabled, authRevision: auth.revision };
+  }
+
+  change(op: AuthOp, caller: Caller) {
+    return this.kv.write({ auth: op }, caller);
+  }
+
+  /** User add and change password: the password is hashed here, so only the hash enters the log. */
+  async userAdd(name: string, password: string, noPassword: boolean, caller: Caller) {
+    const hash = noPassword ? undefined : await hashPassword(password);
+    return this.change({ op: 'userAdd', name, ...(hash === undefined ? {} : { hash }) }, caller);
+  }
+
+  async userChangePassword(name: string, password: string, caller: Caller) {
+    return this.change({ op: 'userChangePassword', name, hash: await hashPassword(password) }, caller);
+  }
+
+  roleGrantPermission(name: string, perm: Permission, caller: Caller) {
+    return this.change({ op: 'roleGrantPermission', name, perm }, caller);
+  }
+
+  async userGet(name: string, caller: Caller) {
+    const auth = await this.readAsAdmin(caller);
+    const u = auth.users[name];
+    if (!u) throw AUTH_ERR.userNotFound();
+    return { header: this.kv.header(), roles: u.roles };
+  }
+
+  async userList(caller: Caller) {
+    const auth = await this.readAsAdmin(caller);
+    return { header: this.kv.header(), users: Object.keys(auth.users).sort() };
+  }
+
+  async roleGet(role: string, caller: Caller) {
+    const auth = await this.readAsAdmin(caller);
+    const perm = auth.roles[role];
+    if (!perm) throw AUTH_ERR.roleNotFound();
+    return { header: this.kv.header(), perm };
+  }
+
+  async roleList(caller: Caller) {
+    const auth = await this.readAsAdmin(caller);
+    return { header: this.kv.header(), roles: Object.keys(auth.roles).sort() };
+  }
+
+  private async readAsAdmin(caller: Caller) {
+    this.requireAdmin(caller);
+    await this.member.linearizableBarrier();
+    return this.member.kv.auth();
+  }
+}
