@@ -126,7 +126,6 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     let spec;
     try {
       spec = watchCreateRequest(field(asObject(req.body, 'request'), 'create_request'));
-      service.auth.checkRead(callerOf(req), spec.key, spec.rangeEnd);
     } catch (e) {
       next(e);
       return;
@@ -136,6 +135,8 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
       res.write(`${JSON.stringify({ result: responseJson({ header: service.header(), ...result }) })}\n`);
     let watchId: number | undefined;
     try {
+      // As etcd, a watch the caller may not make is created and cancelled with the reason.
+      service.auth.checkRead(callerOf(req), spec.key, spec.rangeEnd);
       watchId = service.watches.create(
         spec,
         {

@@ -171,8 +171,10 @@ test('a snapshot from an older leader (version 1, no leases) is still installed'
   const packr = new Packr({ useRecords: false });
   const parts: Uint8Array[] = [];
   for await (const c of h.store.exportSnapshot()) parts.push(c);
-  const [head, rows, , end] = packr.unpackMultiple(Buffer.concat(parts)) as [
+  // Version 1 had the header, rows and the end marker only (no leases, no auth store).
+  const [head, rows, , , end] = packr.unpackMultiple(Buffer.concat(parts)) as [
     { version: number; meta: { schema: number } },
+    object,
     object,
     object,
     object,

@@ -41,8 +41,17 @@ function fillHistory(): void {
   h.del('k2', 'k3');
 }
 
-test('exportSnapshot → restoreSnapshot: same hashKV, applied index, revisions, alarms and history', async () => {
+test('exportSnapshot → restoreSnapshot: same hashKV, applied index, revisions, alarms, history and auth store', async () => {
   fillHistory();
+  h.ok({ auth: { op: 'userAdd', name: 'alice', hash: 'h' } });
+  h.ok({ auth: { op: 'roleAdd', name: 'app' } });
+  h.ok({
+    auth: {
+      op: 'roleGrantPermission',
+      name: 'app',
+      perm: { permType: 'READ', key: b('a'), range_end: b('b') },
+    },
+  });
   const data = await collect(h.store.exportSnapshot());
   const path = join(h.dir, 'restored');
   const copy = await MvccStore.restoreSnapshot(path, rechunk(data, 777));
@@ -50,6 +59,8 @@ test('exportSnapshot → restoreSnapshot: same hashKV, applied index, revisions,
     expect(copy.hashKV()).toEqual(h.store.hashKV());
     expect(copy.hashKV(150)).toEqual(h.store.hashKV(150));
     expect(copy.appliedIndex()).toEqual(h.store.appliedIndex());
+    expect(copy.auth()).toEqual(h.store.auth());
+    expect(copy.auth().roles.app).toHaveLength(1);
     expect([copy.currentRevision(), copy.compactedRevision()]).toEqual([303, 100]);
     const all = { key: new Uint8Array([0]), range_end: new Uint8Array([0]) };
     expect(copy.range(all)).toEqual(h.store.range(all));

@@ -1,0 +1,146 @@
+// etcd's auth on real processes, driven as etcd's users drive it: etcdctl 3.4 sets up a root user,
+// a user with a prefix, and turns auth on; then who may read and write what, over gRPC and the
+// gateway, with a token from one member used at the others, a permission revoked, and a restart.
+import { jest } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import type { LocalMember } from '../../node/tools/local-cluster.js';
+import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { agreedLeader } from '../support/leader.js';
+import { waitFor } from '../support/wait.js';
+
+jest.setTimeout(120_000);
+
+let t: TempCluster;
+let members: [LocalMember, LocalMember, LocalMember];
+beforeAll(async () => {
+  t = await tempCluster('auth', { size: 3, extraArgs: TEST_MEMBER_ARGS });
+  await agreedLeader(() => t.cluster.members);
+  members = t.cluster.members as [LocalMember, LocalMember, LocalMember];
+});
+afterAll(() => t.dispose());
+
+/** etcdctl 3.4 (Debian's) against one member: what it prints, or the error line it ends with. */
+function etcdctl(m: LocalMember, ...args: string[]): string {
+  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
+  return r.status === 0 ? r.stdout.toString().trim() : r.stderr.toString().trim().split('\n').at(-1)!;
+}
+
+/** A gateway call: its status and JSON body. */
+async function gateway(m: LocalMember, path: string, body: object, token?: string) {
+  const res = await fetch(new URL(path, m.clientURL), {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: token ? { authorization: token } : {},
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test('etcdctl sets auth up; then only what a role grants goes through, on every member', async () => {
+  const [m1, m2, m3] = members;
+  expect(etcdctl(m1, 'user', 'add', 'root:rootpw')).toBe('User root created');
+  expect(etcdctl(m2, 'user', 'add', 'alice:alicepw')).toBe('User alice created');
+  expect(etcdctl(m3, 'role', 'add', 'app')).toBe('Role app created');
+  expect(etcdctl(m1, 'role', 'grant-permission', 'app', '--prefix=true', 'readwrite', '/app/')).toBe(
+    'Role app updated',
+  );
+  expect(etcdctl(m2, 'user', 'grant-role', 'alice', 'app')).toBe('Role app is granted to user alice');
+  // etcdctl adds the root role and grants it when the server says root lacks it: etcd's words matter.
+  expect(etcdctl(m3, 'auth', 'enable')).toBe('Authentication Enabled');
+
+  expect(etcdctl(m1, 'put', '/app/a', '1')).toBe('Error: etcdserver: user name is empty');
+  for (const m of members) expect(etcdctl(m, '--user=alice:alicepw', 'put', '/app/a', m.name)).toBe('OK');
+  expect(etcdctl(m2, '--user=alice:alicepw', 'get', '/app/', '--prefix')).toBe(`/app/a\n${m3.name}`);
+  expect(etcdctl(m2, '--user=alice:alicepw', 'put', '/other', '1')).toMatch(
+    /Error: etcdserver: permission denied$/,
+  );
+  expect(etcdctl(m3, '--user=alice:alicepw', 'get', '/', '--prefix')).toMatch(/permission denied$/);
+  expect(etcdctl(m1, '--user=alice:wrong', 'get', '/app/a')).toMatch(
+    /Error: etcdserver: authentication failed, invalid user ID or password$/,
+  );
+  // Users, roles and members are root's.
+  expect(etcdctl(m1, '--user=alice:alicepw', 'user', 'list')).toMatch(/permission denied$/);
+  expect(etcdctl(m1, '--user=alice:alicepw', 'member', 'add', 'x', '--peer-urls=http://127.0.0.1:1')).toMatch(
+    /permission denied$/,
+  );
+  expect(etcdctl(m2, '--user=root:rootpw', 'user', 'list')).toBe('alice\nroot');
+  expect(etcdctl(m2, '--user=root:rootpw', 'user', 'get', 'alice')).toBe('User: alice\nRoles: app');
+  expect(etcdctl(m3, '--user=root:rootpw', 'put', '/other', 'by-root')).toBe('OK');
+});
+
+test('a token from one member works at the others through the gateway; a bad one is refused', async () => {
+  const [m1, m2, m3] = members;
+  const login = await gateway(m1, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' });
+  expect(login.status).toBe(200);
+  const token = login.body.token as string;
+  expect(token).toMatch(/^[a-z]{16}\.\d+$/);
+  for (const m of [m2, m3]) {
+    const r = await gateway(m, '/v3/kv/range', { key: b64('/app/a') }, token);
+    expect([r.status, (r.body.kvs as Array<{ value: string }>)[0]?.value]).toEqual([200, b64(m3.name)]);
+  }
+  const bad = await gateway(m2, '/v3/kv/range', { key: b64('/app/a') }, `${token}x`);
+  expect([bad.status, bad.body.message]).toEqual([401, 'etcdserver: invalid auth token']);
+  const none = await gateway(m2, '/v3/kv/put', { key: b64('/app/b'), value: b64('1') });
+  expect([none.status, none.body.message]).toEqual([400, 'etcdserver: user name is empty']);
+  const denied = await gateway(m3, '/v3/kv/put', { key: b64('/other'), value: b64('1') }, token);
+  expect([denied.status, denied.body.message]).toEqual([403, 'etcdserver: permission denied']);
+  // A watch outside the role's prefix is cancelled at once with the reason.
+  const watch = await fetch(new URL('/v3/watch', m1.clientURL), {
+    method: 'POST',
+    body: JSON.stringify({ create_request: { key: b64('/other') } }),
+    headers: { authorization: token },
+  });
+  const first = JSON.parse((await watch.text()).split('\n')[0]!) as { result: Record<string, unknown> };
+  expect([first.result.canceled, first.result.cancel_reason]).toEqual([
+    true,
+    'etcdserver: permission denied',
+  ]);
+});
+
+test('a revoked permission refuses the next write; a new password ends the old tokens', async () => {
+  const [m1, m2] = members;
+  const login = await gateway(m1, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' });
+  const token = login.body.token as string;
+  expect(
+    etcdctl(m2, '--user=root:rootpw', 'role', 'revoke-permission', 'app', '/app/', '--prefix=true'),
+  ).toBe('Permission of range [/app/, /app0) is revoked from role app');
+  const put = await gateway(m2, '/v3/kv/put', { key: b64('/app/a'), value: b64('2') }, token);
+  expect([put.status, put.body.message]).toEqual([403, 'etcdserver: permission denied']);
+
+  const changed = await gateway(
+    m1,
+    '/v3/auth/user/changepw',
+    { name: 'alice', password: 'newpw' },
+    await rootToken(m1),
+  );
+  expect(changed.status).toBe(200);
+  await waitFor('the old token refused on m2', async () => {
+    const r = await gateway(m2, '/v3/kv/range', { key: b64('/app/a') }, token);
+    return r.status === 401 ? true : undefined;
+  });
+  const again = await gateway(m2, '/v3/auth/authenticate', { name: 'alice', password: 'newpw' });
+  expect(again.status).toBe(200);
+  const old = await gateway(m2, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' });
+  expect(old.body.message).toBe('etcdserver: authentication failed, invalid user ID or password');
+});
+
+test('after a restart a member still has auth on, with the same users', async () => {
+  const [, , m3] = members;
+  await t.cluster.stop(m3, 'SIGTERM');
+  await t.cluster.start(m3);
+  await waitFor('m3 ready', async () =>
+    (await fetch(new URL('/readyz', m3.clientURL))).ok ? true : undefined,
+  );
+  expect(etcdctl(m3, 'get', '/app/a')).toMatch(/user name is empty$/);
+  expect(etcdctl(m3, '--user=root:rootpw', 'user', 'list')).toBe('alice\nroot');
+  expect(etcdctl(m3, '--user=root:rootpw', 'auth', 'disable')).toBe('Authentication Disabled');
+  expect(etcdctl(m3, 'get', '/other')).toBe('/other\nby-root');
+});
+
+async function rootToken(m: LocalMember): Promise<string> {
+  const r = await gateway(m, '/v3/auth/authenticate', { name: 'root', password: 'rootpw' });
+  return r.body.token as string;
+}
