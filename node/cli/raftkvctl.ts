@@ -11,7 +11,7 @@ import { snapshotStatus } from '../mvcc/snapshot.js';
 import { MvccStore } from '../mvcc/store.js';
 
 const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w table|json]
-                 [--cacert=<ca.pem>] [--cert=<cert.pem> --key=<key.pem>] <command>
+                 [--cacert=<ca.pem>] [--cert=<cert.pem> --key=<key.pem>] [--user=<name:password>] <command>
   get <key> [--prefix] [--serializable]      read keys
   put <key> <value> [--lease=<id>]           write a key (held by a lease: hex ID, as etcdctl)
   del <key> [--prefix]                       delete keys
@@ -25,7 +25,7 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   snapshot status <file>                     a backup's hash, revision, keys and size, once checked whole
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS, and the TLS files (for https://
 endpoints: the CA to trust, the client certificate to present) from ETCDCTL_CACERT, ETCDCTL_CERT
-and ETCDCTL_KEY, as etcdctl takes them.`;
+and ETCDCTL_KEY, and the user (with auth on) from ETCDCTL_USER, as etcdctl takes them.`;
 
 /** etcdctl's TLS flags as connection options, or none when no flag is given. */
 function tlsOptions(files: { cacert?: string; cert?: string; key?: string }): ConnectionOptions | undefined {
@@ -73,6 +73,7 @@ async function main(): Promise<number> {
       cacert: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      user: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -89,6 +90,12 @@ async function main(): Promise<number> {
   ).split(',');
   const tls = tlsOptions(values);
   const c = new KvClient(endpoints, undefined, tls);
+  const user = values.user ?? process.env.ETCDCTL_USER;
+  if (user) {
+    const colon = user.indexOf(':');
+    if (colon < 0) throw new Error('--user takes name:password');
+    await c.authenticate(user.slice(0, colon), user.slice(colon + 1));
+  }
   const out = (rows: Array<Record<string, unknown>>, json: unknown = rows) =>
     console.log(values.w === 'json' ? JSON.stringify(json, null, 2) : table(rows));
   const need = (n: number) => {
@@ -144,7 +151,7 @@ async function main(): Promise<number> {
     case 'snapshot':
       return snapshot(args, values['data-dir'], out);
     case 'defrag':
-      return defrag(endpoints, tls);
+      return defrag(endpoints, tls, c.token);
     default:
       throw new Error(`unknown command ${cmd}\n${USAGE}`);
   }
@@ -301,11 +308,15 @@ async function endpoint(
 }
 
 /** One member at a time, as etcdctl does: each stops applying while it runs. Prints what etcdctl prints. */
-async function defrag(endpoints: string[], tls: ConnectionOptions | undefined): Promise<number> {
+async function defrag(
+  endpoints: string[],
+  tls: ConnectionOptions | undefined,
+  token: string | undefined,
+): Promise<number> {
   let failed = 0;
   for (const ep of endpoints) {
     try {
-      await new KvClient([ep], 60_000, tls).call('/v3/maintenance/defragment');
+      await new KvClient([ep], 60_000, tls).call('/v3/maintenance/defragment', {}, token);
       console.log(`Finished defragmenting etcd member[${ep}]`);
     } catch (e) {
       failed++;

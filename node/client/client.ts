@@ -127,8 +127,17 @@ export class KvClient {
     return fetch(url, this.agent ? { ...init, dispatcher: this.agent } : init);
   }
 
+  /** Sent with every call once set (by `authenticate`, or from another client's). */
+  token: string | undefined;
+
+  /** etcd's Authenticate: calls from now on carry the token it grants. */
+  async authenticate(name: string, password: string): Promise<void> {
+    const r = await this.call('/v3/auth/authenticate', { name, password });
+    this.token = String(r.token);
+  }
+
   /** `token`: an auth token (etcd's Authenticate), sent as the gateway's Authorization header. */
-  async call(path: string, body: Json = {}, token?: string): Promise<Json> {
+  async call(path: string, body: Json = {}, token = this.token): Promise<Json> {
     let lastError: unknown;
     for (const ep of this.endpoints) {
       let res: Response;

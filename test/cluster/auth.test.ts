@@ -3,6 +3,7 @@
 // gateway, with a token from one member used at the others, a permission revoked, and a restart.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
@@ -25,6 +26,13 @@ function etcdctl(m: LocalMember, ...args: string[]): string {
     env: { ...process.env, ETCDCTL_API: '3' },
   });
   return r.status === 0 ? r.stdout.toString().trim() : r.stderr.toString().trim().split('\n').at(-1)!;
+}
+
+/** raftkvctl against one member: exit status and output. */
+function raftkvctl(m: LocalMember, ...args: string[]): { status: number | null; out: string } {
+  const ctl = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
+  const r = spawnSync(process.execPath, [ctl, `--endpoints=${m.clientURL}`, '-w', 'json', ...args]);
+  return { status: r.status, out: (r.stdout.toString() + r.stderr.toString()).trim() };
 }
 
 /** A gateway call: its status and JSON body. */
@@ -69,6 +77,11 @@ test('etcdctl sets auth up; then only what a role grants goes through, on every 
   expect(etcdctl(m2, '--user=root:rootpw', 'user', 'list')).toBe('alice\nroot');
   expect(etcdctl(m2, '--user=root:rootpw', 'user', 'get', 'alice')).toBe('User: alice\nRoles: app');
   expect(etcdctl(m3, '--user=root:rootpw', 'put', '/other', 'by-root')).toBe('OK');
+  // raftkvctl takes etcdctl's --user.
+  const read = raftkvctl(m1, '--user=alice:alicepw', 'get', '/app/a');
+  expect([read.status, JSON.parse(read.out).kvs[0].value]).toEqual([0, m3.name]);
+  const anonymous = raftkvctl(m1, 'get', '/app/a');
+  expect([anonymous.status, anonymous.out]).toEqual([1, 'raftkvctl: etcdserver: user name is empty']);
 });
 
 test('a token from one member works at the others through the gateway; a bad one is refused', async () => {
