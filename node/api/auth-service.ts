@@ -14,9 +14,6 @@ export interface Caller {
   token?: string;
 }
 
-/** Requests from inside the member (none carries a token). */
-export const NO_CALLER: Caller = {};
-
 interface Writer {
   member: Member;
   header(revision?: number): Header;
