@@ -4,7 +4,7 @@
 // role a change needs is the one it has at its place in the log); listings are read here after a
 // linearizable barrier, as etcd sends them through its log.
 import { hashPassword, checkPassword } from '../auth/password.js';
-import { AUTH_ERR, isAdmin, permitted, type AuthOp, type Permission } from '../auth/state.js';
+import { AUTH_ERR, isAdmin, permitted, tokenStands, type AuthOp, type Permission } from '../auth/state.js';
 import type { WriteRequest } from '../mvcc/types.js';
 import type { Member } from '../server/member.js';
 import type { Header } from './service.js';
@@ -40,8 +40,8 @@ export class AuthService {
       return '';
     }
     if (!caller.token) throw AUTH_ERR.userEmpty();
-    const h = this.member.tokens.holder(caller.token);
-    if (!h || auth.users[h.user]?.hash !== h.hash) throw AUTH_ERR.invalidToken();
+    const h = tokens.holder(caller.token);
+    if (!h || !tokenStands(auth, h)) throw AUTH_ERR.invalidToken();
     return h.user;
   }
 

@@ -168,6 +168,14 @@ function sameRange(p: Permission, key: Uint8Array, rangeEnd: Uint8Array): boolea
   return compareBytes(p.key, key) === 0 && compareBytes(p.range_end, rangeEnd) === 0;
 }
 
+/**
+ * Whether a token granted to `user` under password `hash` still stands: the user exists and has
+ * not changed password since (etcd ends a user's tokens then).
+ */
+export function tokenStands(d: AuthData, holder: { user: string; hash: string }): boolean {
+  return d.users[holder.user]?.hash === holder.hash;
+}
+
 /** Holds the root role: may do anything, including managing auth and members. */
 export function isAdmin(d: AuthData, user: string): boolean {
   return d.users[user]?.roles.includes(ROOT) ?? false;

@@ -112,16 +112,11 @@ export class Backend {
   readMeta(transaction?: Transaction): Meta {
     // lmdb-js serves a get() from an open write transaction even when given another one; a range
     // read keeps to the transaction it is given.
-    const m = transaction ? this.metaIn(transaction) : this.metaDb.get('meta');
+    const m = transaction ? rowIn(this.metaDb, 'meta', transaction) : this.metaDb.get('meta');
     if (m && !knownSchema(m.schema)) {
       throw new Error(`mvcc: ${this.path} has on-disk schema ${m.schema}, this build reads ${SCHEMA}`);
     }
     return m ?? emptyMeta();
-  }
-
-  private metaIn(transaction: Transaction): Meta | undefined {
-    const [row] = this.metaDb.getRange({ transaction, start: 'meta', limit: 1 });
-    return row?.key === 'meta' ? row.value : undefined;
   }
 
   /** Brings an older layout up to this build's; returns the schema it had, if it was older. */
@@ -192,8 +187,7 @@ export class Backend {
 
   /** The auth store as of `transaction` (a snapshot's read transaction). */
   authIn(transaction: Transaction): AuthData {
-    const [row] = this.authDb.getRange({ transaction, start: 'state', limit: 1 });
-    return row?.key === 'state' ? row.value : emptyAuth();
+    return rowIn(this.authDb, 'state', transaction) ?? emptyAuth();
   }
 
   /** The longest key lmdb accepts. */
@@ -216,6 +210,12 @@ export class Backend {
   close(): Promise<void> {
     return this.env.close();
   }
+}
+
+/** The value under `key` as of `transaction`, through a range read: it keeps to the transaction given. */
+function rowIn<T>(db: Database<T, string>, key: string, transaction: Transaction): T | undefined {
+  const [row] = db.getRange({ transaction, start: key, limit: 1 });
+  return row?.key === key ? row.value : undefined;
 }
 
 /** A revision-keys row: the key, then 1 for a deletion or 0. */

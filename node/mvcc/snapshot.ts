@@ -1,8 +1,9 @@
 // Snapshots for Raft: the whole store as a stream of msgpack messages, all read from one lmdb read
 // transaction: a header with the meta (applied index and term included), history rows in revision
-// order, the leases, the auth store, and an end marker with the row count, so a cut-short stream is refused. Only
-// history and leases travel; the key index and which keys each lease holds are rebuilt from
-// them. Message boundaries need not match the chunks the stream arrives in.
+// order, the leases, the auth store, and an end marker with the row count, so a cut-short stream
+// is refused. Only history, leases and the auth store travel; the key index and which keys each
+// lease holds are rebuilt from them. Message boundaries need not match the chunks the stream
+// arrives in.
 import { Packr, decodeIter } from 'msgpackr';
 import type { AuthData } from '../auth/state.js';
 import { Backend, emptyMeta, knownSchema, type Meta } from './backend.js';
@@ -67,7 +68,7 @@ function pack(m: Message): Uint8Array {
   return packr.pack(m);
 }
 
-/** A snapshot stream's parts, checked: the header's meta first, then rows and leases. */
+/** A snapshot stream's parts, checked: the header's meta first, then rows, leases and the auth store. */
 type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] } | { auth: AuthData };
 
 /**

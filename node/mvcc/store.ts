@@ -3,8 +3,8 @@
 // the applied index, so a restart resumes where the disk says and replays only the entries of the
 // last, uncommitted batch from the WAL. A request that etcd would refuse is refused before it
 // writes, so it leaves no trace and the others go on.
-import type { AuthData } from '../auth/state.js';
 import { existsSync } from 'node:fs';
+import type { AuthData } from '../auth/state.js';
 import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { BatchTxn, DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-txn.js';

@@ -5,7 +5,7 @@
 // Everything here is effects; the decisions are in node/raft.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'winston';
-import { AUTH_ERR } from '../auth/state.js';
+import { AUTH_ERR, tokenStands } from '../auth/state.js';
 import { TokenTable } from '../auth/tokens.js';
 import { bootstrapSnapshot, decodeConfChange } from '../raft/confchange.js';
 import { RawNode } from '../raft/rawnode.js';
@@ -514,7 +514,7 @@ export class Member extends EventEmitter {
   private grantToken(env: Extract<Envelope, { kind: 'authenticate' }>, index: number): unknown {
     const auth = this.backend.auth();
     if (!auth.enabled) return AUTH_ERR.authNotEnabled();
-    if (auth.users[env.user]?.hash !== env.hash) return AUTH_ERR.authFailed();
+    if (!tokenStands(auth, env)) return AUTH_ERR.authFailed();
     const token = `${env.tokenPrefix}.${index}`;
     this.tokens.add(token, { user: env.user, hash: env.hash });
     return { token };
