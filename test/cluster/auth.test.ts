@@ -91,7 +91,12 @@ test('a token from one member works at the others through the gateway; a bad one
   const token = login.body.token as string;
   expect(token).toMatch(/^[a-z]{16}\.\d+$/);
   for (const m of [m2, m3]) {
-    const r = await gateway(m, '/v3/kv/range', { key: b64('/app/a') }, token);
+    // The token is answered once applied on m1; a follower knows it once it applies the same entry
+    // (it learns the commit with the leader's next message), as with etcd's simple tokens.
+    const r = await waitFor(`${m.name} knows the token`, async () => {
+      const out = await gateway(m, '/v3/kv/range', { key: b64('/app/a') }, token);
+      return out.status === 401 ? undefined : out;
+    });
     expect([r.status, (r.body.kvs as Array<{ value: string }>)[0]?.value]).toEqual([200, b64(m3.name)]);
   }
   const bad = await gateway(m2, '/v3/kv/range', { key: b64('/app/a') }, `${token}x`);
@@ -115,7 +120,8 @@ test('a token from one member works at the others through the gateway; a bad one
 
 test('a revoked permission refuses the next write; a new password ends the old tokens', async () => {
   const [m1, m2] = members;
-  const login = await gateway(m1, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' });
+  // A token from the member it is used at: known there from the answer on.
+  const login = await gateway(m2, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' });
   const token = login.body.token as string;
   expect(
     etcdctl(m2, '--user=root:rootpw', 'role', 'revoke-permission', 'app', '/app/', '--prefix=true'),
@@ -144,6 +150,7 @@ test('after a restart a member still has auth on, with the same users, and none 
   const [m1, , m3] = members;
   const token = await rootToken(m1);
   const status = async (m: LocalMember) => (await gateway(m, '/v3/auth/user/list', {}, token)).status;
+  await waitFor('m3 knows the token', async () => ((await status(m3)) === 200 ? true : undefined));
   expect([await status(m1), await status(m3)]).toEqual([200, 200]);
   await t.cluster.stop(m3, 'SIGTERM');
   await t.cluster.start(m3);
