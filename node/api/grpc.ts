@@ -324,7 +324,7 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
 export function startGrpc(service: KvService): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = etcdServices();
   const svc = (name: string) => pkg[name]!.service;
-  const server = new grpc.Server();
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   server.addService(svc('KV'), {
     Range: unary((r, who) => service.range(rangeReq(r), who)),
     Put: unary((r, who) => service.write({ put: putReq(r) }, who)),
