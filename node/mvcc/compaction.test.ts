@@ -18,7 +18,7 @@ test('keeps the newest version at or before the revision and everything after; o
   expect(summary(h.get('a', 4))).toEqual(['2', 2, 3, 2]);
   expect(summary(h.get('b', 4))).toEqual(['1', 4, 4, 1]);
   expect(summary(h.get('a'))).toEqual(['3', 2, 5, 3]);
-  expect(() => h.get('a', 3)).toThrow('mvcc: required revision has been compacted');
+  expect(() => h.get('a', 3)).toThrow('etcdserver: mvcc: required revision has been compacted');
 });
 
 test('a key deleted at or before the revision leaves nothing behind; one deleted after stays readable', () => {
@@ -56,10 +56,12 @@ test('compacting at or below the last compaction is ErrCompacted; past the curre
   h.put('a', '1');
   h.put('a', '2');
   expect(h.fails({ compaction: { revision: 4 } }).message).toBe(
-    'mvcc: required revision is a future revision',
+    'etcdserver: mvcc: required revision is a future revision',
   );
   h.ok({ compaction: { revision: 3 } });
-  expect(h.fails({ compaction: { revision: 3 } }).message).toBe('mvcc: required revision has been compacted');
+  expect(h.fails({ compaction: { revision: 3 } }).message).toBe(
+    'etcdserver: mvcc: required revision has been compacted',
+  );
   expect(h.fails({ compaction: { revision: 2 } }).code).toBe('compacted');
 });
 

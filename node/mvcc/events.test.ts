@@ -64,7 +64,9 @@ test('eventsSince at or below the compacted revision is ErrCompacted; above it p
   h.put('a', '2'); // 3
   h.put('b', '1'); // 4
   h.ok({ compaction: { revision: 3 } });
-  expect(() => h.store.eventsSince(3, b('a'))).toThrow('mvcc: required revision has been compacted');
+  expect(() => h.store.eventsSince(3, b('a'))).toThrow(
+    'etcdserver: mvcc: required revision has been compacted',
+  );
   h.put('a', '3'); // 5
   expect(h.store.eventsSince(4, b('a')).map(show)).toEqual(['PUT a=3@5 (2@3)']);
 });

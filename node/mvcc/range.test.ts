@@ -117,11 +117,11 @@ test('a future revision is ErrFutureRev; a revision below the compaction is ErrC
   h.put('a', '1');
   h.put('a', '2');
   expect(() => h.store.range({ key: b('a'), revision: 4 })).toThrow(
-    'mvcc: required revision is a future revision',
+    'etcdserver: mvcc: required revision is a future revision',
   );
   h.ok({ compaction: { revision: 3 } });
   expect(() => h.store.range({ key: b('a'), revision: 2 })).toThrow(
-    'mvcc: required revision has been compacted',
+    'etcdserver: mvcc: required revision has been compacted',
   );
   expect(str(h.get('a', 3)!.value)).toBe('2');
 });

@@ -241,8 +241,8 @@ export class MvccError extends Error {
 }
 
 export const ERR = {
-  compacted: () => new MvccError('compacted', 'mvcc: required revision has been compacted'),
-  futureRev: () => new MvccError('futureRev', 'mvcc: required revision is a future revision'),
+  compacted: () => new MvccError('compacted', 'etcdserver: mvcc: required revision has been compacted'),
+  futureRev: () => new MvccError('futureRev', 'etcdserver: mvcc: required revision is a future revision'),
   keyNotFound: () => new MvccError('keyNotFound', 'etcdserver: key not found'),
   duplicateKey: () => new MvccError('duplicateKey', 'etcdserver: duplicate key given in txn request'),
   tooManyOps: () => new MvccError('tooManyOps', 'etcdserver: too many operations in txn request'),
