@@ -3,8 +3,6 @@
 // .proto files in ./proto (written from etcd's documented field names and numbers).
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   MvccError,
   type Compare,
@@ -17,14 +15,9 @@ import { parseMemberId } from '../server/ids.js';
 import { grpcCode } from './errors.js';
 import { BadRequest, peerURLsOf } from './json.js';
 import { authCalls, type Fields } from './auth-calls.js';
+import { PROTO_DIR } from './proto-dir.js';
 import type { Caller } from './auth-service.js';
 import type { KvService } from './service.js';
-
-// Compiled, this file is in dist/node/api; the .proto files stay in the source tree.
-const HERE = fileURLToPath(import.meta.url);
-const PROTO_DIR = HERE.includes('/dist/')
-  ? resolve(HERE, '../../../../node/api/proto')
-  : resolve(HERE, '../proto');
 
 type Obj = Record<string, unknown>;
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { KvClient } from '../client/client.js';
-import { readBackup } from '../mvcc/backup.js';
+import { backupParts } from '../migrate/backup-file.js';
+import type { EtcdRestoreOptions } from '../migrate/etcd-snapshot.js';
 import { snapshotStatus } from '../mvcc/snapshot.js';
 import { MvccStore } from '../mvcc/store.js';
 
@@ -21,8 +22,10 @@ const USAGE = `usage: raftkvctl [--endpoints=http://127.0.0.1:2379,...] [-w tabl
   member list | add <peer-url> [--learner] | remove <id> | promote <id> | update <id> <peer-url>
   endpoint status | health                   per endpoint
   defrag                                     rewrite each endpoint's backend file compactly, one at a time
-  snapshot restore <file> --data-dir=<dir>   a member's data dir from a backup (etcdctl snapshot save)
-  snapshot status <file>                     a backup's hash, revision, keys and size, once checked whole
+  snapshot restore <file> --data-dir=<dir> [--skip-hash-check]
+                                             a member's data dir from a backup that etcdctl snapshot save
+                                             made of raftkv or of etcd (its keys, history, leases, users)
+  snapshot status <file> [--skip-hash-check] a backup's hash, revision, keys and size, once checked whole
 Endpoints also come from RAFTKV_ENDPOINTS or ETCDCTL_ENDPOINTS, and the TLS files (for https://
 endpoints: the CA to trust, the client certificate to present) from ETCDCTL_CACERT, ETCDCTL_CERT
 and ETCDCTL_KEY, and the user (with auth on) from ETCDCTL_USER, as etcdctl takes them.`;
@@ -70,6 +73,7 @@ async function main(): Promise<number> {
       keys: { type: 'boolean' },
       once: { type: 'boolean' },
       'data-dir': { type: 'string' },
+      'skip-hash-check': { type: 'boolean' },
       cacert: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -149,7 +153,7 @@ async function main(): Promise<number> {
     case 'endpoint':
       return endpoint(endpoints, args[0], out, tls);
     case 'snapshot':
-      return snapshot(args, values['data-dir'], out);
+      return snapshot(args, values['data-dir'], values['skip-hash-check'] === true, out);
     case 'defrag':
       return defrag(endpoints, tls, c.token);
     default:
@@ -165,10 +169,16 @@ type Out = (rows: Array<Record<string, unknown>>, json?: unknown) => void;
  * `status` reads the whole backup as a restore would and shows what etcdctl's shows; its hash is
  * the HashKV that members gave at the backup's revision.
  */
-async function snapshot(args: string[], dataDir: string | undefined, out: Out): Promise<number> {
+async function snapshot(
+  args: string[],
+  dataDir: string | undefined,
+  skipHashCheck: boolean,
+  out: Out,
+): Promise<number> {
   const [sub, file] = args;
+  const opts: EtcdRestoreOptions = { skipHashCheck };
   if (sub === 'status' && file) {
-    const s = await snapshotStatus(await readBackup(file));
+    const s = await snapshotStatus(await backupParts(file, opts));
     const totalKey = s.rows + s.leases;
     const { size } = await stat(file);
     out(
@@ -189,7 +199,11 @@ async function snapshot(args: string[], dataDir: string | undefined, out: Out): 
   }
   const memberDir = join(dataDir, 'member');
   await mkdir(memberDir, { recursive: true });
-  const meta = await MvccStore.restoreBackup(file, join(memberDir, 'db'));
+  opts.onLeaseRenamed = (from, to) =>
+    console.log(
+      `lease ${from.toString(16)} is lease ${to.toString(16)} now (raftkv's lease IDs end at 2^53-1)`,
+    );
+  const meta = await MvccStore.restoreBackup(await backupParts(file, opts), join(memberDir, 'db'));
   console.log(`restored ${file} into ${dataDir}: revision ${meta.revision}, compacted ${meta.compacted}`);
   return 0;
 }

@@ -23,9 +23,9 @@ const READABLE = [1, 2, 3];
 /** Rows are sent in messages of about this size. */
 const MESSAGE_BYTES = 1 << 20;
 
-type Row = [Buffer, StoredRecord];
+export type Row = [Buffer, StoredRecord];
 /** [lease ID, TTL] */
-type LeaseRow = [number, number];
+export type LeaseRow = [number, number];
 type Message =
   | { format: string; version: number; meta: Meta }
   | { rows: Row[] }
@@ -68,15 +68,21 @@ function pack(m: Message): Uint8Array {
   return packr.pack(m);
 }
 
-/** A snapshot stream's parts, checked: the header's meta first, then rows, leases and the auth store. */
-type Part = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] } | { auth: AuthData };
+/**
+ * What a store file is built from: history rows in revision order, leases, the auth store and the
+ * meta, as a snapshot stream's checked messages or as read from another source (an etcd snapshot).
+ */
+export type SnapshotPart = { meta: Meta } | { rows: Row[] } | { leases: LeaseRow[] } | { auth: AuthData };
+export type Parts = AsyncIterable<SnapshotPart> | Iterable<SnapshotPart>;
 
 /**
  * The parts of a snapshot stream in order, once each is checked: rows in revision order (the key
  * index takes each key's changes in order), an end marker that counts them, nothing after it. A
  * stream that breaks any of this throws before the part that breaks it is yielded.
  */
-async function* readSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Part> {
+export async function* snapshotParts(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<SnapshotPart> {
   let meta: Meta | undefined;
   let rows = 0;
   let last: Buffer = Buffer.alloc(0); // the last row's revision
@@ -104,19 +110,15 @@ async function* readSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8A
 }
 
 /**
- * Builds a new store file at `path` (which must not exist) from a snapshot stream; returns its
+ * Builds a new store file at `path` (which must not exist) from a snapshot's parts; returns its
  * meta. With `startOver`, the applied index and term start from 0 (a new cluster's log).
  */
-export async function writeSnapshotFile(
-  path: string,
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  startOver = false,
-): Promise<Meta> {
+export async function writeSnapshotFile(path: string, parts: Parts, startOver = false): Promise<Meta> {
   const db = Backend.open(path);
   try {
     let meta = emptyMeta();
     let leases = 0;
-    for await (const part of readSnapshot(chunks)) {
+    for await (const part of parts) {
       if ('meta' in part) meta = part.meta;
       else if ('rows' in part) load(db, part.rows);
       else if ('auth' in part) {
@@ -150,13 +152,11 @@ export interface SnapshotStatus {
   hash: number;
 }
 
-/** Reads a whole snapshot stream, checking it as a restore would, without writing anything. */
-export async function snapshotStatus(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-): Promise<SnapshotStatus> {
+/** Reads a whole snapshot, checking it as a restore would, without writing anything. */
+export async function snapshotStatus(parts: Parts): Promise<SnapshotStatus> {
   const status = { revision: 0, rows: 0, leases: 0, hash: 0 };
   const hash = new HistoryHash();
-  for await (const part of readSnapshot(chunks)) {
+  for await (const part of parts) {
     if ('meta' in part) status.revision = part.meta.revision;
     else if ('rows' in part) {
       for (const [rev, r] of part.rows) hash.add(rev, r);

@@ -8,14 +8,13 @@ import type { AuthData } from '../auth/state.js';
 import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { BatchTxn, DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-txn.js';
-import { readBackup } from './backup.js';
 import { decodeRequest } from './codec.js';
 import { eventsSince } from './events.js';
 import { hashKV, type HashKV } from './hash.js';
 import { defragPath, hasStaged, installStaged, removeStaging, stagingPath, syncFile } from './install.js';
 import { LeaseTable, type Lease } from './leases.js';
 import { range } from './range.js';
-import { exportSnapshot, writeSnapshotFile } from './snapshot.js';
+import { exportSnapshot, snapshotParts, writeSnapshotFile, type Parts } from './snapshot.js';
 import { KeyView } from './view.js';
 import type { BatchState } from './writer.js';
 import {
@@ -109,19 +108,20 @@ export class MvccStore {
 
   /** Replaces the store file at `path` (which must not be open) with the snapshot's state, then opens it. */
   static async restoreSnapshot(path: string, chunks: Chunks, opts: StoreOptions = {}): Promise<MvccStore> {
-    await stage(path, chunks);
+    await stage(path, streamParts(chunks));
     installStaged(path);
     return MvccStore.open(path, opts);
   }
 
   /**
-   * Builds the store file at `path` from a backup (see backup.ts), for a member of a new cluster:
-   * keys, revisions and leases stay; the applied index starts over, as the new cluster's log does.
-   * Every member of the new cluster is restored from the same file. Returns the restored meta.
+   * Builds the store file at `path` from a backup's parts (see backup-file.ts), for a member of a
+   * new cluster: keys, revisions, leases and users stay; the applied index starts over, as the new
+   * cluster's log does. Every member of the new cluster is restored from the same file. Returns the
+   * restored meta.
    */
-  static async restoreBackup(file: string, path: string): Promise<Meta> {
+  static async restoreBackup(parts: Parts, path: string): Promise<Meta> {
     if (existsSync(path)) throw new Error(`${path} exists: restore into a new data directory`);
-    const meta = await stage(path, await readBackup(file), true);
+    const meta = await stage(path, parts, true);
     installStaged(path);
     return meta;
   }
@@ -299,7 +299,7 @@ export class MvccStore {
    * the applied index and term it holds. A later stage replaces it.
    */
   async stageSnapshot(chunks: Chunks): Promise<{ index: number; term: number }> {
-    const meta = await stage(this.path, chunks);
+    const meta = await stage(this.path, streamParts(chunks));
     return { index: meta.appliedIndex, term: meta.appliedTerm };
   }
 
@@ -426,14 +426,12 @@ export class MvccStore {
   }
 }
 
-async function stage(path: string, chunks: Chunks, startOver = false): Promise<Meta> {
+const streamParts = (chunks: Chunks) => snapshotParts(chunks instanceof Uint8Array ? [chunks] : chunks);
+
+async function stage(path: string, parts: Parts, startOver = false): Promise<Meta> {
   removeStaging(path);
   try {
-    return await writeSnapshotFile(
-      stagingPath(path),
-      chunks instanceof Uint8Array ? [chunks] : chunks,
-      startOver,
-    );
+    return await writeSnapshotFile(stagingPath(path), parts, startOver);
   } catch (err) {
     removeStaging(path);
     throw err;
