@@ -17,7 +17,7 @@ import { LeaderElector, kubeLeaseStore } from './controller/leader-election.js';
 import { OperatorMetrics } from './controller/metrics.js';
 import { reconcile, type ReconcileDeps } from './controller/reconciler.js';
 import { WorkQueue } from './controller/workqueue.js';
-import { HttpMemberApi, memberTls } from './members/client.js';
+import { HttpMemberApi, memberCredentials, memberTls } from './members/client.js';
 
 /** "90s", "5m", "1500ms" or a number of milliseconds. */
 export function duration(flag: string, text: string): number {
@@ -57,7 +57,8 @@ const metrics = new OperatorMetrics();
 const queue = new WorkQueue();
 const deps: ReconcileDeps = {
   kube: { core, custom: kc.makeApiClient(CustomObjectsApi), objects: KubernetesObjectApi.makeApiClient(kc) },
-  members: async (kvc) => new HttpMemberApi(undefined, await memberTls(core, kvc)),
+  members: async (kvc) =>
+    new HttpMemberApi(undefined, await memberTls(core, kvc), await memberCredentials(core, kvc)),
   policy: {
     replaceAfterMs: duration('replace-after', flags['replace-after']),
     catchUpEntries: Number(flags['catch-up-entries']),

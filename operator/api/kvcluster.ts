@@ -137,6 +137,23 @@ export const SpecSchema = Type.Object(
         },
       ),
     ),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          secretName: Type.String({
+            minLength: 1,
+            description:
+              'A Secret in the cluster’s namespace with username and password (a kubernetes.io/basic-auth Secret) ' +
+              'of a user with the root role',
+          }),
+        },
+        {
+          description:
+            'The operator’s credentials for a cluster whose auth is (or will be) enabled: membership changes and ' +
+            'leadership transfers need the root role then. Not needed while auth is off',
+        },
+      ),
+    ),
   },
   {
     'x-kubernetes-validations': [TlsFixedRule],

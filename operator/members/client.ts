@@ -42,16 +42,62 @@ const hex = (id: string): string => {
   return parsed;
 };
 
+/** A user with the root role, for a cluster with auth on (memberCredentials). */
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
 export class HttpMemberApi implements MemberApi {
-  /** `tls`: a TLS cluster's CA and the certificate the operator presents (memberTls). */
+  /** The token `credentials` were last given; the same for every member once they apply it. */
+  private token: string | undefined;
+
+  /**
+   * `tls`: a TLS cluster's CA and the certificate the operator presents (memberTls).
+   * `credentials`: for membership changes once auth is on (memberCredentials).
+   */
   constructor(
     private readonly timeoutMs = 3000,
     private readonly tls?: ConnectionOptions,
+    private readonly credentials?: Credentials,
   ) {}
 
   /** A client for one call; a TLS one's connections are closed after it (a handshake per call). */
   private with<T>(endpoints: string[], call: (c: KvClient) => Promise<T>): Promise<T> {
     return KvClient.using(endpoints, this.timeoutMs, this.tls, call);
+  }
+
+  /**
+   * A call that needs the root role once auth is on (etcd's membership and leadership calls).
+   * With credentials it carries a token, got when first needed and again when a member refuses it
+   * (it expired, or the member restarted and forgot it); with auth off it carries none.
+   */
+  private asRoot<T>(endpoints: string[], call: (c: KvClient) => Promise<T>): Promise<T> {
+    const creds = this.credentials;
+    return this.with(endpoints, async (c) => {
+      if (!creds) return call(c).catch((e: unknown) => Promise.reject(explainAuth(e)));
+      if (this.token === undefined) await this.login(c, creds);
+      c.token = this.token;
+      try {
+        return await call(c);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) throw e;
+        await this.login(c, creds);
+        c.token = this.token;
+        return call(c);
+      }
+    });
+  }
+
+  private async login(c: KvClient, { user, password }: Credentials): Promise<void> {
+    try {
+      await c.authenticate(user, password);
+      this.token = c.token;
+    } catch (e) {
+      // Auth is off: calls need no token.
+      if (e instanceof ApiError && /authentication is not enabled/.test(e.message)) this.token = '';
+      else throw new Error(`authenticating as ${user}: ${(e as Error).message}`);
+    }
   }
 
   async status(endpoint: string): Promise<MemberStatus> {
@@ -77,7 +123,7 @@ export class HttpMemberApi implements MemberApi {
 
   async addLearner(endpoints: string[], peerURL: string): Promise<string> {
     try {
-      return hex(await this.with(endpoints, (c) => c.memberAdd(peerURL, true)));
+      return hex(await this.asRoot(endpoints, (c) => c.memberAdd(peerURL, true)));
     } catch (e) {
       // A retried add after a crash: the member is already there, which is what was wanted.
       if (e instanceof ApiError && /already|exists/i.test(e.message)) {
@@ -89,18 +135,26 @@ export class HttpMemberApi implements MemberApi {
   }
 
   async promote(endpoints: string[], id: string): Promise<void> {
-    await this.with(endpoints, (c) => c.memberPromote(hexToDecimal(id)));
+    await this.asRoot(endpoints, (c) => c.memberPromote(hexToDecimal(id)));
   }
 
   async remove(endpoints: string[], id: string): Promise<void> {
-    await this.with(endpoints, (c) => c.memberRemove(hexToDecimal(id)));
+    await this.asRoot(endpoints, (c) => c.memberRemove(hexToDecimal(id)));
   }
 
   async transferLeadership(leaderEndpoint: string, to: string): Promise<void> {
-    await this.with([leaderEndpoint], (c) =>
+    await this.asRoot([leaderEndpoint], (c) =>
       c.call('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(to) }),
     );
   }
+}
+
+/** A call refused for want of a user: say what the operator needs. */
+function explainAuth(e: unknown): unknown {
+  if (!(e instanceof ApiError && /user name is empty/.test(e.message))) return e;
+  return new Error(
+    `${e.message}: auth is on in this cluster; give the operator a user with the root role in spec.auth.secretName`,
+  );
 }
 
 /**
@@ -111,21 +165,39 @@ export class HttpMemberApi implements MemberApi {
 export async function memberTls(core: CoreV1Api, kvc: KVCluster): Promise<ConnectionOptions | undefined> {
   const tls = kvc.spec.tls;
   if (!tls) return undefined;
-  const where = `TLS Secret ${kvc.metadata.namespace}/${tls.secretName}`;
-  const secret = await core
-    .readNamespacedSecret({ name: tls.secretName, namespace: kvc.metadata.namespace! })
-    .catch((e: unknown) => {
-      throw new Error(`${where}: ${(e as Error).message}`);
-    });
-  const file = (key: string): Buffer => {
-    const b64 = secret.data?.[key];
-    if (!b64) throw new Error(`${where} has no ${key}`);
-    return Buffer.from(b64, 'base64');
-  };
+  const file = await secretData(core, kvc, 'TLS', tls.secretName);
   return {
     ca: file('ca.crt'),
     cert: file('tls.crt'),
     key: file('tls.key'),
     checkServerIdentity: () => undefined,
+  };
+}
+
+/** The root user the operator authenticates as, from the cluster's auth Secret (spec.auth). */
+export async function memberCredentials(core: CoreV1Api, kvc: KVCluster): Promise<Credentials | undefined> {
+  const auth = kvc.spec.auth;
+  if (!auth) return undefined;
+  const field = await secretData(core, kvc, 'auth', auth.secretName);
+  return { user: field('username').toString(), password: field('password').toString() };
+}
+
+/** A Secret of the cluster's namespace, as a reader of its fields that names what is missing. */
+async function secretData(
+  core: CoreV1Api,
+  kvc: KVCluster,
+  what: string,
+  name: string,
+): Promise<(key: string) => Buffer> {
+  const where = `${what} Secret ${kvc.metadata.namespace}/${name}`;
+  const secret = await core
+    .readNamespacedSecret({ name, namespace: kvc.metadata.namespace! })
+    .catch((e: unknown) => {
+      throw new Error(`${where}: ${(e as Error).message}`);
+    });
+  return (key) => {
+    const b64 = secret.data?.[key];
+    if (!b64) throw new Error(`${where} has no ${key}`);
+    return Buffer.from(b64, 'base64');
   };
 }
