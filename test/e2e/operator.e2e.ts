@@ -414,4 +414,67 @@ describe('operator end to end', () => {
       kubectl(['patch', 'kvc', TLS, '-n', ns, '--type=json', '-p', '[{"op":"remove","path":"/spec/tls"}]']),
     ).rejects.toThrow(/tls is chosen when the cluster is created/);
   });
+
+  it('scales a cluster whose auth is on, as the root user of spec.auth', async () => {
+    await kubectl(['delete', 'kvc', 'kvtls', '-n', ns, '--wait=false', '--ignore-not-found']);
+    const AUTH = 'kvauth';
+    const statusOf = async () => (await getJson<{ status?: Status }>(['kvc', AUTH, '-n', ns]))?.status ?? {};
+    const voters = (n: number) =>
+      waitFor(
+        `${AUTH} with ${n} healthy voters`,
+        async () => {
+          const s = await statusOf();
+          const ok =
+            condition(s, 'Available')?.status === 'True' &&
+            s.quorum?.voters === n &&
+            s.quorum.healthy === n &&
+            s.pendingOperation === undefined;
+          return ok ? s : undefined;
+        },
+        300_000,
+        1000,
+      );
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/basic-auth',
+      metadata: { name: `${AUTH}-root`, namespace: ns },
+      data: { username: b64('root'), password: b64('rootpw') },
+    });
+    await apply({
+      apiVersion: 'raftkv.io/v1alpha1',
+      kind: 'KVCluster',
+      metadata: { name: AUTH, namespace: ns },
+      spec: { replicas: 1, storage: { size: '64Mi' }, auth: { secretName: `${AUTH}-root` } },
+    });
+    await voters(1);
+    const podIP = (await getJson<{ status: { podIP: string } }>(['pod', `${AUTH}-0`, '-n', ns]))!.status
+      .podIP;
+    const c = new KvClient([`http://${podIP}:2379`], 5000);
+    try {
+      await c.call('/v3/auth/user/add', { name: 'root', password: 'rootpw' });
+      await c.call('/v3/auth/role/add', { name: 'root' });
+      await c.call('/v3/auth/user/grant', { user: 'root', role: 'root' });
+      await c.call('/v3/auth/enable', {});
+      await expect(c.put('anonymous', 'x')).rejects.toThrow('etcdserver: user name is empty');
+      step('auth on in a 1-member cluster');
+      await kubectl([
+        'patch',
+        'kvc',
+        AUTH,
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { replicas: 3 } }),
+      ]);
+      const s = await voters(3);
+      step(`auth cluster scaled to 3, leader ${s.leader}`);
+      expect(s.members?.map((m) => m.name).sort()).toEqual([0, 1, 2].map((i) => `${AUTH}-${i}`));
+      await c.authenticate('root', 'rootpw');
+      expect((await c.members()).filter((m) => !m.isLearner)).toHaveLength(3);
+    } finally {
+      await c.close();
+    }
+  });
 });
