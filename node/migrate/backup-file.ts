@@ -3,7 +3,8 @@
 // what `etcdctl snapshot save` wrote against either system.
 import { readBackup } from '../mvcc/backup.js';
 import { snapshotParts, type Parts } from '../mvcc/snapshot.js';
-import { etcdSnapshotParts, isBoltFile, type EtcdRestoreOptions } from './etcd-snapshot.js';
+import { isBoltFile } from './bbolt.js';
+import { etcdSnapshotParts, type EtcdRestoreOptions } from './etcd-snapshot.js';
 
 export async function backupParts(file: string, opts: EtcdRestoreOptions = {}): Promise<Parts> {
   return (await isBoltFile(file)) ? etcdSnapshotParts(file, opts) : snapshotParts(await readBackup(file));

@@ -4,6 +4,7 @@
 // are B+trees of branch and leaf pages, nested through the root bucket. Every page is checked
 // against what points to it, so a damaged file stops the reader with the file and offset.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 const PAGE_HEADER = 16;
 const ELEMENT = 16;
@@ -155,14 +156,14 @@ export class BoltFile {
         `${this.path}: a reference to page ${id}, outside the file's ${this.highWater} pages`,
       );
     }
-    let buf = this.read(offset, this.pageSize);
+    let buf = readAt(this.fd, offset, this.pageSize);
     const overflow = buf.readUInt32LE(12);
     if (overflow > 0) {
       const bytes = (overflow + 1) * this.pageSize;
       if (offset + bytes > this.length) {
         throw new BoltError(`${this.path}: offset ${offset}: page ${id} overflows past the end of the file`);
       }
-      buf = this.read(offset, bytes);
+      buf = readAt(this.fd, offset, bytes);
     }
     if (this.u64(buf, 0, offset) !== id) {
       throw new BoltError(`${this.path}: offset ${offset}: page ${id} is labelled ${buf.readBigUInt64LE(0)}`);
@@ -170,15 +171,23 @@ export class BoltFile {
     return { buf, offset };
   }
 
-  private read(offset: number, bytes: number): Buffer {
-    return readAt(this.fd, offset, bytes);
-  }
-
   private u64(buf: Buffer, at: number, offset: number): number {
     const n = buf.readBigUInt64LE(at);
     if (n > BigInt(Number.MAX_SAFE_INTEGER))
       throw new BoltError(`${this.path}: offset ${offset}: ${n} is out of range`);
     return Number(n);
+  }
+}
+
+/** Whether the file at `path` starts as a bbolt file does (etcd's snapshot or db file). */
+export async function isBoltFile(path: string): Promise<boolean> {
+  const f = await open(path);
+  try {
+    const head = Buffer.alloc(PAGE_HEADER + 4);
+    await f.read(head, 0, head.length, 0);
+    return head.readUInt32LE(PAGE_HEADER) === MAGIC;
+  } finally {
+    await f.close();
   }
 }
 

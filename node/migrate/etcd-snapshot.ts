@@ -5,22 +5,18 @@
 // an 8-byte sub revision, and `t` for a deletion), `lease` the leases, `meta` the compaction
 // point, `auth`, `authUsers` and `authRoles` the auth store. Members are not carried: a restore
 // makes a new cluster, as etcd's own restore does.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import protobuf from 'protobufjs';
 import { PROTO_DIR } from '../api/proto-dir.js';
 import { applyAuthOp, emptyAuth, type AuthData, type AuthOp, type PermType } from '../auth/state.js';
+import { checkTrailingSha256, hasTrailingSha256 } from '../mvcc/backup.js';
 import { emptyMeta } from '../mvcc/backend.js';
 import { putRecord, recordCost, tombstoneRecord } from '../mvcc/records.js';
 import { revBytes } from '../mvcc/revision.js';
 import type { LeaseRow, Row, SnapshotPart } from '../mvcc/snapshot.js';
 import { BoltFile, type Bucket } from './bbolt.js';
 
-const HASH_BYTES = 32;
-/** etcdctl appends the sha256 to a body of whole 512-byte blocks, and tells a file by its size so. */
-const BLOCK = 512;
 /** Rows are handed on in batches of about this size (one store transaction each). */
 const BATCH_BYTES = 1 << 20;
 const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
@@ -30,18 +26,6 @@ export interface EtcdRestoreOptions {
   skipHashCheck?: boolean;
   /** A live lease's ID is above raftkv's 2^53-1 and it gets a new one. */
   onLeaseRenamed?: (from: bigint, to: number) => void;
-}
-
-/** Whether the file at `path` is a bbolt database (etcd's), as against a raftkv backup. */
-export async function isBoltFile(path: string): Promise<boolean> {
-  const f = await open(path);
-  try {
-    const head = Buffer.alloc(24);
-    await f.read(head, 0, head.length, 0);
-    return head.readUInt32LE(16) === 0xed0cdaed;
-  } finally {
-    await f.close();
-  }
 }
 
 /** The parts of the etcd snapshot at `path`, once its sha256 (if it has one) matches. */
@@ -56,26 +40,11 @@ export async function etcdSnapshotParts(
 /** The length of the database in the file, after checking its hash. */
 async function checkedLength(path: string, skipHashCheck: boolean): Promise<number> {
   const { size } = await stat(path);
-  if (size % BLOCK !== HASH_BYTES) {
-    if (skipHashCheck) return size;
-    throw new Error(
-      `${path}: no sha256 at its end (${size} bytes; etcdctl snapshot save makes a file of 512-byte blocks and 32 more); a db file copied from a data dir restores with --skip-hash-check`,
-    );
-  }
-  const body = size - HASH_BYTES;
-  const hash = createHash('sha256');
-  for await (const c of createReadStream(path, { end: body - 1 })) hash.update(c as Buffer);
-  const stored = Buffer.alloc(HASH_BYTES);
-  const f = await open(path);
-  try {
-    await f.read(stored, 0, HASH_BYTES, body);
-  } finally {
-    await f.close();
-  }
-  if (!hash.digest().equals(stored)) {
-    throw new Error(`${path}: the sha256 at offset ${body} does not match the data before it`);
-  }
-  return body;
+  if (hasTrailingSha256(size)) return checkTrailingSha256(path, size, path);
+  if (skipHashCheck) return size;
+  throw new Error(
+    `${path}: no sha256 at its end (${size} bytes; etcdctl snapshot save makes a file of 512-byte blocks and 32 more); a db file copied from a data dir restores with --skip-hash-check`,
+  );
 }
 
 function* readParts(path: string, length: number, onLeaseRenamed: (from: bigint, to: number) => void) {
@@ -117,22 +86,32 @@ function* readParts(path: string, length: number, onLeaseRenamed: (from: bigint,
   }
 }
 
-// etcd's messages, decoded by protobufjs from the same .proto files the gRPC API uses.
-const protos = new protobuf.Root();
-protos.resolvePath = (_origin, target) => join(PROTO_DIR, basename(target));
-protos.loadSync(['kv.proto', 'lease.proto', 'auth.proto'], { keepCase: true });
-const messages = {
-  KeyValue: protos.lookupType('mvccpb.KeyValue'),
-  Lease: protos.lookupType('leasepb.Lease'),
-  User: protos.lookupType('authpb.User'),
-  Role: protos.lookupType('authpb.Role'),
-};
+/**
+ * etcd's messages, decoded by protobufjs from the same .proto files the gRPC API uses; loaded when
+ * a restore first needs them, not each time raftkvctl starts.
+ */
+let messages: Record<'KeyValue' | 'Lease' | 'User' | 'Role', protobuf.Type> | undefined;
+
+function etcdMessages(): NonNullable<typeof messages> {
+  if (messages) return messages;
+  const protos = new protobuf.Root();
+  protos.resolvePath = (_origin, target) => join(PROTO_DIR, basename(target));
+  protos.loadSync(['kv.proto', 'lease.proto', 'auth.proto'], { keepCase: true });
+  messages = {
+    KeyValue: protos.lookupType('mvccpb.KeyValue'),
+    Lease: protos.lookupType('leasepb.Lease'),
+    User: protos.lookupType('authpb.User'),
+    Role: protos.lookupType('authpb.Role'),
+  };
+  return messages;
+}
 /** int64s as decimal strings (lease IDs use all 64 bits), enums by name, missing fields as defaults. */
 const AS_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: true };
 
-function decode<T>(type: keyof typeof messages, bytes: Buffer, where: () => string): T {
+function decode<T>(type: keyof NonNullable<typeof messages>, bytes: Buffer, where: () => string): T {
+  const message = etcdMessages()[type];
   try {
-    return messages[type].toObject(messages[type].decode(bytes), AS_OBJECT) as T;
+    return message.toObject(message.decode(bytes), AS_OBJECT) as T;
   } catch (e) {
     throw new Error(`${where()}: not an etcd ${type} (${e instanceof Error ? e.message : String(e)})`);
   }

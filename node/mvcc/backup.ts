@@ -4,7 +4,7 @@
 // the hash before it reads anything else.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 
 const HASH_BYTES = 32;
 const PAGE = 512;
@@ -31,27 +31,45 @@ export async function* backupStream(chunks: AsyncIterable<Uint8Array>): AsyncGen
  * cut-short file is refused with an error that names it.
  */
 export async function readBackup(path: string): Promise<AsyncIterable<Uint8Array>> {
-  const f = await open(path);
-  const stored = Buffer.alloc(HASH_BYTES + LENGTH_BYTES);
-  let size: number;
-  try {
-    size = (await f.stat()).size;
-    if (size < PAGE + HASH_BYTES || (size - HASH_BYTES) % PAGE !== 0) {
-      throw new Error(`backup ${path}: ${size} bytes, not the size of a snapshot file`);
-    }
-    await f.read(stored, 0, stored.length, size - stored.length);
-  } finally {
-    await f.close();
+  const { size } = await stat(path);
+  if (size < PAGE + HASH_BYTES || !hasTrailingSha256(size)) {
+    throw new Error(`backup ${path}: ${size} bytes, not the size of a snapshot file`);
   }
-  const body = size - HASH_BYTES;
-  const hash = createHash('sha256');
-  for await (const c of createReadStream(path, { end: body - 1 })) hash.update(c as Buffer);
-  if (!hash.digest().equals(stored.subarray(LENGTH_BYTES))) {
-    throw new Error(`backup ${path}: the sha256 at offset ${body} does not match the data before it`);
-  }
-  const length = Number(stored.readBigUInt64BE(0));
+  const body = await checkTrailingSha256(path, size, `backup ${path}`);
+  const length = Number((await readAt(path, body - LENGTH_BYTES, LENGTH_BYTES)).readBigUInt64BE(0));
   if (length === 0 || length > body - LENGTH_BYTES) {
     throw new Error(`backup ${path}: a stream length of ${length} bytes in a body of ${body}`);
   }
   return createReadStream(path, { end: length - 1 }) as AsyncIterable<Uint8Array>;
+}
+
+/** Whether a file of `size` bytes is laid out as etcdctl snapshot save leaves one: pages, then a sha256. */
+export function hasTrailingSha256(size: number): boolean {
+  return size % PAGE === HASH_BYTES;
+}
+
+/**
+ * Checks that the last 32 bytes of the `size`-byte file at `path` are the sha256 of the bytes
+ * before them, as `etcdctl snapshot save` leaves a file (of raftkv's or of etcd's); returns where
+ * the hashed body ends. `name` starts the error.
+ */
+export async function checkTrailingSha256(path: string, size: number, name: string): Promise<number> {
+  const body = size - HASH_BYTES;
+  const hash = createHash('sha256');
+  for await (const c of createReadStream(path, { end: body - 1 })) hash.update(c as Buffer);
+  if (!hash.digest().equals(await readAt(path, body, HASH_BYTES))) {
+    throw new Error(`${name}: the sha256 at offset ${body} does not match the data before it`);
+  }
+  return body;
+}
+
+async function readAt(path: string, offset: number, bytes: number): Promise<Buffer> {
+  const f = await open(path);
+  try {
+    const buf = Buffer.alloc(bytes);
+    await f.read(buf, 0, bytes, offset);
+    return buf;
+  } finally {
+    await f.close();
+  }
 }
