@@ -42,18 +42,18 @@ const step = (what: string): void => {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-async function status(): Promise<Status> {
-  return (await getJson<{ status?: Status }>(['kvc', NAME, '-n', ns]))?.status ?? {};
+async function status(name = NAME): Promise<Status> {
+  return (await getJson<{ status?: Status }>(['kvc', name, '-n', ns]))?.status ?? {};
 }
 
 const condition = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
 
 /** Waits until the cluster is Available with `n` healthy voters and no operation under way. */
-async function healthyVoters(n: number, ms = 240_000): Promise<Status> {
+async function healthyVoters(n: number, ms = 240_000, name = NAME): Promise<Status> {
   return waitFor(
-    `${n} healthy voters`,
+    `${name} with ${n} healthy voters`,
     async () => {
-      const s = await status();
+      const s = await status(name);
       const ok =
         condition(s, 'Available')?.status === 'True' &&
         s.quorum?.voters === n &&
@@ -418,22 +418,6 @@ describe('operator end to end', () => {
   it('scales a cluster whose auth is on, as the root user of spec.auth', async () => {
     await kubectl(['delete', 'kvc', 'kvtls', '-n', ns, '--wait=false', '--ignore-not-found']);
     const AUTH = 'kvauth';
-    const statusOf = async () => (await getJson<{ status?: Status }>(['kvc', AUTH, '-n', ns]))?.status ?? {};
-    const voters = (n: number) =>
-      waitFor(
-        `${AUTH} with ${n} healthy voters`,
-        async () => {
-          const s = await statusOf();
-          const ok =
-            condition(s, 'Available')?.status === 'True' &&
-            s.quorum?.voters === n &&
-            s.quorum.healthy === n &&
-            s.pendingOperation === undefined;
-          return ok ? s : undefined;
-        },
-        300_000,
-        1000,
-      );
     await apply({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -447,7 +431,7 @@ describe('operator end to end', () => {
       metadata: { name: AUTH, namespace: ns },
       spec: { replicas: 1, storage: { size: '64Mi' }, auth: { secretName: `${AUTH}-root` } },
     });
-    await voters(1);
+    await healthyVoters(1, 300_000, AUTH);
     const podIP = (await getJson<{ status: { podIP: string } }>(['pod', `${AUTH}-0`, '-n', ns]))!.status
       .podIP;
     const c = new KvClient([`http://${podIP}:2379`], 5000);
@@ -468,7 +452,7 @@ describe('operator end to end', () => {
         '-p',
         JSON.stringify({ spec: { replicas: 3 } }),
       ]);
-      const s = await voters(3);
+      const s = await healthyVoters(3, 300_000, AUTH);
       step(`auth cluster scaled to 3, leader ${s.leader}`);
       expect(s.members?.map((m) => m.name).sort()).toEqual([0, 1, 2].map((i) => `${AUTH}-${i}`));
       await c.authenticate('root', 'rootpw');
