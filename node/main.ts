@@ -10,6 +10,7 @@ import { createApi } from './api/http.js';
 import { listenHttp, listenShared } from './api/listener.js';
 import { createMetricsApi } from './api/observability.js';
 import { KvService } from './api/service.js';
+import { JwtTokens } from './auth/jwt.js';
 import { PromMetrics } from './api/metrics.js';
 import { DEFAULT_BATCH_LIMITS } from './mvcc/batch-txn.js';
 import { MvccStore } from './mvcc/store.js';
@@ -43,10 +44,15 @@ async function run(): Promise<void> {
   let cfg: MemberConfig;
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
+  let jwt: JwtTokens | undefined;
   try {
     cfg = parseConfig(process.argv.slice(2));
     clientTls = cfg.clientTls && loadTls(cfg.clientTls);
     peerTls = cfg.peerTls && loadTls(cfg.peerTls);
+    const token = cfg.authToken;
+    if (token.type === 'jwt') {
+      jwt = await JwtTokens.load(token).catch((e: Error) => Promise.reject(new ConfigError(e.message)));
+    }
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`raftkv: ${e.message}`);
@@ -125,6 +131,7 @@ async function run(): Promise<void> {
     metrics,
     version: VERSION,
     ...(clientTls ? { clientTls: clientOptions(clientTls) } : {}),
+    ...(jwt ? { jwt } : {}),
   };
   const service = new KvService(ctx);
   const http = createHttpServer(createApi(ctx, service));

@@ -4,14 +4,29 @@
 // role a change needs is the one it has at its place in the log); listings are read here after a
 // linearizable barrier, as etcd sends them through its log.
 import { hashPassword, checkPassword } from '../auth/password.js';
-import { AUTH_ERR, isAdmin, permitted, tokenStands, type AuthOp, type Permission } from '../auth/state.js';
+import type { JwtTokens } from '../auth/jwt.js';
+import {
+  AUTH_ERR,
+  isAdmin,
+  isOld,
+  permitted,
+  tokenStands,
+  type AuthOp,
+  type Permission,
+} from '../auth/state.js';
 import type { WriteRequest } from '../mvcc/types.js';
-import type { Member } from '../server/member.js';
+import { MemberError, type Member } from '../server/member.js';
 import type { Header } from './service.js';
 
 /** What a request says about who sends it: etcd's `token` metadata or the gateway's Authorization header. */
 export interface Caller {
   token?: string;
+}
+
+/** Who a request runs as ('' while auth is off) and, for a JWT, the auth revision it was signed at. */
+export interface Identity {
+  user: string;
+  revision?: number;
 }
 
 interface Writer {
@@ -21,41 +36,52 @@ interface Writer {
 }
 
 export class AuthService {
-  constructor(private readonly kv: Writer) {}
+  constructor(
+    private readonly kv: Writer,
+    /** With --auth-token jwt: signs and verifies the tokens; simple tokens otherwise. */
+    private readonly jwt?: JwtTokens,
+  ) {}
 
   private get member(): Member {
     return this.kv.member;
   }
 
   /**
-   * The user a request runs as: '' while auth is off, else the holder of its token. Refused with
-   * etcd's words: no token, or one that is unknown, lapsed, or from before a new password.
+   * Who a request runs as: user '' while auth is off, else the holder of its token (with a JWT,
+   * also the auth revision it was signed at). Refused with etcd's words: no token, or one that is
+   * unknown, lapsed, or (simple tokens) from before a new password.
    */
-  user(caller: Caller): string {
+  async identify(caller: Caller): Promise<Identity> {
     const auth = this.member.kv.auth();
     const tokens = this.member.tokens;
     if (!auth.enabled) {
       // Turned off: the tokens granted before must not come back when it is turned on again.
       if (tokens.size > 0) tokens.clear();
-      return '';
+      return { user: '' };
     }
     if (!caller.token) throw AUTH_ERR.userEmpty();
+    if (this.jwt) {
+      const claims = await this.jwt.verify(caller.token);
+      if (!claims) throw AUTH_ERR.invalidToken();
+      return claims;
+    }
     const h = tokens.holder(caller.token);
     if (!h || !tokenStands(auth, h)) throw AUTH_ERR.invalidToken();
-    return h.user;
+    return { user: h.user };
   }
 
-  /** Refuses a read of [key, rangeEnd) the caller's roles do not grant. */
-  checkRead(caller: Caller, key: Uint8Array, rangeEnd: Uint8Array | undefined): void {
-    const user = this.user(caller);
-    if (user && !permitted(this.member.kv.auth(), user, 'READ', key, rangeEnd)) {
-      throw AUTH_ERR.permissionDenied();
-    }
+  /** Refuses a read of [key, rangeEnd) the caller's roles do not grant, or by a JWT older than the auth store. */
+  async checkRead(caller: Caller, key: Uint8Array, rangeEnd: Uint8Array | undefined): Promise<void> {
+    const { user, revision } = await this.identify(caller);
+    if (!user) return;
+    const auth = this.member.kv.auth();
+    if (isOld(auth, revision)) throw AUTH_ERR.oldRevision();
+    if (!permitted(auth, user, 'READ', key, rangeEnd)) throw AUTH_ERR.permissionDenied();
   }
 
   /** Refuses a caller without the root role while auth is on (members, maintenance, auth itself). */
-  requireAdmin(caller: Caller): void {
-    const user = this.user(caller);
+  async requireAdmin(caller: Caller): Promise<void> {
+    const { user } = await this.identify(caller);
     if (user && !isAdmin(this.member.kv.auth(), user)) throw AUTH_ERR.permissionDenied();
   }
 
@@ -66,8 +92,19 @@ export class AuthService {
     if (!auth.enabled) throw AUTH_ERR.authNotEnabled();
     const hash = auth.users[name]?.hash;
     if (hash === undefined || !(await checkPassword(password, hash))) throw AUTH_ERR.authFailed();
-    const token = await this.member.authenticate(name, hash);
+    const token = this.jwt
+      ? await this.signJwt(this.jwt, name, auth.revision)
+      : await this.member.authenticate(name, hash);
     return { header: this.kv.header(), token };
+  }
+
+  /** A JWT needs no log entry: the barrier above made `revision` current, and every member can verify it. */
+  private async signJwt(jwt: JwtTokens, user: string, revision: number): Promise<string> {
+    const token = await jwt.sign(user, revision);
+    if (token === undefined) {
+      throw new MemberError('auth: token signing attempted with verify-only key', 'failedPrecondition');
+    }
+    return token;
   }
 
   status() {
@@ -118,7 +155,7 @@ export class AuthService {
   }
 
   private async readAsAdmin(caller: Caller) {
-    this.requireAdmin(caller);
+    await this.requireAdmin(caller);
     await this.member.linearizableBarrier();
     return this.member.kv.auth();
   }

@@ -183,11 +183,14 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
       },
       progress: (watch_id) => write({ watch_id }),
     };
-    call.on('data', (req: Obj) => {
+    let closed = false;
+    const handle = async (req: Obj) => {
+      if (closed) return;
       if (req.request_union === 'create_request') {
         try {
           const spec = watchSpec(req.create_request as Obj);
-          service.auth.checkRead(caller, spec.key, spec.rangeEnd);
+          await service.auth.checkRead(caller, spec.key, spec.rangeEnd);
+          if (closed) return;
           hub.create(spec, sink, (watch_id) => {
             mine.add(watch_id);
             write({ watch_id, created: true });
@@ -206,8 +209,15 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
       } else if (req.request_union === 'progress_request') {
         write({ watch_id: -1 });
       }
+    };
+    // One request at a time, in the order sent: a create waits for its auth check (a JWT's is
+    // asynchronous), and what follows it waits for the create (watch IDs go in request order).
+    let turn = Promise.resolve();
+    call.on('data', (req: Obj) => {
+      turn = turn.then(() => handle(req));
     });
     const close = () => {
+      closed = true;
       for (const id of mine) hub.cancel(id);
       mine.clear();
       if (!call.writableEnded) call.end();

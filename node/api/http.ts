@@ -122,7 +122,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   for (const [path, handler] of authRoutes(service.auth)) route(path, handler);
 
   // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
-  app.post('/v3/watch', (req, res, next) => {
+  app.post('/v3/watch', async (req, res, next) => {
     let spec;
     try {
       spec = watchCreateRequest(field(asObject(req.body, 'request'), 'create_request'));
@@ -134,9 +134,15 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     const line = (result: object) =>
       res.write(`${JSON.stringify({ result: responseJson({ header: service.header(), ...result }) })}\n`);
     let watchId: number | undefined;
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+      if (watchId !== undefined) service.watches.cancel(watchId);
+    });
     try {
       // As etcd, a watch the caller may not make is created and cancelled with the reason.
-      service.auth.checkRead(callerOf(req), spec.key, spec.rangeEnd);
+      await service.auth.checkRead(callerOf(req), spec.key, spec.rangeEnd);
+      if (closed) return;
       watchId = service.watches.create(
         spec,
         {
@@ -158,9 +164,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
         compact_revision: service.compactedRevision(),
       });
       res.end();
-      return;
     }
-    res.on('close', () => service.watches.cancel(watchId));
   });
 
   app.use(observabilityRoutes(service, ctx.metrics));

@@ -2,6 +2,7 @@
 // consistency, writes through Raft, membership changes on the leader, status. Results keep
 // etcd's proto field names; each API only converts encodings.
 import type { ConnectionOptions } from 'node:tls';
+import type { JwtTokens } from '../auth/jwt.js';
 import { backupStream } from '../mvcc/backup.js';
 import { encodeRequest } from '../mvcc/codec.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
@@ -23,6 +24,8 @@ export interface ServiceContext {
   version: string;
   /** For requests passed on to the leader's https:// client port: the CA, and this member's certificate. */
   clientTls?: ConnectionOptions;
+  /** Set with --auth-token jwt. */
+  jwt?: JwtTokens;
 }
 
 export interface Header {
@@ -51,7 +54,7 @@ export class KvService {
 
   constructor(private readonly ctx: ServiceContext) {
     this.clientTls = ctx.clientTls;
-    this.auth = new AuthService(this);
+    this.auth = new AuthService(this, ctx.jwt);
   }
 
   /** Renewed certificates: requests passed on from now on present them. */
@@ -84,7 +87,7 @@ export class KvService {
   }
 
   async range(req: RangeRequest, caller: Caller) {
-    this.auth.checkRead(caller, req.key, req.range_end);
+    await this.auth.checkRead(caller, req.key, req.range_end);
     // A serializable read may be stale, but it sees every write this member has answered.
     if (!req.serializable) await this.member.linearizableBarrier();
     const reopening = this.member.kv.whenOpen();
@@ -95,7 +98,10 @@ export class KvService {
 
   /** A client's write, with who makes it: the member that applies it checks its permissions then. */
   async write(w: WriteRequest, caller: Caller) {
-    const out = await this.member.write(encodeRequest({ ...w, user: this.auth.user(caller) }));
+    const { user, revision } = await this.auth.identify(caller);
+    const out = await this.member.write(
+      encodeRequest({ ...w, user, ...(revision === undefined ? {} : { authRevision: revision }) }),
+    );
     if (out instanceof MvccError) throw out;
     const r = out as { header: { revision: number } };
     return { ...r, header: this.header(r.header.revision) };
@@ -123,7 +129,7 @@ export class KvService {
   }
 
   async memberAdd(peerURLs: string[], isLearner: boolean, caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
       return this.forward('/v3/cluster/member/add', { peerURLs, isLearner }, caller);
     }
@@ -134,7 +140,7 @@ export class KvService {
   }
 
   async memberRemove(id: string, caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
       return this.forward('/v3/cluster/member/remove', { ID: hexToDecimal(id) }, caller);
     }
@@ -147,7 +153,7 @@ export class KvService {
   }
 
   async memberUpdate(id: string, peerURLs: string[], caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
       return this.forward('/v3/cluster/member/update', { ID: hexToDecimal(id), peerURLs }, caller);
     }
@@ -156,7 +162,7 @@ export class KvService {
   }
 
   async memberPromote(id: string, caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
       return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) }, caller);
     }
@@ -195,27 +201,27 @@ export class KvService {
    * etcd's Snapshot: this member's whole state from one read transaction, then its sha256 (a
    * backup file for `etcdctl snapshot save`, restored by `raftkvctl snapshot restore`).
    */
-  snapshot(caller: Caller): AsyncIterable<Uint8Array> {
-    this.auth.requireAdmin(caller);
-    return backupStream(this.member.kv.exportSnapshot());
+  async *snapshot(caller: Caller): AsyncGenerator<Uint8Array> {
+    await this.auth.requireAdmin(caller);
+    yield* backupStream(this.member.kv.exportSnapshot());
   }
 
   /** etcd's HashKV: a checksum of this member's history up to `revision` (0: the current one). */
-  hashKV(revision: number, caller: Caller) {
-    this.auth.requireAdmin(caller);
+  async hashKV(revision: number, caller: Caller) {
+    await this.auth.requireAdmin(caller);
     const h = this.member.kv.hashKV(revision);
     return { header: this.header(h.revision), hash: h.hash, compact_revision: h.compact_revision };
   }
 
   /** etcd's Defragment: this member's backend file rewritten compactly. */
   async defragment(caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     await this.member.defragment();
     return { header: this.header() };
   }
 
   async moveLeader(target: string, caller: Caller) {
-    this.auth.requireAdmin(caller);
+    await this.auth.requireAdmin(caller);
     if (!this.member.isLeader()) {
       return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) }, caller);
     }

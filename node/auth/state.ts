@@ -66,6 +66,7 @@ export const AUTH_ERR = {
   authFailed: refusal('invalid', 'authentication failed, invalid user ID or password'),
   permissionDenied: refusal('permissionDenied', 'permission denied'),
   invalidToken: refusal('unauthenticated', 'invalid auth token'),
+  oldRevision: refusal('invalid', 'revision of auth store is old'),
 };
 
 export function emptyAuth(): AuthData {
@@ -174,6 +175,11 @@ function sameRange(p: Permission, key: Uint8Array, rangeEnd: Uint8Array): boolea
  */
 export function tokenStands(d: AuthData, holder: { user: string; hash: string }): boolean {
   return d.users[holder.user]?.hash === holder.hash;
+}
+
+/** A JWT's revision (none for simple tokens) from before the auth store's last change. */
+export function isOld(d: AuthData, tokenRevision: number | undefined): boolean {
+  return tokenRevision !== undefined && tokenRevision < d.revision;
 }
 
 /** Holds the root role: may do anything, including managing auth and members. */

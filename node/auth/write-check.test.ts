@@ -70,3 +70,12 @@ test('auth changes need root; no user is refused as etcd does, an unknown one is
   expect(verdict('', { put: { key: b('w1'), value: b('v') } })).toBe('etcdserver: user name is empty');
   expect(verdict('mallory', { compaction: { revision: 1 } })).toBe(DENIED);
 });
+
+test('a JWT signed before the auth store’s last change writes nothing; root still changes the store with it', () => {
+  const put = { put: { key: b('w1'), value: b('v') } };
+  expect(verdict('alice', { ...put, authRevision: d.revision })).toBe('ok');
+  expect(verdict('alice', { ...put, authRevision: d.revision - 1 })).toBe(
+    'etcdserver: revision of auth store is old',
+  );
+  expect(verdict('root', { auth: { op: 'roleAdd', name: 'ops' }, authRevision: d.revision - 1 })).toBe('ok');
+});

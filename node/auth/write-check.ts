@@ -2,9 +2,10 @@
 // of that entry, so a permission revoked before it in the log refuses it), as etcd's auth applier
 // does: a put needs WRITE on its key (and READ with prev_kv), a delete WRITE on its range, a txn
 // READ on every compared key and whatever each operation of both branches needs, and revoking a
-// lease (or putting with one) WRITE on each key the lease holds.
+// lease (or putting with one) WRITE on each key the lease holds. A JWT signed before the last
+// change to the auth store may not write at all (changes to the store itself need only root).
 import type { DeleteRangeRequest, PutRequest, RequestOp, TxnRequest, WriteRequest } from '../mvcc/types.js';
-import { AUTH_ERR, isAdmin, permitted, type AuthData } from './state.js';
+import { AUTH_ERR, isAdmin, isOld, permitted, type AuthData } from './state.js';
 
 /** Throws etcd's refusal when `user` may not make `req`; auth must be enabled. */
 export function checkWrite(
@@ -19,6 +20,7 @@ export function checkWrite(
     if (!isAdmin(d, user)) throw AUTH_ERR.permissionDenied();
     return;
   }
+  if (isOld(d, req.authRevision)) throw AUTH_ERR.oldRevision();
   const need = (type: 'READ' | 'WRITE', key: Uint8Array, end?: Uint8Array) => {
     if (!permitted(d, user, type, key, end)) throw AUTH_ERR.permissionDenied();
   };

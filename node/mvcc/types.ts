@@ -157,7 +157,9 @@ export interface LeaseRevokeResponse {
 
 /**
  * What a Raft entry asks the backend to do. `user` names who made a client's request ('' for no
- * one), checked against the auth store when applied; the members' own requests (a lease that
+ * one), checked against the auth store when applied, and `authRevision` the auth store's revision
+ * its JWT was signed at (a request with an older one is refused, as etcd refuses it); the
+ * members' own requests (a lease that
  * expired) have none.
  */
 export type WriteRequest = (
@@ -169,7 +171,7 @@ export type WriteRequest = (
   | { lease_grant: LeaseGrantRequest }
   | { lease_revoke: LeaseRevokeRequest }
   | { auth: AuthOp }
-) & { user?: string };
+) & { user?: string; authRevision?: number };
 
 /** The answer to a change of the auth store. */
 export interface AuthResponse {

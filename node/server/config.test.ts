@@ -19,7 +19,31 @@ test('the watch progress interval defaults to etcd’s 10 minutes and takes Go d
   expect(interval('--experimental-watch-progress-notify-interval=1h')).toBe(3_600_000);
 });
 
+test('--auth-token takes etcd’s forms: simple (the default), or jwt with its options', () => {
+  expect(parse().authToken).toEqual({ type: 'simple' });
+  expect(parse('--auth-token=simple').authToken).toEqual({ type: 'simple' });
+  expect(parse('--auth-token=jwt,pub-key=p.pem,priv-key=k.pem,sign-method=RS256').authToken).toEqual({
+    type: 'jwt',
+    signMethod: 'RS256',
+    pubKeyFile: 'p.pem',
+    privKeyFile: 'k.pem',
+    ttlMs: 300_000,
+  });
+  expect(parse('--auth-token=jwt,pub-key=p.pem,sign-method=ES256,ttl=10m').authToken).toEqual({
+    type: 'jwt',
+    signMethod: 'ES256',
+    pubKeyFile: 'p.pem',
+    ttlMs: 600_000,
+  });
+});
+
 test.each([
+  ['--auth-token=bogus', '--auth-token: "bogus" is neither simple nor jwt,<options>'],
+  ['--auth-token=jwt', '--auth-token: sign-method "" is not one of RS256,'],
+  ['--auth-token=jwt,priv-key=k,sign-method=none', 'sign-method "none" is not one of'],
+  ['--auth-token=jwt,sign-method=RS256', '--auth-token: jwt needs priv-key=<file>, pub-key=<file> or both'],
+  ['--auth-token=jwt,sign-method=RS256,priv-key=k,foo=bar', '"foo=bar" is not sign-method=, priv-key='],
+  ['--auth-token=jwt,sign-method=RS256,priv-key=k,ttl=soon', '--auth-token ttl: "soon" is not a duration'],
   ['--backend-batch-interval=fast', '--backend-batch-interval: "fast" is not a duration of 1ms or more'],
   ['--backend-batch-interval=0ms', '--backend-batch-interval: "0ms" is not a duration'],
   ['--experimental-watch-progress-notify-interval=10d', 'interval: "10d" is not a duration'],

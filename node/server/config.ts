@@ -1,6 +1,7 @@
 // Member configuration: etcd's flag names (so habits and manifests carry over), each with an
 // environment fallback RAFTKV_<FLAG_IN_UPPER_SNAKE_CASE> (e.g. RAFTKV_INITIAL_CLUSTER).
 import { parseArgs } from 'node:util';
+import { SIGN_METHODS, type JwtOptions } from '../auth/jwt.js';
 
 export interface MemberConfig {
   name: string;
@@ -26,7 +27,9 @@ export interface MemberConfig {
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
   maxRequestBytes: number;
-  /** How long an auth token lives without use (etcd's --auth-token-ttl, in seconds there). */
+  /** etcd's --auth-token: simple tokens (through the log, in memory) or signed JWTs. */
+  authToken: AuthToken;
+  /** How long a simple token lives without use (etcd's --auth-token-ttl, in seconds there). */
   authTokenTtlMs: number;
   /** How often watches made with progress_notify hear the current revision when quiet (etcd: 10m). */
   watchProgressNotifyIntervalMs: number;
@@ -54,6 +57,8 @@ export interface TlsFiles {
 }
 
 export type TlsPrefix = '' | 'peer-';
+
+export type AuthToken = { type: 'simple' } | ({ type: 'jwt' } & JwtOptions);
 
 /** A port's TLS flag as etcd names it: --peer-cert-file, but --client-crl-file and --peer-crl-file. */
 export function tlsFlag(
@@ -88,6 +93,7 @@ const FLAGS = {
   'backend-batch-interval': { default: '100ms' },
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
+  'auth-token': { default: 'simple' },
   'auth-token-ttl': { default: '300' },
   'experimental-watch-progress-notify-interval': { default: '10m' },
   'log-level': { default: 'info' },
@@ -229,6 +235,42 @@ function tlsVersions(get: (f: Flag) => string): TlsVersions {
   return { min, ...(max ? { max } : {}) };
 }
 
+/**
+ * etcd's --auth-token: `simple`, or `jwt,sign-method=RS256,priv-key=<file>,pub-key=<file>,ttl=5m`
+ * with at least one of the keys (a public key alone only verifies).
+ */
+function authToken(value: string): AuthToken {
+  const [type, ...opts] = value.split(',');
+  if (type === 'simple' && opts.length === 0) return { type: 'simple' };
+  if (type !== 'jwt') throw new ConfigError(`--auth-token: "${value}" is neither simple nor jwt,<options>`);
+  const o = new Map<string, string>();
+  for (const opt of opts) {
+    const eq = opt.indexOf('=');
+    const key = opt.slice(0, eq);
+    if (eq <= 0 || !['sign-method', 'priv-key', 'pub-key', 'ttl'].includes(key)) {
+      throw new ConfigError(`--auth-token: "${opt}" is not sign-method=, priv-key=, pub-key= or ttl=`);
+    }
+    o.set(key, opt.slice(eq + 1));
+  }
+  const signMethod = o.get('sign-method') ?? '';
+  if (!SIGN_METHODS.includes(signMethod)) {
+    throw new ConfigError(
+      `--auth-token: sign-method "${signMethod}" is not one of ${SIGN_METHODS.join(', ')}`,
+    );
+  }
+  const privKeyFile = o.get('priv-key');
+  const pubKeyFile = o.get('pub-key');
+  if (!privKeyFile && !pubKeyFile)
+    throw new ConfigError('--auth-token: jwt needs priv-key=<file>, pub-key=<file> or both');
+  return {
+    type: 'jwt',
+    signMethod,
+    ...(privKeyFile ? { privKeyFile } : {}),
+    ...(pubKeyFile ? { pubKeyFile } : {}),
+    ttlMs: durationMs('auth-token ttl', o.get('ttl') ?? '5m'),
+  };
+}
+
 /** name1=url1,name2=url2 (a name may repeat for several URLs) */
 function parseInitialCluster(value: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -316,6 +358,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    authToken: authToken(get('auth-token')),
     authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
     watchProgressNotifyIntervalMs: durationMs(
       'experimental-watch-progress-notify-interval',

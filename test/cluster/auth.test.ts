@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { etcdctl, gateway } from '../support/etcd-clients.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -20,29 +21,11 @@ beforeAll(async () => {
 });
 afterAll(() => t.dispose());
 
-/** etcdctl 3.4 (Debian's) against one member: what it prints, or the error line it ends with. */
-function etcdctl(m: LocalMember, ...args: string[]): string {
-  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  return r.status === 0 ? r.stdout.toString().trim() : r.stderr.toString().trim().split('\n').at(-1)!;
-}
-
 /** raftkvctl against one member: exit status and output. */
 function raftkvctl(m: LocalMember, ...args: string[]): { status: number | null; out: string } {
   const ctl = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
   const r = spawnSync(process.execPath, [ctl, `--endpoints=${m.clientURL}`, '-w', 'json', ...args]);
   return { status: r.status, out: (r.stdout.toString() + r.stderr.toString()).trim() };
-}
-
-/** A gateway call: its status and JSON body. */
-async function gateway(m: LocalMember, path: string, body: object, token?: string) {
-  const res = await fetch(new URL(path, m.clientURL), {
-    method: 'POST',
-    body: JSON.stringify(body),
-    headers: token ? { authorization: token } : {},
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

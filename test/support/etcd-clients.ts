@@ -1,0 +1,33 @@
+// How etcd's users reach a member in the auth tests: Debian's etcdctl 3.4, and the JSON gateway
+// with a token in the Authorization header.
+import { spawnSync } from 'node:child_process';
+import type { LocalMember } from '../../node/tools/local-cluster.js';
+
+/** etcdctl 3.4 against one member: what it prints, or the error line it ends with. */
+export function etcdctl(m: LocalMember, ...args: string[]): string {
+  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
+  return r.status === 0 ? r.stdout.toString().trim() : r.stderr.toString().trim().split('\n').at(-1)!;
+}
+
+/** A gateway call: its status and JSON body. */
+export async function gateway(m: LocalMember, path: string, body: object, token?: string) {
+  const res = await fetch(new URL(path, m.clientURL), {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: token ? { authorization: token } : {},
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** etcd's way to turn auth on: a root user with the root role (etcdctl grants it), then enable. */
+export function enableAuth(m: LocalMember, rootPassword: string): void {
+  for (const [args, out] of [
+    [['user', 'add', `root:${rootPassword}`], 'User root created'],
+    [['auth', 'enable'], 'Authentication Enabled'],
+  ] as const) {
+    const said = etcdctl(m, ...args);
+    if (said !== out) throw new Error(`etcdctl ${args.join(' ')}: ${said}`);
+  }
+}
