@@ -146,6 +146,33 @@ export const SpecSchema = Type.Object(
               'A Secret in the cluster’s namespace with username and password (a kubernetes.io/basic-auth Secret) ' +
               'of a user with the root role',
           }),
+          jwt: Type.Optional(
+            Type.Object(
+              {
+                secretName: Type.String({
+                  minLength: 1,
+                  description:
+                    'A Secret in the cluster’s namespace with jwt.key: the PEM private key that signs tokens ' +
+                    '(for HS256/384/512, the shared secret)',
+                }),
+                signMethod: Type.String({
+                  pattern: '^(RS|PS|ES|HS)(256|384|512)$',
+                  default: 'RS256',
+                  description: 'etcd’s sign-method: RS, PS, ES or HS with 256, 384 or 512',
+                }),
+                ttl: Type.String({
+                  pattern: '^[0-9]+(ms|s|m|h)$',
+                  default: '5m',
+                  description: 'How long a token is valid after it is made',
+                }),
+              },
+              {
+                description:
+                  'etcd’s JWT tokens (--auth-token jwt) instead of simple ones: any member verifies them, so they ' +
+                  'outlive member restarts and rolling upgrades',
+              },
+            ),
+          ),
         },
         {
           description:

@@ -7,6 +7,7 @@ export const PEER_PORT = 2380;
 export const METRICS_PORT = 2381;
 /** Where a TLS cluster's Secret (tls.crt, tls.key, ca.crt) is mounted in the member pods. */
 export const TLS_DIR = '/etc/raftkv/tls';
+export const JWT_DIR = '/etc/raftkv/jwt';
 export const DATA_DIR = '/var/lib/raftkv';
 
 export const podName = (kvc: KVCluster, ordinal: number): string => `${kvc.metadata.name}-${ordinal}`;

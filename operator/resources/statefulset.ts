@@ -2,7 +2,7 @@
 // itself (updateStrategy OnDelete), so the builder takes the size and the bootstrap state from
 // the reconciler rather than from the spec.
 import { createHash } from 'node:crypto';
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1StatefulSet, V1Volume } from '@kubernetes/client-node';
 import type { KVCluster } from '../api/index.js';
 import {
   CLIENT_PORT,
@@ -10,6 +10,7 @@ import {
   METRICS_PORT,
   PEER_PORT,
   TLS_DIR,
+  JWT_DIR,
   labels,
   metadata,
   peerURL,
@@ -54,7 +55,15 @@ function canonical(v: unknown): unknown {
  */
 export function revision(kvc: KVCluster): string {
   const { resources, podTemplate, raft, tls } = kvc.spec;
-  const relevant = canonical({ image: image(kvc), resources, podTemplate, raft, ...(tls ? { tls } : {}) });
+  const jwt = kvc.spec.auth?.jwt;
+  const relevant = canonical({
+    image: image(kvc),
+    resources,
+    podTemplate,
+    raft,
+    ...(tls ? { tls } : {}),
+    ...(jwt ? { jwt } : {}),
+  });
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 12);
 }
 
@@ -78,7 +87,15 @@ function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
     `--snapshot-count=${raft.snapshotCount}`,
     `--quota-backend-bytes=${raft.quotaBackendBytes}`,
     ...(kvc.spec.tls ? tlsArgs() : []),
+    ...jwtArgs(kvc),
   ];
+}
+
+/** etcd's JWT tokens signed with the Secret's key; the public key is derived from it. */
+function jwtArgs(kvc: KVCluster): string[] {
+  const jwt = kvc.spec.auth?.jwt;
+  if (!jwt) return [];
+  return [`--auth-token=jwt,sign-method=${jwt.signMethod},priv-key=${JWT_DIR}/jwt.key,ttl=${jwt.ttl}`];
 }
 
 /** Mutual TLS on both ports with the one member certificate from the Secret. */
@@ -89,6 +106,24 @@ function tlsArgs(): string[] {
     ...[`--peer-cert-file=${cert}`, `--peer-key-file=${key}`, `--peer-trusted-ca-file=${ca}`],
     '--peer-client-cert-auth',
   ];
+}
+
+/** The Secrets the members read files from: TLS material, and the JWT key (only jwt.key, which must be there). */
+function secretVolumes(kvc: KVCluster): { volumes?: V1Volume[] } {
+  const { tls } = kvc.spec;
+  const jwt = kvc.spec.auth?.jwt;
+  const volumes: V1Volume[] = [
+    ...(tls ? [{ name: 'tls', secret: { secretName: tls.secretName } }] : []),
+    ...(jwt
+      ? [
+          {
+            name: 'jwt',
+            secret: { secretName: jwt.secretName, items: [{ key: 'jwt.key', path: 'jwt.key' }] },
+          },
+        ]
+      : []),
+  ];
+  return volumes.length > 0 ? { volumes } : {};
 }
 
 export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1StatefulSet {
@@ -144,12 +179,11 @@ export function statefulSet(kvc: KVCluster, shape: StatefulSetShape): V1Stateful
               volumeMounts: [
                 { name: 'data', mountPath: DATA_DIR },
                 ...(kvc.spec.tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+                ...(kvc.spec.auth?.jwt ? [{ name: 'jwt', mountPath: JWT_DIR, readOnly: true }] : []),
               ],
             },
           ],
-          ...(kvc.spec.tls
-            ? { volumes: [{ name: 'tls', secret: { secretName: kvc.spec.tls.secretName } }] }
-            : {}),
+          ...secretVolumes(kvc),
         },
       },
       volumeClaimTemplates: [

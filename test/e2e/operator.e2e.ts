@@ -4,7 +4,7 @@
 // a member whose volume was lost, and resumes after its leader is killed in the middle of a scale;
 // then a TLS cluster from a Secret.
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { KvClient } from '../../node/client/client.js';
 import { makeTestCerts } from '../support/certs.js';
@@ -415,7 +415,7 @@ describe('operator end to end', () => {
     ).rejects.toThrow(/tls is chosen when the cluster is created/);
   });
 
-  it('scales a cluster whose auth is on, as the root user of spec.auth', async () => {
+  it('scales a cluster whose auth is on, as the root user of spec.auth; its JWTs outlive a member restart', async () => {
     await kubectl(['delete', 'kvc', 'kvtls', '-n', ns, '--wait=false', '--ignore-not-found']);
     const AUTH = 'kvauth';
     await apply({
@@ -425,11 +425,22 @@ describe('operator end to end', () => {
       metadata: { name: `${AUTH}-root`, namespace: ns },
       data: { username: b64('root'), password: b64('rootpw') },
     });
+    const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${AUTH}-jwt`, namespace: ns },
+      data: { 'jwt.key': b64(signingKey.export({ type: 'pkcs8', format: 'pem' }).toString()) },
+    });
     await apply({
       apiVersion: 'raftkv.io/v1alpha1',
       kind: 'KVCluster',
       metadata: { name: AUTH, namespace: ns },
-      spec: { replicas: 1, storage: { size: '64Mi' }, auth: { secretName: `${AUTH}-root` } },
+      spec: {
+        replicas: 1,
+        storage: { size: '64Mi' },
+        auth: { secretName: `${AUTH}-root`, jwt: { secretName: `${AUTH}-jwt`, signMethod: 'ES256' } },
+      },
     });
     await healthyVoters(1, 300_000, AUTH);
     const podIP = (await getJson<{ status: { podIP: string } }>(['pod', `${AUTH}-0`, '-n', ns]))!.status
@@ -457,6 +468,38 @@ describe('operator end to end', () => {
       expect(s.members?.map((m) => m.name).sort()).toEqual([0, 1, 2].map((i) => `${AUTH}-${i}`));
       await c.authenticate('root', 'rootpw');
       expect((await c.members()).filter((m) => !m.isLearner)).toHaveLength(3);
+
+      // A JWT needs no member's memory: one made before a member's pod is replaced works there after.
+      const token = c.token!;
+      const uid = async () =>
+        (await getJson<{ metadata: { uid: string } }>(['pod', `${AUTH}-1`, '-n', ns]))?.metadata.uid;
+      const before = await uid();
+      await kubectl(['delete', 'pod', `${AUTH}-1`, '-n', ns]);
+      await waitFor(
+        'a new pod for the member',
+        async () => ((await uid()) ?? before) !== before || undefined,
+        120_000,
+      );
+      const ip1 = await waitFor('the new pod’s IP', async () => {
+        const pod = await getJson<{ status: { podIP?: string } }>(['pod', `${AUTH}-1`, '-n', ns]);
+        return pod?.status.podIP;
+      });
+      const restarted = new KvClient([`http://${ip1}:2379`], 5000);
+      try {
+        // Until the member serves, errors are "not yet"; a refused token would be the last one seen.
+        await waitFor(
+          'a write with the earlier token at the new pod',
+          async () => restarted.call('/v3/kv/put', { key: b64('after-restart'), value: b64('v') }, token),
+          120_000,
+        );
+        step('earlier JWT accepted by the restarted member');
+        const read = (await restarted.call('/v3/kv/range', { key: b64('after-restart') }, token)) as {
+          kvs: Array<{ value: string }>;
+        };
+        expect(read.kvs.map((kv) => kv.value)).toEqual([b64('v')]);
+      } finally {
+        await restarted.close();
+      }
     } finally {
       await c.close();
     }

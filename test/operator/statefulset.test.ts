@@ -52,3 +52,26 @@ test('a new Secret name is a new revision: the pods roll onto it', () => {
     revision(cluster({ tls: { secretName: 's2' } })),
   );
 });
+
+test('spec.auth.jwt gives the members etcd’s --auth-token jwt with the Secret’s key, and a change rolls them', () => {
+  const auth = (jwt: Record<string, unknown>) => ({ auth: { secretName: 'root-creds', jwt } });
+  const kvc = cluster({ tls: { secretName: 's1' }, ...auth({ secretName: 'keys' }) });
+  const c = container(kvc);
+  expect(c.args).toContain('--auth-token=jwt,sign-method=RS256,priv-key=/etc/raftkv/jwt/jwt.key,ttl=5m');
+  expect(c.volumeMounts).toContainEqual({ name: 'jwt', mountPath: '/etc/raftkv/jwt', readOnly: true });
+  expect(statefulSet(kvc, shape).spec!.template.spec!.volumes).toEqual([
+    { name: 'tls', secret: { secretName: 's1' } },
+    { name: 'jwt', secret: { secretName: 'keys', items: [{ key: 'jwt.key', path: 'jwt.key' }] } },
+  ]);
+  const es = container(cluster(auth({ secretName: 'keys', signMethod: 'ES256', ttl: '10m' })));
+  expect(es.args).toContain('--auth-token=jwt,sign-method=ES256,priv-key=/etc/raftkv/jwt/jwt.key,ttl=10m');
+  // Simple tokens (no jwt) pass no --auth-token: the member's default.
+  expect(
+    container(cluster({ auth: { secretName: 'root-creds' } })).args!.some((a) =>
+      a.startsWith('--auth-token'),
+    ),
+  ).toBe(false);
+  expect(revision(cluster(auth({ secretName: 'keys' })))).not.toBe(
+    revision(cluster(auth({ secretName: 'keys', signMethod: 'ES256' }))),
+  );
+});
