@@ -66,7 +66,11 @@ test('a verify-only member signs nothing; a token from another key, a changed on
   const token = (await signer.sign('alice', 3))!;
   const stranger = await JwtTokens.load(opts('RS256', otherRsa), () => now);
   expect(await stranger.verify(token)).toBeUndefined();
-  const [h, , sig] = token.split('.');
+  // Remembered as verified; the same claims under another signature are not.
+  expect(await verifyOnly.verify(token)).toEqual({ user: 'alice', revision: 3 });
+  const [h, p, sig] = token.split('.');
+  const otherSig = (await stranger.sign('alice', 3))!.split('.')[2];
+  expect(await verifyOnly.verify(`${h}.${p}.${otherSig}`)).toBeUndefined();
   const promoted = Buffer.from(
     JSON.stringify({ exp: now / 1000 + 60, revision: 3, username: 'root' }),
   ).toString('base64url');

@@ -22,6 +22,9 @@ const KEY_PAIR_METHODS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 
 const HMAC_METHODS = ['HS256', 'HS384', 'HS512'];
 export const SIGN_METHODS = [...KEY_PAIR_METHODS, ...HMAC_METHODS];
 
+/** Tokens verified once are remembered until they expire, up to this many. */
+const VERIFIED_MAX = 4096;
+
 export interface TokenClaims {
   user: string;
   /** The auth store's revision when the token was signed. */
@@ -29,6 +32,13 @@ export interface TokenClaims {
 }
 
 export class JwtTokens {
+  /**
+   * A signature check costs about 150 µs of CPU (RS256 and ES256 alike, more than a whole put),
+   * and a client sends the same token with every request: a token string that verified once
+   * verifies again until its exp, so it is remembered (its auth revision is checked per request).
+   */
+  private readonly verified = new Map<string, TokenClaims & { expMs: number }>();
+
   private constructor(
     private readonly alg: string,
     private readonly ttlMs: number,
@@ -89,17 +99,34 @@ export class JwtTokens {
 
   /** The token's user and revision, or undefined for a token this key did not sign or that expired. */
   async verify(token: string): Promise<TokenClaims | undefined> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (this.now() < known.expMs) return { user: known.user, revision: known.revision };
+      this.verified.delete(token);
+      return undefined;
+    }
     try {
       const { payload } = await jwtVerify(token, this.verifyKey, {
         algorithms: [this.alg],
         requiredClaims: ['exp'],
         currentDate: new Date(this.now()),
       });
-      const { username, revision } = payload;
+      const { username, revision, exp } = payload;
       if (typeof username !== 'string' || typeof revision !== 'number') return undefined;
+      this.remember(token, { user: username, revision, expMs: exp! * 1000 });
       return { user: username, revision };
     } catch {
       return undefined;
     }
+  }
+
+  private remember(token: string, claims: TokenClaims & { expMs: number }): void {
+    if (this.verified.size >= VERIFIED_MAX) {
+      const now = this.now();
+      for (const [t, c] of this.verified) if (c.expMs <= now) this.verified.delete(t);
+      // Still full: the oldest goes (its holder's next request is verified again).
+      if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    }
+    this.verified.set(token, claims);
   }
 }
