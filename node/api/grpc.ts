@@ -358,7 +358,7 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
     Status: unary(async () => service.status()),
     MoveLeader: unary((r, who) => service.moveLeader(idOf(r.targetID, 'targetID'), who)),
     Alarm: unary((r, who) => service.alarm(r.action, who)),
-    HashKV: unary(async (r, who) => service.hashKV(num(r.revision) ?? 0, who)),
+    HashKV: unary((r, who) => service.hashKV(num(r.revision) ?? 0, who)),
     Snapshot: snapshotStream(service),
     Defragment: unary((_r, who) => service.defragment(who)),
   });

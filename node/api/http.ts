@@ -116,7 +116,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   route('/v3/maintenance/alarm', (body, caller) =>
     service.alarm(asObject(body, 'request').action ?? 'GET', caller),
   );
-  route('/v3/maintenance/hashkv', async (body, caller) =>
+  route('/v3/maintenance/hashkv', (body, caller) =>
     service.hashKV(int64(asObject(body, 'request'), 'revision') ?? 0, caller),
   );
   for (const [path, handler] of authRoutes(service.auth)) route(path, handler);

@@ -129,45 +129,38 @@ export class KvService {
   }
 
   async memberAdd(peerURLs: string[], isLearner: boolean, caller: Caller) {
-    await this.auth.requireAdmin(caller);
-    if (!this.member.isLeader()) {
-      return this.forward('/v3/cluster/member/add', { peerURLs, isLearner }, caller);
-    }
-    const id = memberId(peerURLs[0]!, this.ctx.clusterToken);
-    await this.member.addMember(id, peerURLs, isLearner);
-    const members = this.members();
-    return { header: this.header(), member: members.find((m) => m.ID === hexToDecimal(id)), members };
+    return this.rootOnLeader(caller, '/v3/cluster/member/add', { peerURLs, isLearner }, async () => {
+      const id = memberId(peerURLs[0]!, this.ctx.clusterToken);
+      await this.member.addMember(id, peerURLs, isLearner);
+      const members = this.members();
+      return { header: this.header(), member: members.find((m) => m.ID === hexToDecimal(id)), members };
+    });
   }
 
   async memberRemove(id: string, caller: Caller) {
-    await this.auth.requireAdmin(caller);
-    if (!this.member.isLeader()) {
-      return this.forward('/v3/cluster/member/remove', { ID: hexToDecimal(id) }, caller);
-    }
-    const s = this.member.status();
-    if (!s.voters.includes(id) && !s.learners.includes(id)) {
-      throw new MemberError('etcdserver: member not found', 'notFound');
-    }
-    await this.member.changeMembership({ type: 'remove', nodeId: id });
-    return { header: this.header(), members: this.members() };
+    return this.rootOnLeader(caller, '/v3/cluster/member/remove', { ID: hexToDecimal(id) }, async () => {
+      const s = this.member.status();
+      if (!s.voters.includes(id) && !s.learners.includes(id)) {
+        throw new MemberError('etcdserver: member not found', 'notFound');
+      }
+      await this.member.changeMembership({ type: 'remove', nodeId: id });
+      return { header: this.header(), members: this.members() };
+    });
   }
 
   async memberUpdate(id: string, peerURLs: string[], caller: Caller) {
-    await this.auth.requireAdmin(caller);
-    if (!this.member.isLeader()) {
-      return this.forward('/v3/cluster/member/update', { ID: hexToDecimal(id), peerURLs }, caller);
-    }
-    await this.member.updateMember(id, peerURLs);
-    return { header: this.header(), members: this.members() };
+    const body = { ID: hexToDecimal(id), peerURLs };
+    return this.rootOnLeader(caller, '/v3/cluster/member/update', body, async () => {
+      await this.member.updateMember(id, peerURLs);
+      return { header: this.header(), members: this.members() };
+    });
   }
 
   async memberPromote(id: string, caller: Caller) {
-    await this.auth.requireAdmin(caller);
-    if (!this.member.isLeader()) {
-      return this.forward('/v3/cluster/member/promote', { ID: hexToDecimal(id) }, caller);
-    }
-    await this.member.changeMembership({ type: 'promote', nodeId: id });
-    return { header: this.header(), members: this.members() };
+    return this.rootOnLeader(caller, '/v3/cluster/member/promote', { ID: hexToDecimal(id) }, async () => {
+      await this.member.changeMembership({ type: 'promote', nodeId: id });
+      return { header: this.header(), members: this.members() };
+    });
   }
 
   status() {
@@ -221,12 +214,11 @@ export class KvService {
   }
 
   async moveLeader(target: string, caller: Caller) {
-    await this.auth.requireAdmin(caller);
-    if (!this.member.isLeader()) {
-      return this.forward('/v3/maintenance/transfer-leadership', { targetID: hexToDecimal(target) }, caller);
-    }
-    await this.member.transferLeadership(target);
-    return { header: this.header() };
+    const body = { targetID: hexToDecimal(target) };
+    return this.rootOnLeader(caller, '/v3/maintenance/transfer-leadership', body, async () => {
+      await this.member.transferLeadership(target);
+      return { header: this.header() };
+    });
   }
 
   leaseGrant(id: number, ttl: number, caller: Caller) {
@@ -264,6 +256,21 @@ export class KvService {
     await this.member.linearizableBarrier();
     const alarms = this.member.kv.alarms();
     return alarms.length > 0 ? `alarm: ${alarms.join(',')}` : '';
+  }
+
+  /**
+   * A call that needs the root role and runs on the leader (membership changes, leadership
+   * transfers): `here` when this member leads, else passed on to the leader as `path` with `body`
+   * and the caller's token, where it is checked again.
+   */
+  private async rootOnLeader<T>(
+    caller: Caller,
+    path: string,
+    body: Json,
+    here: () => Promise<T>,
+  ): Promise<T> {
+    await this.auth.requireAdmin(caller);
+    return this.member.isLeader() ? here() : this.forward<T>(path, body, caller);
   }
 
   /**
