@@ -6,7 +6,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 SEEDS ?= 2000
 SOAK_SECONDS ?= 600
 
-.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench bench-large etcd etcdctl35 openssl prometheus \
+.PHONY: help install build lint typecheck test run soak soak-fault sim-demo sim-replay bench bench-large etcd etcdctl35 bbolt openssl prometheus \
 	manifests manifests-check monitoring-check clean
 
 help:
@@ -35,7 +35,7 @@ lint: install
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
 
-test: lint build etcd etcdctl35 openssl prometheus manifests-check monitoring-check
+test: lint build etcd etcdctl35 bbolt openssl prometheus manifests-check monitoring-check
 	SIM_SEEDS=$(SEEDS) $(JEST) --maxWorkers=2
 
 # Generated files: the CRD (operator/api) and Grafana dashboard (operator/monitoring) from code,
@@ -70,6 +70,11 @@ etcd:
 # tests find it through test/support/etcdctl/build.sh.
 etcdctl35:
 	@test/support/etcdctl/build.sh >/dev/null
+
+# Go's bbolt command, built once per machine: `bbolt check` reads the etcd snapshots raftkv writes
+# as etcd's own B+tree library does (test/cluster/etcd-export.test.ts).
+bbolt:
+	@test/support/bbolt.sh >/dev/null
 
 # The TLS tests make throwaway certificates with the openssl command.
 openssl:

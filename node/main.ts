@@ -128,6 +128,7 @@ async function run(): Promise<void> {
     clusterId: cid,
     clusterToken: cfg.initialClusterToken,
     maxRequestBytes: cfg.maxRequestBytes,
+    bcryptCost: cfg.bcryptCost,
     metrics,
     version: VERSION,
     ...(clientTls ? { clientTls: clientOptions(clientTls) } : {}),

@@ -38,6 +38,7 @@ interface Writer {
 export class AuthService {
   constructor(
     private readonly kv: Writer,
+    private readonly bcryptCost: number,
     /** With --auth-token jwt: signs and verifies the tokens; simple tokens otherwise. */
     private readonly jwt?: JwtTokens,
   ) {}
@@ -118,12 +119,15 @@ export class AuthService {
 
   /** User add and change password: the password is hashed here, so only the hash enters the log. */
   async userAdd(name: string, password: string, noPassword: boolean, caller: Caller) {
-    const hash = noPassword ? undefined : await hashPassword(password);
+    const hash = noPassword ? undefined : await hashPassword(password, this.bcryptCost);
     return this.change({ op: 'userAdd', name, ...(hash === undefined ? {} : { hash }) }, caller);
   }
 
   async userChangePassword(name: string, password: string, caller: Caller) {
-    return this.change({ op: 'userChangePassword', name, hash: await hashPassword(password) }, caller);
+    return this.change(
+      { op: 'userChangePassword', name, hash: await hashPassword(password, this.bcryptCost) },
+      caller,
+    );
   }
 
   roleGrantPermission(name: string, perm: Permission, caller: Caller) {

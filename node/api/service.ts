@@ -3,7 +3,7 @@
 // etcd's proto field names; each API only converts encodings.
 import type { ConnectionOptions } from 'node:tls';
 import type { JwtTokens } from '../auth/jwt.js';
-import { backupStream } from '../mvcc/backup.js';
+import { withSha256 } from '../mvcc/backup.js';
 import { encodeRequest } from '../mvcc/codec.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
 import { hexToDecimal, memberId } from '../server/ids.js';
@@ -26,6 +26,8 @@ export interface ServiceContext {
   clientTls?: ConnectionOptions;
   /** Set with --auth-token jwt. */
   jwt?: JwtTokens;
+  /** --bcrypt-cost, for passwords set through this member. */
+  bcryptCost: number;
 }
 
 export interface Header {
@@ -54,7 +56,7 @@ export class KvService {
 
   constructor(private readonly ctx: ServiceContext) {
     this.clientTls = ctx.clientTls;
-    this.auth = new AuthService(this, ctx.jwt);
+    this.auth = new AuthService(this, ctx.bcryptCost, ctx.jwt);
   }
 
   /** Renewed certificates: requests passed on from now on present them. */
@@ -191,12 +193,13 @@ export class KvService {
   }
 
   /**
-   * etcd's Snapshot: this member's whole state from one read transaction, then its sha256 (a
-   * backup file for `etcdctl snapshot save`, restored by `raftkvctl snapshot restore`).
+   * etcd's Snapshot: this member's whole state from one read transaction as an etcd snapshot (a
+   * bbolt file), then its sha256: what `etcdctl snapshot save` stores, restored by `raftkvctl
+   * snapshot restore` or by etcd's own `etcdctl snapshot restore`.
    */
   async *snapshot(caller: Caller): AsyncGenerator<Uint8Array> {
     await this.auth.requireAdmin(caller);
-    yield* backupStream(this.member.kv.exportSnapshot());
+    yield* withSha256(this.member.kv.exportBackup());
   }
 
   /** etcd's HashKV: a checksum of this member's history up to `revision` (0: the current one). */

@@ -1,6 +1,6 @@
-// A backup file of either kind, as a snapshot's parts: raftkv's own (backup.ts) or etcd's
-// (etcd-snapshot.ts), told apart by etcd's bbolt magic, so `raftkvctl snapshot restore` takes
-// what `etcdctl snapshot save` wrote against either system.
+// A backup file of either kind, as a snapshot's parts: an etcd snapshot (etcd-snapshot.ts), which
+// is what `etcdctl snapshot save` writes against etcd or raftkv, or a backup from raftkv before it
+// sent etcd snapshots (backup.ts), told apart by etcd's bbolt magic.
 import { readBackup } from '../mvcc/backup.js';
 import { snapshotParts, type Parts } from '../mvcc/snapshot.js';
 import { isBoltFile } from './bbolt.js';

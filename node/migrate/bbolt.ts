@@ -6,17 +6,21 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
-const PAGE_HEADER = 16;
-const ELEMENT = 16;
-const BRANCH = 0x01;
-const LEAF = 0x02;
-const META = 0x04;
+// The layout, shared with the writer (bbolt-writer.ts): a page header is the page id (8 bytes),
+// flags (2), element count (2) and how many pages the page runs on past its first (4).
+export const PAGE_HEADER = 16;
+/** A branch element: pos, ksize, child page id; a leaf element: flags, pos, ksize, vsize. */
+export const ELEMENT = 16;
+export const BRANCH = 0x01;
+export const LEAF = 0x02;
+export const META = 0x04;
+export const FREELIST = 0x10;
 /** A leaf element whose value is a nested bucket. */
-const BUCKET_LEAF = 0x01;
-const MAGIC = 0xed0cdaed;
-const VERSION = 2;
+export const BUCKET_LEAF = 0x01;
+export const MAGIC = 0xed0cdaed;
+export const VERSION = 2;
 /** Where the meta's checksum sits in its page: it covers the meta's bytes before it. */
-const META_CHECKSUM = PAGE_HEADER + 56;
+export const META_CHECKSUM = PAGE_HEADER + 56;
 /** Deeper than any real tree; stops a page cycle in a damaged file. */
 const MAX_DEPTH = 64;
 const FNV_OFFSET = 0xcbf29ce484222325n;
@@ -233,14 +237,19 @@ function newestMeta(path: string, fd: number, size: number): Meta {
   return meta;
 }
 
+/** bbolt's meta checksum: 64-bit FNV-1a over the meta's fields before the checksum. */
+export function metaChecksum(page: Buffer): bigint {
+  let h = FNV_OFFSET;
+  for (let i = PAGE_HEADER; i < META_CHECKSUM; i++) h = ((h ^ BigInt(page[i]!)) * FNV_PRIME) & U64;
+  return h;
+}
+
 function parseMeta(buf: Buffer, offset: number): Meta | string {
   if (buf.length < META_CHECKSUM + 8) return `offset ${offset}: too short for a meta page`;
   if ((buf.readUInt16LE(8) & META) === 0) return `offset ${offset}: not a meta page`;
   if (buf.readUInt32LE(16) !== MAGIC) return `offset ${offset + 16}: no bbolt magic`;
   if (buf.readUInt32LE(20) !== VERSION) return `offset ${offset + 20}: bbolt version ${buf.readUInt32LE(20)}`;
-  let h = FNV_OFFSET;
-  for (let i = PAGE_HEADER; i < META_CHECKSUM; i++) h = ((h ^ BigInt(buf[i]!)) * FNV_PRIME) & U64;
-  if (buf.readBigUInt64LE(META_CHECKSUM) !== h)
+  if (buf.readBigUInt64LE(META_CHECKSUM) !== metaChecksum(buf))
     return `offset ${offset + META_CHECKSUM}: meta checksum mismatch`;
   const num = (at: number) => Number(buf.readBigUInt64LE(at));
   return { pageSize: buf.readUInt32LE(24), root: num(32), highWater: num(56), txid: num(64) };

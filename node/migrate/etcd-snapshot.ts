@@ -6,9 +6,7 @@
 // point, `auth`, `authUsers` and `authRoles` the auth store. Members are not carried: a restore
 // makes a new cluster, as etcd's own restore does.
 import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import protobuf from 'protobufjs';
-import { PROTO_DIR } from '../api/proto-dir.js';
+import type protobuf from 'protobufjs';
 import { applyAuthOp, emptyAuth, type AuthData, type AuthOp, type PermType } from '../auth/state.js';
 import { checkTrailingSha256, hasTrailingSha256 } from '../mvcc/backup.js';
 import { emptyMeta } from '../mvcc/backend.js';
@@ -16,6 +14,7 @@ import { putRecord, recordCost, tombstoneRecord } from '../mvcc/records.js';
 import { revBytes } from '../mvcc/revision.js';
 import type { LeaseRow, Row, SnapshotPart } from '../mvcc/snapshot.js';
 import { BoltFile, type Bucket } from './bbolt.js';
+import { etcdMessage, revisionOf, type EtcdMessage } from './etcd-format.js';
 
 /** Rows are handed on in batches of about this size (one store transaction each). */
 const BATCH_BYTES = 1 << 20;
@@ -86,30 +85,11 @@ function* readParts(path: string, length: number, onLeaseRenamed: (from: bigint,
   }
 }
 
-/**
- * etcd's messages, decoded by protobufjs from the same .proto files the gRPC API uses; loaded when
- * a restore first needs them, not each time raftkvctl starts.
- */
-let messages: Record<'KeyValue' | 'Lease' | 'User' | 'Role', protobuf.Type> | undefined;
-
-function etcdMessages(): NonNullable<typeof messages> {
-  if (messages) return messages;
-  const protos = new protobuf.Root();
-  protos.resolvePath = (_origin, target) => join(PROTO_DIR, basename(target));
-  protos.loadSync(['kv.proto', 'lease.proto', 'auth.proto'], { keepCase: true });
-  messages = {
-    KeyValue: protos.lookupType('mvccpb.KeyValue'),
-    Lease: protos.lookupType('leasepb.Lease'),
-    User: protos.lookupType('authpb.User'),
-    Role: protos.lookupType('authpb.Role'),
-  };
-  return messages;
-}
 /** int64s as decimal strings (lease IDs use all 64 bits), enums by name, missing fields as defaults. */
 const AS_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: true };
 
-function decode<T>(type: keyof NonNullable<typeof messages>, bytes: Buffer, where: () => string): T {
-  const message = etcdMessages()[type];
+function decode<T>(type: EtcdMessage, bytes: Buffer, where: () => string): T {
+  const message = etcdMessage(type);
   try {
     return message.toObject(message.decode(bytes), AS_OBJECT) as T;
   } catch (e) {
@@ -124,16 +104,6 @@ interface KeyValue {
   mod_revision: string;
   version: string;
   lease: string;
-}
-
-/** An etcd revision key: main and sub revision, and whether it marks a deletion. */
-function revisionOf(k: Buffer, where: () => string): { main: number; sub: number; tombstone: boolean } {
-  const tombstone = k.length === 18 && k[17] === 0x74; // 't'
-  if ((k.length !== 17 && !tombstone) || k[8] !== 0x5f) throw new Error(`${where()}: not a revision key`);
-  const main = k.readBigUInt64BE(0);
-  const sub = k.readBigUInt64BE(9);
-  if (main > MAX_ID || sub >= 2n ** 32n) throw new Error(`${where()}: revision ${main}.${sub} out of range`);
-  return { main: Number(main), sub: Number(sub), tombstone };
 }
 
 const rowName = (path: string, k: Buffer) => () => `${path}: bucket key, row ${k.toString('hex')}`;

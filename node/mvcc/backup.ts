@@ -1,6 +1,7 @@
-// Backups: the snapshot stream laid out as etcd's snapshot files are, which `etcdctl snapshot save`
-// checks: a body whose size is a multiple of 512 bytes, then the body's sha256. The body is the
-// snapshot stream, zero padding, and the stream's length in the last 8 bytes. A restore checks
+// Backups: what `etcdctl snapshot save` stores, a body and its sha256. A member sends an etcd
+// snapshot (a bbolt file, migrate/etcd-export.ts). Backups from raftkv before that hold raftkv's
+// snapshot stream laid out as etcd's files are: the stream, zero padding to a multiple of 512 bytes
+// with the stream's length in the last 8, then the sha256; those are still read. A restore checks
 // the hash before it reads anything else.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -10,20 +11,14 @@ const HASH_BYTES = 32;
 const PAGE = 512;
 const LENGTH_BYTES = 8;
 
-/** The snapshot stream as a backup: the chunks as they come, the padding and length, the sha256. */
-export async function* backupStream(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** The chunks as they come, then their sha256: `etcdctl snapshot save`'s file, as etcd sends it. */
+export async function* withSha256(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const hash = createHash('sha256');
-  let length = 0;
   for await (const c of chunks) {
     hash.update(c);
-    length += c.byteLength;
     yield c;
   }
-  const padding = (PAGE - ((length + LENGTH_BYTES) % PAGE)) % PAGE;
-  const tail = Buffer.alloc(padding + LENGTH_BYTES);
-  tail.writeBigUInt64BE(BigInt(length), tail.length - LENGTH_BYTES);
-  yield tail;
-  yield hash.update(tail).digest();
+  yield hash.digest();
 }
 
 /**

@@ -5,6 +5,7 @@
 // writes, so it leaves no trace and the others go on.
 import { existsSync } from 'node:fs';
 import type { AuthData } from '../auth/state.js';
+import { etcdSnapshot } from '../migrate/etcd-export.js';
 import { Applier, type ApplyLimits } from './apply.js';
 import { Backend, type Meta } from './backend.js';
 import { BatchTxn, DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-txn.js';
@@ -281,9 +282,18 @@ export class MvccStore {
    * or a backup. The batch is committed first, so the stream holds everything applied so far.
    */
   exportSnapshot(): AsyncIterable<Uint8Array> {
+    return this.exportCommitted(exportSnapshot);
+  }
+
+  /** The same state as an etcd snapshot file, for a backup that etcd's own tools read too. */
+  exportBackup(): AsyncIterable<Uint8Array> {
+    return this.exportCommitted(etcdSnapshot);
+  }
+
+  private exportCommitted(as: (db: Backend) => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
     const db = this.reader;
     this.commit();
-    return exportSnapshot(db);
+    return as(db);
   }
 
   /**

@@ -37,7 +37,15 @@ test('--auth-token takes etcd’s forms: simple (the default), or jwt with its o
   });
 });
 
+test('--bcrypt-cost defaults to etcd’s 10 and takes Go bcrypt’s range', () => {
+  expect(parse().bcryptCost).toBe(10);
+  expect(parse('--bcrypt-cost=4').bcryptCost).toBe(4);
+  expect(parseConfig(['--name=a'], { RAFTKV_BCRYPT_COST: '12' }).bcryptCost).toBe(12);
+});
+
 test.each([
+  ['--bcrypt-cost=3', '--bcrypt-cost: "3" is not an integer from 4 to 31'],
+  ['--bcrypt-cost=ten', '--bcrypt-cost: "ten" is not an integer from 4 to 31'],
   ['--auth-token=bogus', '--auth-token: "bogus" is neither simple nor jwt,<options>'],
   ['--auth-token=jwt', '--auth-token: sign-method "" is not one of RS256,'],
   ['--auth-token=jwt,priv-key=k,sign-method=none', 'sign-method "none" is not one of'],

@@ -2,6 +2,7 @@
 // environment fallback RAFTKV_<FLAG_IN_UPPER_SNAKE_CASE> (e.g. RAFTKV_INITIAL_CLUSTER).
 import { parseArgs } from 'node:util';
 import { SIGN_METHODS, type JwtOptions } from '../auth/jwt.js';
+import { BCRYPT_COST } from '../auth/password.js';
 
 export interface MemberConfig {
   name: string;
@@ -31,6 +32,8 @@ export interface MemberConfig {
   authToken: AuthToken;
   /** How long a simple token lives without use (etcd's --auth-token-ttl, in seconds there). */
   authTokenTtlMs: number;
+  /** The cost of the bcrypt hashes of passwords set here (etcd's --bcrypt-cost). */
+  bcryptCost: number;
   /** How often watches made with progress_notify hear the current revision when quiet (etcd: 10m). */
   watchProgressNotifyIntervalMs: number;
   logLevel: string;
@@ -95,6 +98,7 @@ const FLAGS = {
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
   'auth-token': { default: 'simple' },
   'auth-token-ttl': { default: '300' },
+  'bcrypt-cost': { default: String(BCRYPT_COST.default) },
   'experimental-watch-progress-notify-interval': { default: '10m' },
   'log-level': { default: 'info' },
   'cert-file': { default: '' },
@@ -135,6 +139,16 @@ function urls(flag: string, value: string): URL[] {
         throw new ConfigError(`--${flag}: "${s}" is not a URL`);
       }
     });
+}
+
+function bcryptCost(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < BCRYPT_COST.min || n > BCRYPT_COST.max) {
+    throw new ConfigError(
+      `--bcrypt-cost: "${value}" is not an integer from ${BCRYPT_COST.min} to ${BCRYPT_COST.max}`,
+    );
+  }
+  return n;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -360,6 +374,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     authToken: authToken(get('auth-token')),
     authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
+    bcryptCost: bcryptCost(get('bcrypt-cost')),
     watchProgressNotifyIntervalMs: durationMs(
       'experimental-watch-progress-notify-interval',
       get('experimental-watch-progress-notify-interval'),

@@ -42,6 +42,8 @@ export interface KvBackend extends WatchSource {
   /** The live keys a lease holds (empty for none or no such lease). */
   leaseKeys(id: number): Uint8Array[];
   exportSnapshot(): AsyncIterable<Uint8Array>;
+  /** The same state as an etcd snapshot file (bbolt), for `etcdctl snapshot save`. */
+  exportBackup(): AsyncIterable<Uint8Array>;
   /** Builds a snapshot's image beside the live state (which keeps serving); returns its applied index. */
   stageSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<{ index: number; term: number }>;
   /** Swaps in the staged image; a no-op when nothing is staged and the state is already at `minIndex`. */

@@ -118,7 +118,7 @@ test('a damaged or cut-short backup is refused with the file named, and leaves n
   const r = restore(damaged, dir);
   expect(r.status).toBe(1);
   expect(r.stderr.toString()).toBe(
-    `raftkvctl: backup ${damaged}: the sha256 at offset ${bytes.length - 32} does not match the data before it\n`,
+    `raftkvctl: ${damaged}: the sha256 at offset ${bytes.length - 32} does not match the data before it\n`,
   );
   expect(existsSync(join(dir, 'member', 'db'))).toBe(false);
   expect(status(damaged).stderr.toString()).toBe(r.stderr.toString());

@@ -12,21 +12,14 @@ import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { mustEtcdctl } from '../support/etcd-clients.js';
+import { addUsers, writeHistory } from '../support/history.js';
 import { agreedLeader } from '../support/leader.js';
 
 jest.setTimeout(120_000);
 
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 const raftkvctl = (...args: string[]) => spawnSync(process.execPath, [CTL, ...args]);
-
-/** etcdctl 3.4 (Debian's) against one member, as root once auth is on. */
-function etcdctl(m: LocalMember, ...args: string[]): string {
-  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr.toString()}`);
-  return r.stdout.toString();
-}
 
 const ROOT = ['--user', 'root:rootpw'];
 const client = async (members: LocalMember[], user = 'root', password = 'rootpw') => {
@@ -53,46 +46,11 @@ beforeAll(async () => {
   });
   await agreedLeader(() => etcd.cluster.members);
   const c = new KvClient([etcd.cluster.members[0]!.clientURL], 5000);
-  const gone = (await c.leaseGrant(600)).id;
-  liveLease = (await c.leaseGrant(600)).id;
-  for (let i = 0; i < 60; i++) {
-    const key = `m/k${i % 17}`;
-    if (i % 7 === 3) await c.del(key);
-    else
-      await c.put(key, `v${i}-${'x'.repeat(i * 3)}`, i % 5 === 0 ? { lease: i < 30 ? gone : liveLease } : {});
-    if (i % 11 === 0) {
-      // Several changes in one revision: history rows with sub-revisions.
-      const b64 = (s: string) => Buffer.from(s).toString('base64');
-      await c.call('/v3/kv/txn', {
-        success: [
-          { request_put: { key: b64(`m/t${i}`), value: b64('a') } },
-          { request_put: { key: b64(`m/u${i}`), value: b64('b') } },
-          { request_delete_range: { key: b64(`m/k${(i + 1) % 17}`) } },
-        ],
-      });
-    }
-    if (i === 40) {
-      compacted = (await c.get('m/k0')).revision - 5;
-      await c.call('/v3/kv/compaction', { revision: String(compacted), physical: true });
-    }
-  }
-  await c.put('m/big', 'b'.repeat(20_000)); // larger than a page: bbolt's overflow pages
-  await c.leaseRevoke(gone); // its keys are deleted; older history rows still name it
-  for (const args of [
-    ['user', 'add', 'root:rootpw'],
-    ['role', 'add', 'root'],
-    ['user', 'grant-role', 'root', 'root'],
-    ['role', 'add', 'writer'],
-    ['role', 'grant-permission', 'writer', '--prefix=true', 'readwrite', 'm/'],
-    ['user', 'add', 'alice:alicepw'],
-    ['user', 'grant-role', 'alice', 'writer'],
-    ['auth', 'enable'],
-  ]) {
-    etcdctl(etcd.cluster.members[0]!, ...args);
-  }
+  ({ compacted, liveLease } = await writeHistory(c));
+  addUsers(etcd.cluster.members[0]!);
   revision = (await (await client(etcd.cluster.members)).get('m/k0')).revision;
   snapshot = join(etcd.root, 'etcd.db');
-  expect(etcdctl(etcd.cluster.members[0]!, ...ROOT, 'snapshot', 'save', snapshot)).toContain(
+  expect(mustEtcdctl(etcd.cluster.members[0]!, ...ROOT, 'snapshot', 'save', snapshot)).toContain(
     'Snapshot saved',
   );
 });

@@ -1,14 +1,24 @@
-// How etcd's users reach a member in the auth tests: Debian's etcdctl 3.4, and the JSON gateway
-// with a token in the Authorization header.
+// How etcd's users reach a member in the tests: Debian's etcdctl 3.4, and the JSON gateway with a
+// token in the Authorization header.
 import { spawnSync } from 'node:child_process';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 
-/** etcdctl 3.4 against one member: what it prints, or the error line it ends with. */
-export function etcdctl(m: LocalMember, ...args: string[]): string {
-  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
+const run = (m: LocalMember, args: string[]) =>
+  spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
     env: { ...process.env, ETCDCTL_API: '3' },
   });
+
+/** etcdctl 3.4 against one member: what it prints, or the error line it ends with. */
+export function etcdctl(m: LocalMember, ...args: string[]): string {
+  const r = run(m, args);
   return r.status === 0 ? r.stdout.toString().trim() : r.stderr.toString().trim().split('\n').at(-1)!;
+}
+
+/** etcdctl 3.4 for a step that must work (a test's setup): what it prints; throws with its error otherwise. */
+export function mustEtcdctl(m: LocalMember, ...args: string[]): string {
+  const r = run(m, args);
+  if (r.status !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
 }
 
 /** A gateway call: its status and JSON body. */
