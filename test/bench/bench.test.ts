@@ -64,9 +64,11 @@ test('the large-data benchmark measures restarts and a volume replacement on bot
   for (const r of results) {
     expect(r.dataMiB).toBe(8);
     expect(r.dbMiB).toBeGreaterThanOrEqual(8);
+    expect(r.backupMiB).toBeGreaterThanOrEqual(8);
+    expect(r.backupMs).toBeGreaterThan(0);
     for (const ms of [r.restartAfterSigtermMs, r.restartAfterSigkillMs, r.replaceCatchUpMs])
       expect(ms).toBeGreaterThan(0);
     expect(r.replaceMemberPeakMiB).toBeGreaterThan(0);
   }
-  expect(largeTable(results[0]!, results[1]!).split('\n')).toHaveLength(10);
+  expect(largeTable(results[0]!, results[1]!).split('\n')).toHaveLength(13);
 });

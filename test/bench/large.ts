@@ -1,12 +1,14 @@
 // A large data set on raftkv and on etcd, side by side: fill a 3-member cluster with `bytes` of
 // live data (512 KiB values, distinct keys), then measure what a big store costs an operator:
-// restarting a follower (SIGTERM and SIGKILL) until it serves its data again, and replacing a
-// follower's lost volume (remove, wipe, add back) until the new member has caught up, with the
-// peak memory of the leader and of the new member meanwhile.
+// a backup with `etcdctl snapshot save`, restarting a follower (SIGTERM and SIGKILL) until it
+// serves its data again, and replacing a follower's lost volume (remove, wipe, add back) until the
+// new member has caught up, with the peak memory of the leader and of the new member meanwhile.
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { KvClient } from '../../node/client/client.js';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { agreedLeader } from '../support/leader.js';
@@ -20,6 +22,10 @@ export interface LargeResult {
   dataMiB: number;
   dbMiB: number;
   fillSeconds: number;
+  /** `etcdctl snapshot save` from the leader: how long, the file, and the leader's peak memory. */
+  backupMs: number;
+  backupMiB: number;
+  backupLeaderPeakMiB: number;
   /** From the restart until the member answers a serializable read of the last key written. */
   restartAfterSigtermMs: number;
   restartAfterSigkillMs: number;
@@ -55,6 +61,23 @@ async function fill(endpoints: string[], bytes: number): Promise<string> {
     }),
   );
   return `large/${String(total - 1).padStart(8, '0')}`;
+}
+
+/** etcdctl 3.4's `snapshot save` of member `m` into `file` (removed after): time, size, peak memory. */
+async function timedBackup(m: LocalMember, file: string) {
+  resetPeak(m);
+  const at = performance.now();
+  await promisify(execFile)(
+    'etcdctl',
+    [`--endpoints=${new URL(m.clientURL).host}`, 'snapshot', 'save', file],
+    {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    },
+  );
+  const backupMs = performance.now() - at;
+  const backupMiB = (await stat(file)).size / 1024 ** 2;
+  await rm(file);
+  return { backupMs, backupMiB, backupLeaderPeakMiB: peakMiB(m) };
 }
 
 /** Milliseconds from `since` until `m` serves `key` with a whole value from its own store. */
@@ -107,6 +130,7 @@ export async function largeDataset(system: System, bytes: number): Promise<Large
       10_000,
       50,
     );
+    const backup = await timedBackup(leader, join(root, 'backup.db'));
     const follower = cluster.members.find((m) => m !== leader)!;
     await servesKey(follower, lastKey, 0);
 
@@ -138,6 +162,7 @@ export async function largeDataset(system: System, bytes: number): Promise<Large
       dataMiB: (Math.ceil(bytes / VALUE_BYTES) * VALUE_BYTES) / 1024 ** 2,
       dbMiB,
       fillSeconds,
+      ...backup,
       restartAfterSigtermMs,
       restartAfterSigkillMs,
       replaceCatchUpMs,
@@ -157,6 +182,9 @@ export function largeTable(r: LargeResult, e: LargeResult): string {
     ['live data written: MiB', 'dataMiB', 0],
     ['database size on the leader: MiB', 'dbMiB', 0],
     ['fill time (4 writers, 512 KiB values): s', 'fillSeconds', 1],
+    ['backup of the leader (etcdctl snapshot save): ms', 'backupMs', 0],
+    ['backup file: MiB', 'backupMiB', 0],
+    ['peak RSS of the leader during the backup: MiB', 'backupLeaderPeakMiB', 0],
     ['follower restart after SIGTERM until it serves: ms', 'restartAfterSigtermMs', 0],
     ['follower restart after SIGKILL until it serves: ms', 'restartAfterSigkillMs', 0],
     ['replaced follower (empty volume) caught up: ms', 'replaceCatchUpMs', 0],

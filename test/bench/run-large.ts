@@ -19,7 +19,9 @@ Measured by \`make bench-large\` on ${new Date().toISOString().slice(0, 10)}: ${
 Node.js ${process.version}, ${etcdVersion}. Each system in turn: 3 processes on loopback
 (heartbeat 100 ms, election timeout 1000 ms, snapshot every 100 entries; raftkv keeps 50 entries
 behind a snapshot, etcd 3.4 a fixed 5000), filled through the v3 JSON API with ${mib} MiB of
-512 KiB values under distinct keys. A follower is then restarted (SIGTERM, then SIGKILL) and
+512 KiB values under distinct keys. The leader is backed up with etcdctl 3.4's \`snapshot save\`
+(timed until the file is written; the peak resident memory of the leader meanwhile). A follower
+is then restarted (SIGTERM, then SIGKILL) and
 timed until it serves the last key from its own store; then its volume is "lost" (SIGKILL,
 member remove, data directory wiped, member add, start) and it is timed until it serves the last
 key again, with the peak resident memory (VmHWM, reset before the catch-up on the leader) of the
