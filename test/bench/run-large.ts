@@ -21,11 +21,11 @@ Node.js ${process.version}, ${etcdVersion}. Each system in turn: 3 processes on 
 behind a snapshot, etcd 3.4 a fixed 5000), filled through the v3 JSON API with ${mib} MiB of
 512 KiB values under distinct keys. The leader is backed up with etcdctl 3.4's \`snapshot save\`
 (timed until the file is written; the peak resident memory of the leader meanwhile). A follower
-is then restarted (SIGTERM, then SIGKILL) and
-timed until it serves the last key from its own store; then its volume is "lost" (SIGKILL,
-member remove, data directory wiped, member add, start) and it is timed until it serves the last
-key again, with the peak resident memory (VmHWM, reset before the catch-up on the leader) of the
-leader and of the new member.
+is then restarted (SIGTERM, then SIGKILL) and timed until it serves the last key from its own
+store; then its volume is "lost" (SIGKILL, member remove, data directory wiped, member add,
+start) and it is timed until it serves the last key again, with the peak resident memory
+(VmHWM, reset before the backup and before the catch-up on the leader) of the leader and of the
+new member.
 
 ${largeTable(raftkv, etcd)}
 `;
