@@ -24,8 +24,12 @@ export const PAGE_SIZE = 4096;
 /** Pages 0 and 1 are the meta pages, 2 the freelist; trees start after them. */
 const FREELIST_PAGE = 2;
 const FIRST_TREE_PAGE = 3;
-/** The stream comes in chunks of about this size, and the dry run lets other work in as often. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * The stream comes in chunks of about this size, and both passes let other work on the thread in
+ * as often: the member serving the backup goes on serving requests meanwhile.
+ */
+const CHUNK_BYTES = 256 * 1024;
+const otherWork = () => new Promise(setImmediate);
 
 export interface BoltBucketSource {
   name: string;
@@ -37,11 +41,14 @@ export interface BoltBucketSource {
 export async function* boltFile(buckets: BoltBucketSource[], pageSize = PAGE_SIZE): AsyncGenerator<Buffer> {
   const sorted = [...buckets].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   const plan = new Layout(pageSize, false);
-  for (const _ of plan.lay(sorted)) await new Promise(setImmediate);
+  for (const _ of plan.lay(sorted)) await otherWork();
 
   yield Buffer.concat([metaPage(0, plan), metaPage(1, plan), freelistPage(pageSize)]);
   const file = new Layout(pageSize, true);
-  for (const _ of file.lay(sorted)) yield file.take();
+  for (const _ of file.lay(sorted)) {
+    yield file.take();
+    await otherWork(); // a consumer that takes chunks as fast as they come would not yield
+  }
   yield file.take();
   if (file.next !== plan.next || file.root !== plan.root) {
     throw new Error(

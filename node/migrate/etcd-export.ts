@@ -11,7 +11,7 @@ import { LeaseTable } from '../mvcc/leases.js';
 import { isTombstone } from '../mvcc/records.js';
 import { readRev, u64Bytes as u64 } from '../mvcc/revision.js';
 import { boltFile } from './bbolt-writer.js';
-import { encodeEtcd, revisionKey } from './etcd-format.js';
+import { encodeEtcd, permTypeNumber, revisionKey } from './etcd-format.js';
 
 type Entry = [Buffer, Buffer];
 
@@ -78,7 +78,10 @@ function authSwitch(auth: AuthData): Entry[] {
 function roles(auth: AuthData): Entry[] {
   return byName(auth.roles).map(([name, perms]) => [
     name,
-    encodeEtcd('Role', { name, keyPermission: perms }),
+    encodeEtcd('Role', {
+      name,
+      keyPermission: perms.map((p) => ({ ...p, permType: permTypeNumber(p.permType) })),
+    }),
   ]);
 }
 

@@ -5,6 +5,8 @@
 import { basename, join } from 'node:path';
 import protobuf from 'protobufjs';
 import { PROTO_DIR } from '../api/proto-dir.js';
+import type { PermType } from '../auth/state.js';
+import { u64Bytes } from '../mvcc/revision.js';
 
 export type EtcdMessage = 'KeyValue' | 'Lease' | 'User' | 'Role';
 
@@ -25,10 +27,19 @@ export function etcdMessage(name: EtcdMessage): protobuf.Type {
   return messages[name];
 }
 
-/** `fields` (enums by name) as the message's bytes. */
+/**
+ * `fields` as the message's bytes. They must have the fields' own types (numbers, buffers, enums
+ * as numbers): this runs once per history row, where protobufjs's conversion would cost more than
+ * the encoding.
+ */
 export function encodeEtcd(name: EtcdMessage, fields: Record<string, unknown>): Buffer {
-  const type = etcdMessage(name);
-  return Buffer.from(type.encode(type.fromObject(fields)).finish());
+  const bytes = etcdMessage(name).encode(fields).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** authpb.Permission's permType as a number, for encodeEtcd. */
+export function permTypeNumber(name: PermType): number {
+  return etcdMessage('Role').lookupEnum('Permission.Type').values[name]!;
 }
 
 const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
@@ -38,9 +49,9 @@ const TOMBSTONE = 0x74; // 't'
 /** A key of bucket `key`: an 8-byte main revision, `_`, an 8-byte sub revision, `t` for a deletion. */
 export function revisionKey(main: number, sub: number, tombstone: boolean): Buffer {
   const k = Buffer.alloc(tombstone ? 18 : 17);
-  k.writeBigUInt64BE(BigInt(main), 0);
+  u64Bytes(main).copy(k, 0);
   k[8] = SEPARATOR;
-  k.writeBigUInt64BE(BigInt(sub), 9);
+  k.writeUInt32BE(sub, 13); // sub revisions fit 32 bits
   if (tombstone) k[17] = TOMBSTONE;
   return k;
 }
