@@ -1,10 +1,10 @@
 // Going back from raftkv to etcd on real processes: a raftkv cluster is written to (puts, deletes,
 // multi-op txns, a value larger than a page, leases, a revoked lease, a compaction) and given
 // users and roles by etcdctl, and `etcdctl snapshot save` (Debian's 3.4) takes its backup. Go's
-// `bbolt check` finds the file sound, `etcdctl snapshot status` reads it, `etcdctl snapshot restore`
-// makes an etcd data dir of it, and the etcd started there answers every read at every kept
-// revision as raftkv does, holds the lease and its keys, lets the users in with their passwords
-// (bcrypt, as etcd hashes them) and goes on writing.
+// `bbolt check` finds the file sound, `etcdctl snapshot status` (3.4 and 3.5) reads it, `etcdctl
+// snapshot restore` makes an etcd data dir of it, and the etcd started there answers every read at
+// every kept revision as raftkv does, holds the lease and its keys, lets the users in with their
+// passwords (bcrypt, as etcd hashes them) and goes on writing.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -55,13 +55,15 @@ beforeAll(async () => {
 });
 afterAll(() => src.dispose());
 
-test("Go's bbolt finds the backup sound and etcdctl snapshot status reads it", () => {
+test("Go's bbolt finds the backup sound and etcdctl 3.4's and 3.5's snapshot status read it", () => {
   const bbolt = run('test/support/bbolt.sh').trim();
   expect(run(bbolt, 'check', backup).trim()).toBe('OK');
   const status = JSON.parse(run('etcdctl', 'snapshot', 'status', backup, '-w', 'json'));
   expect(status.revision).toBe(revision);
   expect(status.totalSize).toBe(statSync(backup).size - 32); // the sha256 is not the database's
   expect(status.totalKey).toBeGreaterThan(revision - written.compacted);
+  const etcdctl35 = run('test/support/etcdctl/build.sh').trim();
+  expect(JSON.parse(run(etcdctl35, 'snapshot', 'status', backup, '-w', 'json'))).toEqual(status);
 });
 
 test('an etcd restored from the backup answers every kept revision as raftkv does, and goes on', async () => {
