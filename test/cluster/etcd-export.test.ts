@@ -10,23 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
-import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
-import { mustEtcdctl } from '../support/etcd-clients.js';
-import { addUsers, writeHistory, type WrittenHistory } from '../support/history.js';
+import { client, savedHistory, type SavedHistory } from '../support/history.js';
 import { agreedLeader } from '../support/leader.js';
 
 jest.setTimeout(120_000);
-
-const ROOT = ['--user', 'root:rootpw'];
-const client = async (members: LocalMember[], user = 'root', password = 'rootpw') => {
-  const c = new KvClient(
-    members.map((m) => m.clientURL),
-    5000,
-  );
-  await c.authenticate(user, password);
-  return c;
-};
 
 /** A command's output; throws with its error output unless it exits 0. */
 function run(command: string, ...args: string[]): string {
@@ -38,20 +26,14 @@ function run(command: string, ...args: string[]): string {
 
 let src: TempCluster;
 let backup: string;
-let written: WrittenHistory;
-/** raftkv's newest revision when the backup was taken. */
-let revision: number;
+/** What raftkv held when the backup was taken. */
+let written: SavedHistory;
 
 beforeAll(async () => {
   src = await tempCluster('etcd-export-src', { size: 3, extraArgs: TEST_MEMBER_ARGS });
   await agreedLeader(() => src.cluster.members);
-  written = await writeHistory(new KvClient([src.cluster.members[0]!.clientURL], 5000));
-  addUsers(src.cluster.members[0]!);
-  revision = (await (await client(src.cluster.members)).get('m/k0')).revision;
   backup = join(src.root, 'raftkv.db');
-  expect(mustEtcdctl(src.cluster.members[1]!, ...ROOT, 'snapshot', 'save', backup)).toContain(
-    'Snapshot saved',
-  );
+  written = await savedHistory(src.cluster.members, src.cluster.members[1]!, backup);
 });
 afterAll(() => src.dispose());
 
@@ -59,9 +41,9 @@ test("Go's bbolt finds the backup sound and etcdctl 3.4's and 3.5's snapshot sta
   const bbolt = run('test/support/bbolt.sh').trim();
   expect(run(bbolt, 'check', backup).trim()).toBe('OK');
   const status = JSON.parse(run('etcdctl', 'snapshot', 'status', backup, '-w', 'json'));
-  expect(status.revision).toBe(revision);
+  expect(status.revision).toBe(written.revision);
   expect(status.totalSize).toBe(statSync(backup).size - 32); // the sha256 is not the database's
-  expect(status.totalKey).toBeGreaterThan(revision - written.compacted);
+  expect(status.totalKey).toBeGreaterThan(written.revision - written.compacted);
   const etcdctl35 = run('test/support/etcdctl/build.sh').trim();
   expect(JSON.parse(run(etcdctl35, 'snapshot', 'status', backup, '-w', 'json'))).toEqual(status);
 });
@@ -90,7 +72,7 @@ test('an etcd restored from the backup answers every kept revision as raftkv doe
     const r = await client(src.cluster.members);
     const e = await client(dst.cluster.members);
 
-    for (let rev = written.compacted; rev <= revision; rev++) {
+    for (let rev = written.compacted; rev <= written.revision; rev++) {
       const [want, got] = await Promise.all([
         r.get('\0', { prefix: true, revision: rev }),
         e.get('\0', { prefix: true, revision: rev }),
@@ -113,7 +95,7 @@ test('an etcd restored from the backup answers every kept revision as raftkv doe
 
     // Users and roles, with the passwords raftkv hashed.
     const alice = await client(dst.cluster.members, 'alice', 'alicepw');
-    expect(await alice.put('m/by-alice', 'yes')).toBe(revision + 1);
+    expect(await alice.put('m/by-alice', 'yes')).toBe(written.revision + 1);
     await expect(alice.put('elsewhere', 'no')).rejects.toThrow('etcdserver: permission denied');
     await expect(client(dst.cluster.members, 'alice', 'wrong')).rejects.toThrow(
       'etcdserver: authentication failed, invalid user ID or password',

@@ -9,27 +9,15 @@ import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiError, KvClient } from '../../node/client/client.js';
-import type { LocalMember } from '../../node/tools/local-cluster.js';
+import type { ApiError } from '../../node/client/client.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
-import { mustEtcdctl } from '../support/etcd-clients.js';
-import { addUsers, writeHistory } from '../support/history.js';
+import { client, savedHistory } from '../support/history.js';
 import { agreedLeader } from '../support/leader.js';
 
 jest.setTimeout(120_000);
 
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 const raftkvctl = (...args: string[]) => spawnSync(process.execPath, [CTL, ...args]);
-
-const ROOT = ['--user', 'root:rootpw'];
-const client = async (members: LocalMember[], user = 'root', password = 'rootpw') => {
-  const c = new KvClient(
-    members.map((m) => m.clientURL),
-    5000,
-  );
-  await c.authenticate(user, password);
-  return c;
-};
 
 let etcd: TempCluster;
 let snapshot: string;
@@ -45,14 +33,12 @@ beforeAll(async () => {
     extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'],
   });
   await agreedLeader(() => etcd.cluster.members);
-  const c = new KvClient([etcd.cluster.members[0]!.clientURL], 5000);
-  ({ compacted, liveLease } = await writeHistory(c));
-  addUsers(etcd.cluster.members[0]!);
-  revision = (await (await client(etcd.cluster.members)).get('m/k0')).revision;
   snapshot = join(etcd.root, 'etcd.db');
-  expect(mustEtcdctl(etcd.cluster.members[0]!, ...ROOT, 'snapshot', 'save', snapshot)).toContain(
-    'Snapshot saved',
-  );
+  ({ compacted, liveLease, revision } = await savedHistory(
+    etcd.cluster.members,
+    etcd.cluster.members[0]!,
+    snapshot,
+  ));
 });
 afterAll(() => etcd.dispose());
 

@@ -1,11 +1,13 @@
 // A history for the tests that carry a cluster's state from one system to the other through a
 // snapshot (etcd to raftkv, raftkv to etcd): what such a snapshot must keep, written the same way
 // to either system through the JSON gateway, and users and roles made with etcdctl 3.4.
-import type { KvClient } from '../../node/client/client.js';
+import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { mustEtcdctl } from './etcd-clients.js';
 
-export interface WrittenHistory {
+export interface SavedHistory {
+  /** The newest revision when the snapshot was taken. */
+  revision: number;
   /** The compaction point. */
   compacted: number;
   /** The lease that lives on, holding keys; another was revoked after keys had used it. */
@@ -17,7 +19,7 @@ export interface WrittenHistory {
  * later revoked and on one that lives, a physical compaction partway, then a value larger than a
  * bbolt page.
  */
-export async function writeHistory(c: KvClient): Promise<WrittenHistory> {
+async function writeHistory(c: KvClient): Promise<Omit<SavedHistory, 'revision'>> {
   const gone = (await c.leaseGrant(600)).id;
   const liveLease = (await c.leaseGrant(600)).id;
   let compacted = 0;
@@ -46,8 +48,38 @@ export async function writeHistory(c: KvClient): Promise<WrittenHistory> {
   return { compacted, liveLease };
 }
 
+/** etcdctl's flags for root, as addUsers makes it. */
+export const ROOT = ['--user', 'root:rootpw'];
+
+/** The JSON client on `members`, signed in (as root by default). */
+export async function client(members: LocalMember[], user = 'root', password = 'rootpw'): Promise<KvClient> {
+  const c = new KvClient(
+    members.map((m) => m.clientURL),
+    5000,
+  );
+  await c.authenticate(user, password);
+  return c;
+}
+
+/**
+ * Writes the history and the users through the first of `members`, then `etcdctl snapshot save`
+ * from `saveFrom` into `file`.
+ */
+export async function savedHistory(
+  members: LocalMember[],
+  saveFrom: LocalMember,
+  file: string,
+): Promise<SavedHistory> {
+  const written = await writeHistory(new KvClient([members[0]!.clientURL], 5000));
+  addUsers(members[0]!);
+  const revision = (await (await client(members)).get('m/k0')).revision;
+  const said = mustEtcdctl(saveFrom, ...ROOT, 'snapshot', 'save', file);
+  if (!said.includes('Snapshot saved')) throw new Error(`etcdctl snapshot save: ${said}`);
+  return { ...written, revision };
+}
+
 /** root (password rootpw), alice (alicepw) with readwrite on m/, and auth turned on. */
-export function addUsers(m: LocalMember): void {
+function addUsers(m: LocalMember): void {
   for (const args of [
     ['user', 'add', 'root:rootpw'],
     ['role', 'add', 'root'],
