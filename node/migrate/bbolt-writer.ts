@@ -20,7 +20,7 @@ import {
 } from './bbolt.js';
 
 /** Linux's page size, which bbolt takes for a new file. */
-export const PAGE_SIZE = 4096;
+const PAGE_SIZE = 4096;
 /** Pages 0 and 1 are the meta pages, 2 the freelist; trees start after them. */
 const FREELIST_PAGE = 2;
 const FIRST_TREE_PAGE = 3;
@@ -33,7 +33,11 @@ const otherWork = () => new Promise(setImmediate);
 
 export interface BoltBucketSource {
   name: string;
-  /** The bucket's entries in byte order of their keys; called once per pass, the same each time. */
+  /**
+   * The bucket's entries in byte order of their keys, each in buffers of its own (they are held
+   * until their page is laid, a page's first key until the tree is); called once per pass, the
+   * same each time.
+   */
   entries(): Iterable<[Buffer, Buffer]>;
 }
 
@@ -71,10 +75,10 @@ class Layout {
 
   /** Lays out every bucket, then the root bucket; pauses after about each CHUNK_BYTES of entries. */
   *lay(buckets: BoltBucketSource[]): Generator<void> {
-    const root = new Tree(this, LEAF);
+    const root = new Tree(this);
     let bytes = 0;
     for (const b of buckets) {
-      const tree = new Tree(this, LEAF);
+      const tree = new Tree(this);
       for (const [key, value] of b.entries()) {
         tree.add(key, value, 0);
         bytes += key.length + value.length;
@@ -116,16 +120,11 @@ class Tree {
   private pending: Element[] = [];
   private bytes = PAGE_HEADER;
   /** The level being filled: LEAF, then BRANCH. */
-  private kind: number;
+  private kind = LEAF;
   /** The pages laid so far on this level, as elements of the next: first key, id. */
   private laid: Element[] = [];
 
-  constructor(
-    private readonly layout: Layout,
-    kind: number,
-  ) {
-    this.kind = kind;
-  }
+  constructor(private readonly layout: Layout) {}
 
   add(key: Buffer, value: Buffer, flags: number): void {
     const size = ELEMENT + key.length + (this.kind === LEAF ? value.length : 0);
@@ -152,9 +151,7 @@ class Tree {
     const elements = this.pending;
     const kind = this.kind;
     const id = this.layout.place(count, (at) => fillPage(at, kind, elements, count, pageSize));
-    const first = elements[0]?.[0] ?? Buffer.alloc(0);
-    // A key seen in the dry run is copied: the source may reuse its buffer.
-    this.laid.push([this.layout.writing ? first : Buffer.from(first), idBytes(id), 0]);
+    this.laid.push([elements[0]?.[0] ?? Buffer.alloc(0), idBytes(id), 0]);
     this.pending = [];
     this.bytes = PAGE_HEADER;
   }
