@@ -42,7 +42,8 @@ export function permTypeNumber(name: PermType): number {
   return etcdMessage('Role').lookupEnum('Permission.Type').values[name]!;
 }
 
-const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+/** The largest revision or lease ID raftkv holds: JavaScript's largest exact integer. */
+export const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 const SEPARATOR = 0x5f; // '_'
 const TOMBSTONE = 0x74; // 't'
 

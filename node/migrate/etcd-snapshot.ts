@@ -14,11 +14,10 @@ import { putRecord, recordCost, tombstoneRecord } from '../mvcc/records.js';
 import { revBytes } from '../mvcc/revision.js';
 import type { LeaseRow, Row, SnapshotPart } from '../mvcc/snapshot.js';
 import { BoltFile, type Bucket } from './bbolt.js';
-import { etcdMessage, revisionOf, type EtcdMessage } from './etcd-format.js';
+import { MAX_ID, etcdMessage, revisionOf, type EtcdMessage } from './etcd-format.js';
 
 /** Rows are handed on in batches of about this size (one store transaction each). */
 const BATCH_BYTES = 1 << 20;
-const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 export interface EtcdRestoreOptions {
   /** Accept a file without the sha256 etcdctl appends (a db file copied from a data dir). */

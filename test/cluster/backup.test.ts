@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { mustEtcdctl } from '../support/etcd-clients.js';
 import { agreedLeader } from '../support/leader.js';
 
 jest.setTimeout(120_000);
@@ -42,13 +43,10 @@ beforeAll(async () => {
   before = { revision, modRevisions: new Map(kvs.map((kv) => [kv.key, kv.modRevision])), lease, deletedAt };
 
   backup = join(src.root, 'backup.db');
-  // etcdctl 3.4 wants a single endpoint here; host:port (see the README on :authority).
-  const endpoint = src.cluster.members[1]!.clientURL.replace('http://', '');
-  const r = spawnSync('etcdctl', [`--endpoints=${endpoint}`, 'snapshot', 'save', backup], {
-    env: { ...process.env, ETCDCTL_API: '3' },
-  });
-  if (r.status !== 0) throw new Error(`etcdctl snapshot save failed: ${r.stderr.toString()}`);
-  expect(r.stdout.toString()).toContain(`Snapshot saved at ${backup}`);
+  // etcdctl 3.4 wants a single endpoint here, as host:port (see the README on :authority).
+  expect(mustEtcdctl(src.cluster.members[1]!, 'snapshot', 'save', backup)).toContain(
+    `Snapshot saved at ${backup}`,
+  );
 });
 afterAll(() => src.dispose());
 
