@@ -7,6 +7,7 @@ import { hashPassword, checkPassword } from '../auth/password.js';
 import type { JwtTokens } from '../auth/jwt.js';
 import {
   AUTH_ERR,
+  NO_PASSWORD,
   isAdmin,
   isOld,
   permitted,
@@ -21,6 +22,11 @@ import type { Header } from './service.js';
 /** What a request says about who sends it: etcd's `token` metadata or the gateway's Authorization header. */
 export interface Caller {
   token?: string;
+  /**
+   * gRPC only: the Common Name of the client certificate the connection presented and the member
+   * verified (--client-cert-auth). etcd's gateway does not take it (CVE-2018-16886), nor does ours.
+   */
+  certUser?: string;
 }
 
 /** Who a request runs as ('' while auth is off) and, for a JWT, the auth revision it was signed at. */
@@ -49,8 +55,9 @@ export class AuthService {
 
   /**
    * Who a request runs as: user '' while auth is off, else the holder of its token (with a JWT,
-   * also the auth revision it was signed at). Refused with etcd's words: no token, or one that is
-   * unknown, lapsed, or (simple tokens) from before a new password.
+   * also the auth revision it was signed at), or without a token the certificate's user. Refused
+   * with etcd's words: no token, or one that is unknown, lapsed, or (simple tokens) from before a
+   * new password. A certificate's user need not exist: its requests are then denied, as etcd's.
    */
   async identify(caller: Caller): Promise<Identity> {
     const auth = this.member.kv.auth();
@@ -60,7 +67,10 @@ export class AuthService {
       if (tokens.size > 0) tokens.clear();
       return { user: '' };
     }
-    if (!caller.token) throw AUTH_ERR.userEmpty();
+    if (!caller.token) {
+      if (caller.certUser) return { user: caller.certUser };
+      throw AUTH_ERR.userEmpty();
+    }
     if (this.jwt) {
       const claims = await this.jwt.verify(caller.token);
       if (!claims) throw AUTH_ERR.invalidToken();
@@ -69,6 +79,20 @@ export class AuthService {
     const h = tokens.holder(caller.token);
     if (!h || !tokenStands(auth, h)) throw AUTH_ERR.invalidToken();
     return { user: h.user };
+  }
+
+  /**
+   * The token to pass a request on to the leader with: the caller's own, or for a certificate's
+   * user (whose certificate the leader never sees) one granted to that user as Authenticate grants
+   * it, without a password; none while auth is off.
+   */
+  async tokenFor(caller: Caller): Promise<string | undefined> {
+    if (caller.token || !caller.certUser) return caller.token;
+    const auth = this.member.kv.auth();
+    if (!auth.enabled) return undefined;
+    const user = caller.certUser;
+    if (this.jwt) return this.signJwt(this.jwt, user, auth.revision);
+    return this.member.authenticate(user, auth.users[user]?.hash ?? NO_PASSWORD);
   }
 
   /** Refuses a read of [key, rangeEnd) the caller's roles do not grant, or by a JWT older than the auth store. */
@@ -91,8 +115,11 @@ export class AuthService {
     await this.member.linearizableBarrier();
     const auth = this.member.kv.auth();
     if (!auth.enabled) throw AUTH_ERR.authNotEnabled();
-    const hash = auth.users[name]?.hash;
-    if (hash === undefined || !(await checkPassword(password, hash))) throw AUTH_ERR.authFailed();
+    const user = auth.users[name];
+    if (!user) throw AUTH_ERR.authFailed();
+    if (user.hash === undefined) throw AUTH_ERR.noPasswordUser();
+    if (!(await checkPassword(password, user.hash))) throw AUTH_ERR.authFailed();
+    const { hash } = user;
     const token = this.jwt
       ? await this.signJwt(this.jwt, name, auth.revision)
       : await this.member.authenticate(name, hash);

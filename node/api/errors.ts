@@ -7,6 +7,7 @@ import { RequestTimeoutError } from '../server/waiters.js';
 import { BadRequest } from './json.js';
 
 const GRPC = {
+  unknown: 2,
   invalidArgument: 3,
   deadlineExceeded: 4,
   notFound: 5,
@@ -20,6 +21,7 @@ const GRPC = {
 };
 
 const HTTP: Record<number, number> = {
+  2: 500,
   3: 400,
   4: 504,
   5: 404,
@@ -54,6 +56,8 @@ export function grpcCode(e: unknown): number {
         return GRPC.unauthenticated;
       case 'unavailable':
         return GRPC.unavailable;
+      case 'unknown':
+        return GRPC.unknown;
       default:
         return GRPC.invalidArgument;
     }

@@ -124,10 +124,18 @@ function toProto(v: unknown): unknown {
 
 type Unary = (req: Obj, caller: Caller) => Promise<unknown>;
 
-/** etcd's clients send the auth token as `token` metadata (the gateway as `authorization`). */
-function callerOf(call: { metadata: grpc.Metadata }): Caller {
+/**
+ * etcd's clients send the auth token as `token` metadata (the gateway as `authorization`). Without
+ * one, a verified client certificate's Common Name names the user, as with etcd. grpc-js reports a
+ * certificate only from a TLS connection that checked it, and the listener asks for one only with
+ * --client-cert-auth, which is when etcd reads the CN.
+ */
+function callerOf(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>): Caller {
   const [token] = [...call.metadata.get('token'), ...call.metadata.get('authorization')];
-  return typeof token === 'string' && token ? { token } : {};
+  if (typeof token === 'string' && token) return { token };
+  const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+  const certUser = Array.isArray(cn) ? cn[0] : cn;
+  return certUser ? { certUser } : {};
 }
 
 function unary(fn: Unary): grpc.handleUnaryCall<Obj, unknown> {

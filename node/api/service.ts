@@ -290,7 +290,7 @@ export class KvService {
       this.leaderClients.set(url, client);
     }
     try {
-      return (await client.call(path, body as Json, caller.token)) as T;
+      return (await client.call(path, body as Json, await this.auth.tokenFor(caller))) as T;
     } catch (e) {
       if (!(e instanceof ApiError)) {
         throw new MemberError(`etcdserver: leader ${(e as Error).message}`, 'unavailable');

@@ -1,4 +1,14 @@
-import { AUTH_ERR, applyAuthOp, emptyAuth, isAdmin, permitted, type AuthData, type AuthOp } from './state.js';
+import {
+  AUTH_ERR,
+  NO_PASSWORD,
+  applyAuthOp,
+  emptyAuth,
+  isAdmin,
+  permitted,
+  tokenStands,
+  type AuthData,
+  type AuthOp,
+} from './state.js';
 
 const b = (s: string) => Buffer.from(s);
 const FROM_KEY = b('\0');
@@ -119,5 +129,25 @@ describe('permissions', () => {
     expect(isAdmin(d, 'alice')).toBe(false);
     expect(permitted(d, 'root', 'WRITE', b('any'), FROM_KEY)).toBe(true);
     expect(permitted(d, 'bob', 'READ', b('any'), undefined)).toBe(false);
+  });
+});
+
+describe('tokens', () => {
+  test('a token stands while its user exists with the password it was granted under, or still has none', () => {
+    const d = run({ op: 'userAdd', name: 'alice', hash: 'h1' }, { op: 'userAdd', name: 'cert' });
+    expect(tokenStands(d, { user: 'alice', hash: 'h1' })).toBe(true);
+    expect(
+      tokenStands(applyAuthOp(d, { op: 'userChangePassword', name: 'alice', hash: 'h2' }), {
+        user: 'alice',
+        hash: 'h1',
+      }),
+    ).toBe(false);
+    // A certificate's user without a password: its token holds NO_PASSWORD.
+    expect(tokenStands(d, { user: 'cert', hash: NO_PASSWORD })).toBe(true);
+    expect(tokenStands(d, { user: 'alice', hash: NO_PASSWORD })).toBe(false);
+    expect(
+      tokenStands(applyAuthOp(d, { op: 'userDelete', name: 'cert' }), { user: 'cert', hash: NO_PASSWORD }),
+    ).toBe(false);
+    expect(tokenStands(d, { user: 'bob', hash: NO_PASSWORD })).toBe(false);
   });
 });

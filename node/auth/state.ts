@@ -67,6 +67,9 @@ export const AUTH_ERR = {
   permissionDenied: refusal('permissionDenied', 'permission denied'),
   invalidToken: refusal('unauthenticated', 'invalid auth token'),
   oldRevision: refusal('invalid', 'revision of auth store is old'),
+  /** etcd has no rpctypes error for this one: its gRPC code is Unknown, and it lacks the prefix. */
+  noPasswordUser: () =>
+    new MvccError('unknown', 'auth: authentication failed, password was given for no password user'),
 };
 
 export function emptyAuth(): AuthData {
@@ -169,12 +172,16 @@ function sameRange(p: Permission, key: Uint8Array, rangeEnd: Uint8Array): boolea
   return compareBytes(p.key, key) === 0 && compareBytes(p.range_end, rangeEnd) === 0;
 }
 
+/** What a token granted to a user without a password holds for the hash (no bcrypt hash is empty). */
+export const NO_PASSWORD = '';
+
 /**
  * Whether a token granted to `user` under password `hash` still stands: the user exists and has
  * not changed password since (etcd ends a user's tokens then).
  */
 export function tokenStands(d: AuthData, holder: { user: string; hash: string }): boolean {
-  return d.users[holder.user]?.hash === holder.hash;
+  const u = d.users[holder.user];
+  return u !== undefined && (u.hash ?? NO_PASSWORD) === holder.hash;
 }
 
 /** A JWT's revision (none for simple tokens) from before the auth store's last change. */

@@ -230,7 +230,9 @@ export type MvccErrorCode =
   // auth refusals (node/auth/state.ts), named by their gRPC codes
   | 'failedPrecondition'
   | 'permissionDenied'
-  | 'unauthenticated';
+  | 'unauthenticated'
+  // an error etcd's server has no gRPC code for (gRPC Unknown, HTTP 500)
+  | 'unknown';
 
 export class MvccError extends Error {
   constructor(

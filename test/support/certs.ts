@@ -61,6 +61,12 @@ export function makeTestCerts(dnsNames: string[] = []): TestCerts {
   };
 }
 
+/** A client certificate from the tests' CA whose Common Name is `cn` (etcd takes it as a user name). */
+export function makeClientCert(certs: TestCerts, cn: string): { cert: string; key: string } {
+  makeLeaf(certs.dir, 'ca', cn);
+  return { cert: join(certs.dir, `${cn}.crt`), key: join(certs.dir, `${cn}.key`) };
+}
+
 /** A renewal: a new key and certificate from the same CA, written over the member's files. */
 export function renewMemberCert(certs: TestCerts): void {
   makeLeaf(certs.dir, 'ca', 'member');
