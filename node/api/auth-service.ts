@@ -119,10 +119,9 @@ export class AuthService {
     if (!user) throw AUTH_ERR.authFailed();
     if (user.hash === undefined) throw AUTH_ERR.noPasswordUser();
     if (!(await checkPassword(password, user.hash))) throw AUTH_ERR.authFailed();
-    const { hash } = user;
     const token = this.jwt
       ? await this.signJwt(this.jwt, name, auth.revision)
-      : await this.member.authenticate(name, hash);
+      : await this.member.authenticate(name, user.hash);
     return { header: this.kv.header(), token };
   }
 

@@ -289,8 +289,10 @@ export class KvService {
       client = new KvClient([url], FORWARD_TIMEOUT_MS, this.clientTls);
       this.leaderClients.set(url, client);
     }
+    // Outside the try: a refusal to grant the token is the caller's answer, not the leader's.
+    const token = await this.auth.tokenFor(caller);
     try {
-      return (await client.call(path, body as Json, await this.auth.tokenFor(caller))) as T;
+      return (await client.call(path, body as Json, token)) as T;
     } catch (e) {
       if (!(e instanceof ApiError)) {
         throw new MemberError(`etcdserver: leader ${(e as Error).message}`, 'unavailable');
