@@ -264,7 +264,7 @@ export class KvService {
   /**
    * A call that needs the root role and runs on the leader (membership changes, leadership
    * transfers): `here` when this member leads, else passed on to the leader as `path` with `body`
-   * and the caller's token, where it is checked again.
+   * and the caller's token (for a certificate's user, one granted here), where it is checked again.
    */
   private async rootOnLeader<T>(
     caller: Caller,

@@ -109,22 +109,20 @@ test('over gRPC the certificate names the user, with the answers etcd gives', ()
 
 test('the JSON gateway goes by the token alone; etcd refuses certificates with a CN there', async () => {
   const agent = new Agent({ connect: clientTls });
-  const put = async (m: LocalMember, token?: string) => {
-    const res = await fetch(new URL('/v3/kv/put', m.clientURL), {
+  const post = async (m: LocalMember, path: string, body: object, token?: string) => {
+    const res = await fetch(new URL(path, m.clientURL), {
       method: 'POST',
-      body: JSON.stringify({ key: b64('/app/gw'), value: b64('1') }),
+      body: JSON.stringify(body),
       headers: token ? { authorization: token } : {},
       dispatcher: agent,
     });
     return { status: res.status, text: await res.text() };
   };
+  const put = (m: LocalMember, token?: string) =>
+    post(m, '/v3/kv/put', { key: b64('/app/gw'), value: b64('1') }, token);
   const login = async (m: LocalMember) => {
-    const res = await fetch(new URL('/v3/auth/authenticate', m.clientURL), {
-      method: 'POST',
-      body: JSON.stringify({ name: 'root', password: 'rootpw' }),
-      dispatcher: agent,
-    });
-    return res.status === 200 ? ((await res.json()) as { token: string }).token : undefined;
+    const res = await post(m, '/v3/auth/authenticate', { name: 'root', password: 'rootpw' });
+    return res.status === 200 ? (JSON.parse(res.text) as { token: string }).token : undefined;
   };
   try {
     // No token: the certificate's CN does not stand in for one.
