@@ -1,5 +1,6 @@
 // One client port for both APIs, as etcd does: a connection that opens with the HTTP/2 preface
-// (or, over TLS, negotiates h2) is gRPC and is handed to grpc-js's HTTP/2 server; anything else is
+// (or, over TLS, negotiates h2) is gRPC and is handed to grpc-js's HTTP/2 server (through
+// h2-authority.ts, which lets etcdctl 3.4's URL authorities in); anything else is
 // HTTP/1 and is handed to the express server as is. An https:// URL terminates TLS here, so both
 // servers see decrypted sockets and one certificate serves both APIs.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
@@ -7,6 +8,7 @@ import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ConnectionInjector } from '@grpc/grpc-js';
+import { admitHttp2 } from './h2-authority.js';
 import { serverOptions, type TlsMaterial } from '../server/tls-files.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
@@ -22,12 +24,13 @@ export function listenShared(
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
+  const toGrpc = (socket: Socket) => admitHttp2(socket, (connection) => grpc.injectConnection(connection));
   const route = (socket: Socket) => {
     socket.once('readable', () => {
       const head = socket.read() as Buffer | null;
       if (!head) return;
       socket.unshift(head);
-      if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) grpc.injectConnection(socket);
+      if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) toGrpc(socket);
       else http.emit('connection', socket);
     });
   };
@@ -36,7 +39,7 @@ export function listenShared(
   if (secure) {
     server = createTlsServer({ ...secure, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
       // Clients that do not negotiate (curl with --http1.1, old libraries) are told apart as on http.
-      if ((socket as TLSSocket).alpnProtocol === 'h2') grpc.injectConnection(socket);
+      if ((socket as TLSSocket).alpnProtocol === 'h2') toGrpc(socket);
       else if ((socket as TLSSocket).alpnProtocol === 'http/1.1') http.emit('connection', socket);
       else route(socket);
     });

@@ -43,7 +43,6 @@ beforeAll(async () => {
   before = { revision, modRevisions: new Map(kvs.map((kv) => [kv.key, kv.modRevision])), lease, deletedAt };
 
   backup = join(src.root, 'backup.db');
-  // etcdctl 3.4 wants a single endpoint here, as host:port (see the README on :authority).
   expect(mustEtcdctl(src.cluster.members[1]!, 'snapshot', 'save', backup)).toContain(
     `Snapshot saved at ${backup}`,
   );

@@ -20,9 +20,9 @@ beforeAll(async () => {
 });
 afterAll(() => t.dispose());
 
-/** etcdctl 3.4 (Debian's) against one member, host:port as its per-endpoint commands need. */
+/** etcdctl 3.4 (Debian's) against one member. */
 function etcdctl(m: LocalMember, args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
+  const r = spawnSync('etcdctl', [`--endpoints=${m.clientURL}`, ...args], {
     env: { ...process.env, ETCDCTL_API: '3' },
   });
   return { status: r.status, out: r.stdout.toString() + r.stderr.toString() };

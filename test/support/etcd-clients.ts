@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 
 const run = (m: LocalMember, args: string[]) =>
-  spawnSync('etcdctl', [`--endpoints=${new URL(m.clientURL).host}`, ...args], {
+  spawnSync('etcdctl', [`--endpoints=${m.clientURL}`, ...args], {
     env: { ...process.env, ETCDCTL_API: '3' },
   });
 
