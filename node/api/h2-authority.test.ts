@@ -205,6 +205,27 @@ describe('admitHttp2 in front of a real HTTP/2 server', () => {
     await new Promise<void>((ok, fail) => s.once('connect', () => s.ping((err) => (err ? fail(err) : ok()))));
     expect(served.length).toBe(before + 1);
   });
+
+  test('a header block that does not decode closes that connection only', async () => {
+    const before = served.length;
+    const raw = new Socket();
+    const closed = new Promise((ok) => raw.once('close', ok));
+    raw.on('error', () => {});
+    raw.resume(); // reads our SETTINGS, so the close is seen
+    raw.connect(port, '127.0.0.1', () => {
+      raw.write(Buffer.concat([PREFACE, frame(0x4, 0, 0, Buffer.alloc(0))]));
+      // An index far past both HPACK tables.
+      raw.write(
+        Buffer.concat([
+          frame(0x4, 0x1, 0, Buffer.alloc(0)),
+          frame(0x1, 0x4, 1, Buffer.from([0xff, 0xff, 0x7f])),
+        ]),
+      );
+    });
+    await closed;
+    expect(served.length).toBe(before);
+    expect(await get(session(), 'still:1')).toBe('still:1');
+  });
 });
 
 test('a connection that sends no request is handed over when the wait ends', async () => {
