@@ -416,6 +416,7 @@ export class Member extends EventEmitter {
     this.joining = false;
     const members = decodeMembers(snap.data);
     await this.snapshotTurn(() => this.backend.installStagedSnapshot(snap.meta.index));
+    this.watches.resync();
     for (const m of members) this.p.members.upsert(m);
     await this.p.saveMembers(this.p.members);
     // The WAL may only point past entries once the backend holding them is on disk.
@@ -423,7 +424,6 @@ export class Member extends EventEmitter {
     await wal.saveSnapshot(snap.meta);
     this.snapshotIndex = snap.meta.index;
     this.persistedIndex = snap.meta.index;
-    this.watches.resetAll();
     this.syncPeers();
   }
 

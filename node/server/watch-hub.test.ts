@@ -1,5 +1,5 @@
 // The watch hub against a small in-memory event source: history then live events, exactly once
-// and in order, filters, prev_kv, and cancellation when the backend is replaced.
+// and in order, filters, prev_kv, and going on when the backend is replaced by a snapshot.
 import type { Event, KeyValue } from '../mvcc/types.js';
 import { WatchHub, type WatchSink, type WatchSource } from './watch-hub.js';
 
@@ -12,12 +12,14 @@ function kv(key: string, rev: number): KeyValue {
 
 class Source implements WatchSource {
   history: Event[] = [];
+  compacted = 0;
   private listener: ((e: Event[]) => void) | undefined;
-  commit(type: Event['type'], key: string): void {
+  /** A change applied here (its event is dispatched), or one that came in a snapshot (not). */
+  commit(type: Event['type'], key: string, how: 'applied' | 'in a snapshot' = 'applied'): void {
     const rev = this.currentRevision() + 1;
     const e: Event = { type, kv: kv(key, rev), prev_kv: kv(key, rev - 1) };
     this.history.push(e);
-    this.listener?.([e]);
+    if (how === 'applied') this.listener?.([e]);
   }
   eventsSince(from: number): Event[] {
     return this.history.filter((e) => e.kv.mod_revision >= from);
@@ -30,7 +32,7 @@ class Source implements WatchSource {
     return 1 + this.history.length;
   }
   compactedRevision(): number {
-    return 0;
+    return this.compacted;
   }
 }
 
@@ -87,14 +89,37 @@ test('filters and prev_kv are honoured, and a canceled watch gets nothing more',
   expect(b2.got).toEqual([`${all}:PUT:a@2`, `${all}:DELETE:a@3`]);
 });
 
-test('replacing the backend cancels every watch so that clients watch again', () => {
+test('after a snapshot each watch gets the events it missed from its history, then live ones', () => {
   const src = new Source();
   const hub = new WatchHub(() => src);
   const { got, sink } = recorder();
   const id = hub.create(spec, sink);
-  hub.resetAll();
-  src.commit('PUT', 'a');
-  expect(got).toEqual([`${id}:canceled:the member installed`]);
+  src.commit('PUT', 'a1'); // revision 2, applied here
+  src.commit('PUT', 'a2', 'in a snapshot'); // 3
+  src.commit('PUT', 'z', 'in a snapshot'); // 4, outside the range
+  src.commit('DELETE', 'a1', 'in a snapshot'); // 5
+  hub.resync();
+  src.commit('PUT', 'a3'); // 6
+  expect(got).toEqual([`${id}:PUT:a1@2`, `${id}:PUT:a2@3`, `${id}:DELETE:a1@5`, `${id}:PUT:a3@6`]);
+});
+
+test('after a snapshot whose history is compacted past a watch, that watch is canceled with the compacted revision', () => {
+  const src = new Source();
+  const hub = new WatchHub(() => src);
+  const behind = recorder();
+  const current = recorder();
+  const canceled: Array<[number, number]> = [];
+  const a = hub.create(spec, { ...behind.sink, canceled: (id, _reason, rev) => canceled.push([id, rev]) });
+  // b resumes from revision 3 (it saw up to 2 on another member).
+  const b = hub.create({ ...spec, startRevision: 3 }, current.sink);
+  src.commit('PUT', 'a1', 'in a snapshot'); // 2, a's next revision
+  src.commit('PUT', 'a2', 'in a snapshot'); // 3
+  src.compacted = 2;
+  hub.resync();
+  src.commit('PUT', 'a3'); // 4
+  expect(canceled).toEqual([[a, 2]]);
+  expect(behind.got).toEqual([]);
+  expect(current.got).toEqual([`${b}:PUT:a2@3`, `${b}:PUT:a3@4`]);
 });
 
 test('a watch from a revision the member has not reached yet starts there, skipping what comes before', () => {

@@ -2,7 +2,7 @@
 // every committed event in its key range, in revision order, exactly once. Catching up and
 // subscribing happen in one turn of the event loop, so no event falls between them.
 import { inRange } from '../mvcc/key-range.js';
-import type { Event } from '../mvcc/types.js';
+import { ERR, type Event } from '../mvcc/types.js';
 
 export interface WatchSpec {
   key: Uint8Array;
@@ -51,12 +51,8 @@ export class WatchHub {
     const src = this.source();
     this.unsubscribe ??= src.onEvents((events) => this.dispatch(events));
     const current = src.currentRevision();
-    let backlog: Event[] = [];
-    if (spec.startRevision > 0 && spec.startRevision <= current) {
-      backlog = src
-        .eventsSince(spec.startRevision, spec.key, spec.rangeEnd)
-        .filter((e) => inRange(e.kv.key, spec.key, spec.rangeEnd));
-    }
+    const backlog =
+      spec.startRevision > 0 && spec.startRevision <= current ? history(src, spec, spec.startRevision) : [];
     const id = this.nextId++;
     // A start beyond the current revision (a member behind the one the client watched before)
     // skips the events before it, as etcd does.
@@ -84,13 +80,21 @@ export class WatchHub {
     }
   }
 
-  /** The backend was replaced (a snapshot from the leader): watchers cannot continue seamlessly. */
-  resetAll(): void {
-    const compacted = this.source().compactedRevision();
+  /**
+   * The backend was replaced by a snapshot from the leader, whose history may hold revisions this
+   * member never applied. As with etcd, each watcher goes on from where it was: it is sent what it
+   * missed, or, when the leader compacted some of that away, canceled with the compacted revision
+   * (its client watches again). Called before anything is applied on top of the snapshot.
+   */
+  resync(): void {
+    const src = this.source();
+    const compacted = src.compactedRevision();
     for (const [id, w] of this.watchers) {
-      w.sink.canceled(id, 'the member installed a snapshot; watch again from a current revision', compacted);
+      if (w.last + 1 <= compacted) {
+        this.watchers.delete(id);
+        w.sink.canceled(id, ERR.compacted().message, compacted);
+      } else this.deliver(id, w, history(src, w.spec, w.last + 1));
     }
-    this.watchers.clear();
   }
 
   private dispatch(events: Event[]): void {
@@ -114,4 +118,11 @@ export class WatchHub {
       w.sink.events(id, out);
     }
   }
+}
+
+/** The changes in a watch's range from revision `from` on. */
+function history(src: WatchSource, spec: WatchSpec, from: number): Event[] {
+  return src
+    .eventsSince(from, spec.key, spec.rangeEnd)
+    .filter((e) => inRange(e.kv.key, spec.key, spec.rangeEnd));
 }
