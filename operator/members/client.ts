@@ -70,7 +70,8 @@ export class HttpMemberApi implements MemberApi {
   /**
    * A call that needs the root role once auth is on (etcd's membership and leadership calls).
    * With credentials it carries a token, got when first needed and again when a member refuses it
-   * (it expired, or the member restarted and forgot it); with auth off it carries none.
+   * (it expired, or the member restarted and forgot it); with auth off it carries none, until a
+   * member asks for a user (auth was turned on since).
    */
   private asRoot<T>(endpoints: string[], call: (c: KvClient) => Promise<T>): Promise<T> {
     const creds = this.credentials;
@@ -81,7 +82,8 @@ export class HttpMemberApi implements MemberApi {
       try {
         return await call(c);
       } catch (e) {
-        if (!(e instanceof ApiError && e.status === 401)) throw e;
+        const refused = e instanceof ApiError && (e.status === 401 || /user name is empty/.test(e.message));
+        if (!refused) throw e;
         await this.login(c, creds);
         c.token = this.token;
         return call(c);

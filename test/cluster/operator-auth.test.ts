@@ -34,8 +34,11 @@ beforeAll(async () => {
 });
 afterAll(() => t.dispose());
 
+/** Made while auth is off, and used again once it is on. */
+const earlier = new HttpMemberApi(5000, undefined, ROOT);
+
 test('with auth off, the credentials are not in the way', async () => {
-  await addAndRemove(new HttpMemberApi(5000, undefined, ROOT));
+  await addAndRemove(earlier);
 });
 
 test('with auth on, membership changes and leadership transfers go through with the credentials only', async () => {
@@ -61,6 +64,8 @@ test('with auth on, membership changes and leadership transfers go through with 
     ),
   ).rejects.toThrow('authenticating as root: etcdserver: authentication failed, invalid user ID or password');
 
+  // The client that found auth off logs in once a member asks for a user.
+  await addAndRemove(earlier);
   const api = new HttpMemberApi(5000, undefined, ROOT);
   await addAndRemove(api);
   const to = (await api.list(endpoints())).find((m) => m.name !== leader.name)!;
