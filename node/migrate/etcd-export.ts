@@ -11,7 +11,16 @@ import { LeaseTable } from '../mvcc/leases.js';
 import { isTombstone } from '../mvcc/records.js';
 import { readRev, u64Bytes as u64 } from '../mvcc/revision.js';
 import { boltFile } from './bbolt-writer.js';
-import { encodeEtcd, permTypeNumber, revisionKey } from './etcd-format.js';
+import {
+  AUTH_ENABLED,
+  AUTH_REVISION,
+  BUCKET,
+  FINISHED_COMPACT,
+  SCHEDULED_COMPACT,
+  encodeEtcd,
+  permTypeNumber,
+  revisionKey,
+} from './etcd-format.js';
 
 type Entry = [Buffer, Buffer];
 
@@ -23,15 +32,15 @@ export async function* etcdSnapshot(db: Backend): AsyncGenerator<Buffer> {
     const leases = new LeaseTable(db).all(transaction);
     const auth = db.authIn(transaction);
     yield* boltFile([
-      { name: 'key', entries: () => history(db, transaction) },
+      { name: BUCKET.key, entries: () => history(db, transaction) },
       {
-        name: 'lease',
+        name: BUCKET.lease,
         entries: () => leases.map((l): Entry => [u64(l.id), encodeEtcd('Lease', { ID: l.id, TTL: l.ttl })]),
       },
-      { name: 'meta', entries: () => compaction(meta.compacted) },
-      { name: 'auth', entries: () => authSwitch(auth) },
-      { name: 'authRoles', entries: () => roles(auth) },
-      { name: 'authUsers', entries: () => users(auth) },
+      { name: BUCKET.meta, entries: () => compaction(meta.compacted) },
+      { name: BUCKET.auth, entries: () => authSwitch(auth) },
+      { name: BUCKET.authRoles, entries: () => roles(auth) },
+      { name: BUCKET.authUsers, entries: () => users(auth) },
     ]);
   } finally {
     transaction.done();
@@ -63,15 +72,15 @@ function compaction(compacted: number): Entry[] {
   if (compacted === 0) return [];
   const at = revisionKey(compacted, 0, false);
   return [
-    [Buffer.from('finishedCompactRev'), at],
-    [Buffer.from('scheduledCompactRev'), at],
+    [Buffer.from(FINISHED_COMPACT), at],
+    [Buffer.from(SCHEDULED_COMPACT), at],
   ];
 }
 
 function authSwitch(auth: AuthData): Entry[] {
   return [
-    [Buffer.from('authEnabled'), Buffer.from([auth.enabled ? 1 : 0])],
-    [Buffer.from('authRevision'), u64(auth.revision)],
+    [Buffer.from(AUTH_ENABLED), Buffer.from([auth.enabled ? 1 : 0])],
+    [Buffer.from(AUTH_REVISION), u64(auth.revision)],
   ];
 }
 

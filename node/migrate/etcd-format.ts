@@ -1,7 +1,7 @@
 // How etcd's bbolt file stores things, read when restoring an etcd snapshot and written when
 // making one: its messages (mvccpb.KeyValue, leasepb.Lease, authpb.User and Role) as protobufjs
 // types from the same .proto files the gRPC API uses (loaded when first needed, not each time
-// raftkvctl starts), and its revision keys.
+// raftkvctl starts), its bucket and key names, and its revision keys.
 import { basename, join } from 'node:path';
 import protobuf from 'protobufjs';
 import { PROTO_DIR } from '../api/proto-dir.js';
@@ -9,6 +9,22 @@ import type { PermType } from '../auth/state.js';
 import { u64Bytes } from '../mvcc/revision.js';
 
 export type EtcdMessage = 'KeyValue' | 'Lease' | 'User' | 'Role';
+
+/** The buckets of etcd's file that hold what raftkv keeps. */
+export const BUCKET = {
+  key: 'key',
+  lease: 'lease',
+  meta: 'meta',
+  auth: 'auth',
+  authUsers: 'authUsers',
+  authRoles: 'authRoles',
+} as const;
+/** Keys in bucket `meta`: the compaction etcd refuses reads below, and the one it finished. */
+export const SCHEDULED_COMPACT = 'scheduledCompactRev';
+export const FINISHED_COMPACT = 'finishedCompactRev';
+/** Keys in bucket `auth`: the switch (one byte) and the auth revision (8 bytes, big-endian). */
+export const AUTH_ENABLED = 'authEnabled';
+export const AUTH_REVISION = 'authRevision';
 
 let messages: Record<EtcdMessage, protobuf.Type> | undefined;
 

@@ -14,7 +14,17 @@ import { putRecord, recordCost, tombstoneRecord } from '../mvcc/records.js';
 import { revBytes } from '../mvcc/revision.js';
 import type { LeaseRow, Row, SnapshotPart } from '../mvcc/snapshot.js';
 import { BoltFile, type Bucket } from './bbolt.js';
-import { MAX_ID, etcdMessage, revisionOf, type EtcdMessage } from './etcd-format.js';
+import {
+  AUTH_ENABLED,
+  AUTH_REVISION,
+  BUCKET,
+  FINISHED_COMPACT,
+  MAX_ID,
+  SCHEDULED_COMPACT,
+  etcdMessage,
+  revisionOf,
+  type EtcdMessage,
+} from './etcd-format.js';
 
 /** Rows are handed on in batches of about this size (one store transaction each). */
 const BATCH_BYTES = 1 << 20;
@@ -48,8 +58,8 @@ async function checkedLength(path: string, skipHashCheck: boolean): Promise<numb
 function* readParts(path: string, length: number, onLeaseRenamed: (from: bigint, to: number) => void) {
   const db = BoltFile.open(path, length);
   try {
-    const keys = db.bucket('key');
-    const leases = readLeases(db, path, db.bucket('lease'));
+    const keys = db.bucket(BUCKET.key);
+    const leases = readLeases(db, path, db.bucket(BUCKET.lease));
     const ids = leaseIds(
       leases.map((l) => l.id),
       keys ? historyLeases(db, path, keys) : [],
@@ -74,7 +84,7 @@ function* readParts(path: string, length: number, onLeaseRenamed: (from: bigint,
     if (batch.length > 0) yield { rows: batch } satisfies SnapshotPart;
     yield { leases: leases.map((l): LeaseRow => [ids.get(l.id)!, l.ttl]) } satisfies SnapshotPart;
     yield { auth: readAuth(db, path) } satisfies SnapshotPart;
-    const compacted = compactedRevision(db, path, db.bucket('meta'));
+    const compacted = compactedRevision(db, path, db.bucket(BUCKET.meta));
     // An etcd whose newest revisions were all compacted away reports the compaction point.
     yield {
       meta: { ...emptyMeta(), revision: Math.max(revision, compacted), compacted, usage },
@@ -201,7 +211,7 @@ function compactedRevision(db: BoltFile, path: string, meta: Bucket | undefined)
   let compacted = 0;
   for (const { key, value } of meta ? db.entries(meta) : []) {
     const name = key.toString();
-    if (name !== 'scheduledCompactRev' && name !== 'finishedCompactRev') continue;
+    if (name !== SCHEDULED_COMPACT && name !== FINISHED_COMPACT) continue;
     compacted = Math.max(compacted, revisionOf(value, () => `${path}: bucket meta, ${name}`).main);
   }
   return compacted;
@@ -229,7 +239,7 @@ function readAuth(db: BoltFile, path: string): AuthData {
     const b = db.bucket(name);
     return b ? [...db.entries(b)].filter((e) => !e.isBucket) : [];
   };
-  for (const { key, value } of entries('authRoles')) {
+  for (const { key, value } of entries(BUCKET.authRoles)) {
     const where = `${path}: bucket authRoles, role ${key.toString()}`;
     const r = decode<EtcdRole>('Role', value, () => where);
     const name = r.name.toString();
@@ -243,7 +253,7 @@ function readAuth(db: BoltFile, path: string): AuthData {
       ops.push({ op: { op: 'roleGrantPermission', name, perm }, where });
     }
   }
-  for (const { key, value } of entries('authUsers')) {
+  for (const { key, value } of entries(BUCKET.authUsers)) {
     const where = `${path}: bucket authUsers, user ${key.toString()}`;
     const u = decode<EtcdUser>('User', value, () => where);
     const name = u.name.toString();
@@ -253,11 +263,11 @@ function readAuth(db: BoltFile, path: string): AuthData {
   }
   let enabled = false;
   let revision = 0;
-  for (const { key, value } of entries('auth')) {
-    if (key.toString() === 'authEnabled') enabled = value.length === 1 && value[0] === 1;
-    if (key.toString() === 'authRevision' && value.length === 8) revision = Number(value.readBigUInt64BE(0));
+  for (const { key, value } of entries(BUCKET.auth)) {
+    if (key.toString() === AUTH_ENABLED) enabled = value.length === 1 && value[0] === 1;
+    if (key.toString() === AUTH_REVISION && value.length === 8) revision = Number(value.readBigUInt64BE(0));
   }
-  if (enabled) ops.push({ op: { op: 'enable' }, where: `${path}: bucket auth, authEnabled` });
+  if (enabled) ops.push({ op: { op: 'enable' }, where: `${path}: bucket ${BUCKET.auth}, ${AUTH_ENABLED}` });
   let auth = emptyAuth();
   for (const { op, where } of ops) {
     try {
