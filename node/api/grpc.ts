@@ -18,6 +18,7 @@ import { authCalls, type Fields } from './auth-calls.js';
 import { PROTO_DIR } from './proto-dir.js';
 import type { Caller } from './auth-service.js';
 import type { KvService } from './service.js';
+import { LockService } from './lock-service.js';
 
 type Obj = Record<string, unknown>;
 
@@ -30,6 +31,7 @@ const num = (v: unknown): number | undefined => {
 };
 const bytesOrUndefined = (v: unknown): Uint8Array | undefined =>
   v instanceof Uint8Array && v.length > 0 ? new Uint8Array(v) : undefined;
+const bytesOf = (v: unknown): Uint8Array => bytesOrUndefined(v) ?? new Uint8Array();
 
 function key(o: Obj): Uint8Array {
   const k = bytesOrUndefined(o.key);
@@ -58,7 +60,7 @@ function rangeReq(o: Obj): RangeRequest {
 function putReq(o: Obj) {
   return {
     key: key(o),
-    value: bytesOrUndefined(o.value) ?? new Uint8Array(),
+    value: bytesOf(o.value),
     lease: num(o.lease),
     prev_kv: o.prev_kv === true,
     ignore_value: o.ignore_value === true,
@@ -122,7 +124,7 @@ function toProto(v: unknown): unknown {
   return v;
 }
 
-type Unary = (req: Obj, caller: Caller) => Promise<unknown>;
+type Unary = (req: Obj, caller: Caller, call: grpc.ServerUnaryCall<Obj, unknown>) => Promise<unknown>;
 
 /**
  * etcd's clients send the auth token as `token` metadata (the gateway as `authorization`). Without
@@ -143,7 +145,7 @@ function unary(fn: Unary): grpc.handleUnaryCall<Obj, unknown> {
     // Through a promise, so a request rejected while it is parsed gets its status too (a
     // synchronous throw here would reach grpc-js as UNKNOWN "Unknown error"; found by fuzzing).
     Promise.resolve(call.request)
-      .then((req) => fn(req, callerOf(call)))
+      .then((req) => fn(req, callerOf(call), call))
       .then(
         (res) => callback(null, toProto(res)),
         (e: unknown) =>
@@ -240,10 +242,17 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
 function protoFields(o: Obj): Fields {
   return {
     str: (name) => (typeof o[name] === 'string' ? (o[name] as string) : ''),
-    bytes: (name) => bytesOrUndefined(o[name]) ?? new Uint8Array(),
+    bytes: (name) => bytesOf(o[name]),
     bool: (name) => o[name] === true,
     sub: (name) => protoFields(typeof o[name] === 'object' && o[name] !== null ? (o[name] as Obj) : {}),
   };
+}
+
+/** Aborted when the client cancels the call or its deadline passes. */
+function cancelSignal(call: grpc.ServerUnaryCall<Obj, unknown>): AbortSignal {
+  const canceled = new AbortController();
+  call.once('cancelled', () => canceled.abort(new Error('context canceled')));
+  return canceled.signal;
 }
 
 function leaseId(o: Obj): number {
@@ -317,7 +326,7 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Prom
 
 /** etcd's gRPC services (etcdserverpb) by name, as client constructors: KV, Watch, Lease, ... */
 export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
-  const def = protoLoader.loadSync(['rpc.proto'], {
+  const def = protoLoader.loadSync(['rpc.proto', 'lock.proto'], {
     includeDirs: [PROTO_DIR],
     keepCase: true,
     longs: String,
@@ -325,7 +334,8 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
     defaults: true,
     oneofs: true,
   });
-  return grpc.loadPackageDefinition(def).etcdserverpb as Record<string, grpc.ServiceClientConstructor>;
+  const pkg = grpc.loadPackageDefinition(def);
+  return { ...pkg.etcdserverpb, ...pkg.v3lockpb } as Record<string, grpc.ServiceClientConstructor>;
 }
 
 /**
@@ -369,6 +379,11 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
     HashKV: unary((r, who) => service.hashKV(num(r.revision) ?? 0, who)),
     Snapshot: snapshotStream(service),
     Defragment: unary((_r, who) => service.defragment(who)),
+  });
+  const locks = new LockService(service);
+  server.addService(svc('Lock'), {
+    Lock: unary((r, who, call) => locks.lock(bytesOf(r.name), num(r.lease) ?? 0, who, cancelSignal(call))),
+    Unlock: unary((r, who) => locks.unlock(key(r), who)),
   });
   server.addService(
     svc('Auth'),

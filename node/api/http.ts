@@ -6,11 +6,13 @@ import { errorBody } from './errors.js';
 import {
   asObject,
   bool,
+  bytes,
   BadRequest,
   field,
   watchCreateRequest,
   deleteRangeRequest,
   int64,
+  key,
   peerURLsOf,
   putRequest,
   rangeRequest,
@@ -22,13 +24,14 @@ import { observabilityRoutes } from './observability.js';
 import type { Caller } from './auth-service.js';
 import { authRoutes } from './auth-http.js';
 import { KvService, type ServiceContext } from './service.js';
+import { LockService } from './lock-service.js';
 
 export interface ApiContext extends ServiceContext {
   maxRequestBytes: number;
   metrics: PromMetrics;
 }
 
-type Handler = (body: unknown, caller: Caller) => Promise<unknown>;
+type Handler = (body: unknown, caller: Caller, res: ServerResponse) => Promise<unknown>;
 type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
@@ -94,6 +97,14 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     );
     route(`${prefix}/leases`, () => service.leaseLeases());
   }
+
+  const locks = new LockService(service);
+  route('/v3/lock/lock', (body, caller, res) => {
+    const o = asObject(body, 'request');
+    const name = bytes(o, 'name') ?? new Uint8Array();
+    return locks.lock(name, int64(o, 'lease') ?? 0, caller, goneSignal(res));
+  });
+  route('/v3/lock/unlock', (body, caller) => locks.unlock(key(asObject(body, 'request')), caller));
 
   route('/v3/cluster/member/list', (body) =>
     service.memberList(bool(asObject(body, 'request'), 'linearizable') !== false),
@@ -188,7 +199,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
         sendError(res, err);
         return;
       }
-      serve(handler, (req as IncomingMessage & { body?: unknown }).body, callerOf(req)).then(
+      serve(handler, (req as IncomingMessage & { body?: unknown }).body, callerOf(req), res).then(
         (out) => sendJson(res, 200, responseJson(out)),
         (e: unknown) => sendError(res, e),
       );
@@ -197,8 +208,15 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
 }
 
 /** Runs a handler; one that throws (a bad request, mostly) rejects like one that fails later. */
-async function serve(handler: Handler, body: unknown, caller: Caller): Promise<unknown> {
-  return handler(body, caller);
+async function serve(handler: Handler, body: unknown, caller: Caller, res: ServerResponse): Promise<unknown> {
+  return handler(body, caller, res);
+}
+
+/** Aborted when the client goes away before its answer is sent. */
+function goneSignal(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => res.writableEnded || gone.abort(new Error('context canceled')));
+  return gone.signal;
 }
 
 /** The gateway takes the token in the Authorization header. */

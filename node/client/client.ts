@@ -3,6 +3,7 @@
 // Node bundles, as a package) because only its Agent takes a CA and a client certificate.
 import type { ConnectionOptions } from 'node:tls';
 import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import { prefixEnd } from '../mvcc/key-range.js';
 
 export class ApiError extends Error {
   constructor(
@@ -18,23 +19,11 @@ export class ApiError extends Error {
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
 const text = (s: string | undefined) => (s === undefined ? '' : Buffer.from(s, 'base64').toString());
 
-/** The key just after every key with this prefix: etcd's prefix range end. */
-export function prefixEnd(prefix: string): string {
-  const b = Buffer.from(prefix);
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i]! < 0xff) {
-      b[i]!++;
-      return b.subarray(0, i + 1).toString('latin1');
-    }
-  }
-  return '\0';
-}
-
 /** A key or, with `prefix`, every key starting with it (an empty prefix means all keys, as in etcdctl). */
 function keyRange(key: string, prefix = false): Json {
   if (!prefix) return { key: b64(key) };
   if (key === '') return { key: b64('\0'), range_end: b64('\0') };
-  return { key: b64(key), range_end: b64(Buffer.from(prefixEnd(key), 'latin1')) };
+  return { key: b64(key), range_end: b64(prefixEnd(Buffer.from(key))) };
 }
 
 export interface Kv {

@@ -183,10 +183,11 @@ test('garbage at the client and peer ports closes the connection, nothing more',
 /** Bytes that can never decode as a protobuf message (field 1 with the invalid wire type 7). */
 const UNDECODABLE = Buffer.from([0x0f, 0xff, 0xff]);
 const SERVICES: Record<string, string[]> = {
-  KV: ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact'],
-  Cluster: ['MemberAdd', 'MemberRemove', 'MemberList', 'MemberPromote'],
-  Maintenance: ['Status', 'MoveLeader', 'Alarm', 'HashKV'],
-  Lease: ['LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases'],
+  'etcdserverpb.KV': ['Range', 'Put', 'DeleteRange', 'Txn', 'Compact'],
+  'etcdserverpb.Cluster': ['MemberAdd', 'MemberRemove', 'MemberList', 'MemberPromote'],
+  'etcdserverpb.Maintenance': ['Status', 'MoveLeader', 'Alarm', 'HashKV'],
+  'etcdserverpb.Lease': ['LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases'],
+  'v3lockpb.Lock': ['Lock', 'Unlock'],
 };
 /** Methods where any decodable message is harmless to the baseline (reads, puts under random keys, leases). */
 const SAFE = new Set([
@@ -221,7 +222,7 @@ test('undecodable and random protobuf at every gRPC method gets a gRPC error sta
   const bad: string[] = [];
   for (const [service, methods] of Object.entries(SERVICES)) {
     for (const method of methods) {
-      const path = `/etcdserverpb.${service}/${method}`;
+      const path = `/${service}/${method}`;
       const r = await call(path, UNDECODABLE);
       if (r === 'ok' || r.code === grpc.status.UNAVAILABLE || r.code === grpc.status.DEADLINE_EXCEEDED) {
         bad.push(`${path} undecodable → ${JSON.stringify(r)}`);
