@@ -19,6 +19,7 @@ import { PROTO_DIR } from './proto-dir.js';
 import type { Caller } from './auth-service.js';
 import type { KvService } from './service.js';
 import { LockService } from './lock-service.js';
+import { ElectionService, type LeaderKey } from './election-service.js';
 
 type Obj = Record<string, unknown>;
 
@@ -248,8 +249,30 @@ function protoFields(o: Obj): Fields {
   };
 }
 
+/** An election's leader key as a request carries it (Proclaim, Resign), if it does. */
+function leaderKey(v: unknown): LeaderKey | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Obj;
+  return { name: bytesOf(o.name), key: bytesOf(o.key), rev: num(o.rev) ?? 0, lease: num(o.lease) ?? 0 };
+}
+
+/** etcd's Observe: the leader of an election and each change of it, until the client cancels. */
+function observeStream(elections: ElectionService): grpc.handleServerStreamingCall<Obj, unknown> {
+  return (call) => {
+    const canceled = cancelSignal(call);
+    elections
+      .observe(bytesOf(call.request.name), callerOf(call), canceled, (r) => call.write(toProto(r)))
+      .catch((e: unknown) => {
+        if (canceled.aborted) return;
+        call.emit('error', { code: grpcCode(e), details: e instanceof Error ? e.message : String(e) });
+      });
+  };
+}
+
 /** Aborted when the client cancels the call or its deadline passes. */
-function cancelSignal(call: grpc.ServerUnaryCall<Obj, unknown>): AbortSignal {
+function cancelSignal(
+  call: grpc.ServerUnaryCall<Obj, unknown> | grpc.ServerWritableStream<Obj, unknown>,
+): AbortSignal {
   const canceled = new AbortController();
   call.once('cancelled', () => canceled.abort(new Error('context canceled')));
   return canceled.signal;
@@ -326,7 +349,7 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Prom
 
 /** etcd's gRPC services (etcdserverpb) by name, as client constructors: KV, Watch, Lease, ... */
 export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
-  const def = protoLoader.loadSync(['rpc.proto', 'lock.proto'], {
+  const def = protoLoader.loadSync(['rpc.proto', 'lock.proto', 'election.proto'], {
     includeDirs: [PROTO_DIR],
     keepCase: true,
     longs: String,
@@ -335,7 +358,10 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(def);
-  return { ...pkg.etcdserverpb, ...pkg.v3lockpb } as Record<string, grpc.ServiceClientConstructor>;
+  return { ...pkg.etcdserverpb, ...pkg.v3lockpb, ...pkg.v3electionpb } as Record<
+    string,
+    grpc.ServiceClientConstructor
+  >;
 }
 
 /**
@@ -384,6 +410,16 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
   server.addService(svc('Lock'), {
     Lock: unary((r, who, call) => locks.lock(bytesOf(r.name), num(r.lease) ?? 0, who, cancelSignal(call))),
     Unlock: unary((r, who) => locks.unlock(key(r), who)),
+  });
+  const elections = new ElectionService(service);
+  server.addService(svc('Election'), {
+    Campaign: unary((r, who, call) =>
+      elections.campaign(bytesOf(r.name), num(r.lease) ?? 0, bytesOf(r.value), who, cancelSignal(call)),
+    ),
+    Proclaim: unary((r, who) => elections.proclaim(leaderKey(r.leader), bytesOf(r.value), who)),
+    Leader: unary((r, who) => elections.leader(bytesOf(r.name), who)),
+    Observe: observeStream(elections),
+    Resign: unary((r, who) => elections.resign(leaderKey(r.leader), who)),
   });
   server.addService(
     svc('Auth'),

@@ -13,6 +13,7 @@ import {
   deleteRangeRequest,
   int64,
   key,
+  leaderKeyOf,
   peerURLsOf,
   putRequest,
   rangeRequest,
@@ -25,6 +26,7 @@ import type { Caller } from './auth-service.js';
 import { authRoutes } from './auth-http.js';
 import { KvService, type ServiceContext } from './service.js';
 import { LockService } from './lock-service.js';
+import { ElectionService } from './election-service.js';
 
 export interface ApiContext extends ServiceContext {
   maxRequestBytes: number;
@@ -98,13 +100,47 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     route(`${prefix}/leases`, () => service.leaseLeases());
   }
 
+  // etcd's Lock and Election services; a caller that goes away while waiting gives up its place.
+  const named = (o: Record<string, unknown>, name: string) => bytes(o, name) ?? new Uint8Array();
   const locks = new LockService(service);
   route('/v3/lock/lock', (body, caller, res) => {
     const o = asObject(body, 'request');
-    const name = bytes(o, 'name') ?? new Uint8Array();
-    return locks.lock(name, int64(o, 'lease') ?? 0, caller, goneSignal(res));
+    return locks.lock(named(o, 'name'), int64(o, 'lease') ?? 0, caller, goneSignal(res));
   });
   route('/v3/lock/unlock', (body, caller) => locks.unlock(key(asObject(body, 'request')), caller));
+  const elections = new ElectionService(service);
+  route('/v3/election/campaign', (body, caller, res) => {
+    const o = asObject(body, 'request');
+    const lease = int64(o, 'lease') ?? 0;
+    return elections.campaign(named(o, 'name'), lease, named(o, 'value'), caller, goneSignal(res));
+  });
+  route('/v3/election/proclaim', (body, caller) => {
+    const o = asObject(body, 'request');
+    return elections.proclaim(leaderKeyOf(o), named(o, 'value'), caller);
+  });
+  route('/v3/election/leader', (body, caller) =>
+    elections.leader(named(asObject(body, 'request'), 'name'), caller),
+  );
+  route('/v3/election/resign', (body, caller) =>
+    elections.resign(leaderKeyOf(asObject(body, 'request')), caller),
+  );
+  // Observe streams {"result": ...} lines, as the watch below does; an error ends it with {"error": ...}.
+  app.post('/v3/election/observe', (req, res, next) => {
+    let name: Uint8Array;
+    try {
+      name = named(asObject(req.body, 'request'), 'name');
+    } catch (e) {
+      next(e);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const line = (v: object) => res.write(`${JSON.stringify(v)}\n`);
+    elections
+      .observe(name, callerOf(req), goneSignal(res), (r) => line({ result: responseJson(r) }))
+      .catch((e: unknown) => {
+        if (!res.writableEnded) res.end(`${JSON.stringify({ error: errorBody(e).body })}\n`);
+      });
+  });
 
   route('/v3/cluster/member/list', (body) =>
     service.memberList(bool(asObject(body, 'request'), 'linearizable') !== false),

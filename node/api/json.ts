@@ -17,6 +17,7 @@ import type {
 } from '../mvcc/types.js';
 
 import type { WatchSpec } from '../server/watch-hub.js';
+import type { LeaderKey } from './election-service.js';
 
 export class BadRequest extends Error {
   constructor(message: string) {
@@ -178,6 +179,20 @@ export function txnRequest(body: unknown): TxnRequest {
     compare: list(o, 'compare').map(compare),
     success: list(o, 'success').map(requestOp),
     failure: list(o, 'failure').map(requestOp),
+  };
+}
+
+/** An election's leader key as Proclaim and Resign carry it in `leader`, if they do. */
+export function leaderKeyOf(o: Obj): LeaderKey | undefined {
+  const v = field(o, 'leader');
+  if (v === undefined || v === null) return undefined;
+  const l = asObject(v, 'leader');
+  const bytesOf = (name: string) => bytes(l, name) ?? new Uint8Array();
+  return {
+    name: bytesOf('name'),
+    key: bytesOf('key'),
+    rev: int64(l, 'rev') ?? 0,
+    lease: int64(l, 'lease') ?? 0,
   };
 }
 

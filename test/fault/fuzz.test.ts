@@ -188,6 +188,7 @@ const SERVICES: Record<string, string[]> = {
   'etcdserverpb.Maintenance': ['Status', 'MoveLeader', 'Alarm', 'HashKV'],
   'etcdserverpb.Lease': ['LeaseGrant', 'LeaseRevoke', 'LeaseTimeToLive', 'LeaseLeases'],
   'v3lockpb.Lock': ['Lock', 'Unlock'],
+  'v3electionpb.Election': ['Campaign', 'Proclaim', 'Leader', 'Resign'],
 };
 /** Methods where any decodable message is harmless to the baseline (reads, puts under random keys, leases). */
 const SAFE = new Set([
