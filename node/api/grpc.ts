@@ -349,7 +349,7 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Prom
 
 /** etcd's gRPC services (etcdserverpb) by name, as client constructors: KV, Watch, Lease, ... */
 export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
-  const def = protoLoader.loadSync(['rpc.proto', 'lock.proto', 'election.proto'], {
+  const def = protoLoader.loadSync(['rpc.proto', 'lock.proto', 'election.proto', 'health.proto'], {
     includeDirs: [PROTO_DIR],
     keepCase: true,
     longs: String,
@@ -357,8 +357,10 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
     defaults: true,
     oneofs: true,
   });
-  const pkg = grpc.loadPackageDefinition(def);
-  return { ...pkg.etcdserverpb, ...pkg.v3lockpb, ...pkg.v3electionpb } as Record<
+  const pkg = grpc.loadPackageDefinition(def) as Record<string, object> & {
+    grpc: { health: { v1: object } };
+  };
+  return { ...pkg.etcdserverpb, ...pkg.v3lockpb, ...pkg.v3electionpb, ...pkg.grpc.health.v1 } as Record<
     string,
     grpc.ServiceClientConstructor
   >;
@@ -405,6 +407,27 @@ export function startGrpc(service: KvService): { server: grpc.Server; injector: 
     HashKV: unary((r, who) => service.hashKV(num(r.revision) ?? 0, who)),
     Snapshot: snapshotStream(service),
     Defragment: unary((_r, who) => service.defragment(who)),
+  });
+  // As etcd: the empty service name (the whole server) is SERVING while the port is up; any other is unknown.
+  const health = (r: Obj) => {
+    if (r.service !== '') throw Object.assign(new Error('unknown service'), { code: grpc.status.NOT_FOUND });
+    return { status: 'SERVING' };
+  };
+  server.addService(svc('Health'), {
+    Check: (call: grpc.ServerUnaryCall<Obj, unknown>, done: grpc.sendUnaryData<unknown>) => {
+      try {
+        done(null, health(call.request));
+      } catch (e) {
+        done(e as grpc.ServiceError, null);
+      }
+    },
+    Watch: (call: grpc.ServerWritableStream<Obj, unknown>) => {
+      try {
+        call.write(health(call.request)); // and nothing more: the status never changes while it is open
+      } catch (e) {
+        call.emit('error', e);
+      }
+    },
   });
   const locks = new LockService(service);
   server.addService(svc('Lock'), {

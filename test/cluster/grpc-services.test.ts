@@ -1,5 +1,6 @@
-// etcd's Lock and Election services (v3lockpb, v3electionpb; jetcd's and the Rust etcd-client's
-// locks and elections use them) against a real etcd 3.4, step by step with the same gRPC calls.
+// etcd's gRPC services beside KV, against a real etcd 3.4, step by step with the same calls: Lock
+// and Election (v3lockpb, v3electionpb; jetcd's and the Rust etcd-client's locks and elections
+// use them), and gRPC's standard Health service (Kubernetes' gRPC probes call it).
 // Locks: a lock is the key <name>/<lease in hex>; a second caller waits until the holder unlocks or
 // its lease goes; a waiter that gives up leaves no key; a lock without a lease gets one of 60 s; an
 // unknown lease is refused. Elections: campaign, leader, proclaim, resign and observe, with etcd's
@@ -19,7 +20,7 @@ type Obj = Record<string, unknown>;
 type UnaryMethod = (req: Obj, options: grpc.CallOptions, done: (e: Error | null, r: never) => void) => void;
 interface Stubs {
   call<T = Obj>(
-    service: 'KV' | 'Lease' | 'Lock' | 'Election',
+    service: 'KV' | 'Lease' | 'Lock' | 'Election' | 'Health',
     method: string,
     req: Obj,
     deadline?: Date,
@@ -284,4 +285,13 @@ describe.each(systems)('%s', (_name, stubs) => {
     await s.call('Election', 'Resign', { leader: second!.leader });
     expect(await keysUnder(s, 'pick/')).toEqual([]);
   });
+});
+
+test('gRPC health: the server is SERVING and any named service unknown, as with etcd', async () => {
+  for (const s of [raftkv, reference]) {
+    expect(await s.call('Health', 'Check', { service: '' })).toEqual({ status: 'SERVING' });
+    await expect(s.call('Health', 'Check', { service: 'etcdserverpb.KV' })).rejects.toThrow(
+      '5 NOT_FOUND: unknown service',
+    );
+  }
 });
