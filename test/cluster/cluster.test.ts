@@ -223,17 +223,30 @@ interface WatchResponse {
   events: { kv: { key: Buffer } }[];
 }
 
-test('gRPC watches made with progress_notify hear the current revision while quiet, as Kubernetes expects', async () => {
-  // kube-apiserver's watch cache asks for these and moves its resource version on them.
-  await leaderOf(cluster); // run alone, the test would otherwise start before the first election
-  const member = cluster.members[1]!;
-  const c = client(cluster.members[0]!);
+/** A gRPC Watch stream on `member`, collecting what it is sent. */
+function grpcWatch(member: LocalMember) {
   const Watch = etcdServices().Watch!;
   const stub = new Watch(new URL(member.clientURL).host, grpc.credentials.createInsecure());
   const stream = (stub.Watch as () => grpc.ClientDuplexStream<object, WatchResponse>).call(stub);
   const got: WatchResponse[] = [];
   stream.on('data', (r: WatchResponse) => got.push(r));
   stream.on('error', () => {});
+  return {
+    stream,
+    got,
+    close: () => {
+      stream.cancel();
+      stub.close();
+    },
+  };
+}
+
+test('gRPC watches made with progress_notify hear the current revision while quiet, as Kubernetes expects', async () => {
+  // kube-apiserver's watch cache asks for these and moves its resource version on them.
+  await leaderOf(cluster); // run alone, the test would otherwise start before the first election
+  const member = cluster.members[1]!;
+  const c = client(cluster.members[0]!);
+  const { stream, got, close } = grpcWatch(member);
   const key = (k: string) => Buffer.from(k);
   try {
     stream.write({ create_request: { key: key('pn/'), range_end: key('pn0'), progress_notify: true } });
@@ -255,8 +268,7 @@ test('gRPC watches made with progress_notify hear the current revision while qui
     for (const r of got.slice(0, event)) if (!r.created) expect(Number(r.header.revision)).toBeLessThan(rev);
     for (const r of got.slice(event + 1)) expect(Number(r.header.revision)).toBeGreaterThanOrEqual(rev);
   } finally {
-    stream.cancel();
-    stub.close();
+    close();
     await c.del('pn/', { prefix: true });
   }
 });
@@ -429,12 +441,7 @@ test('a watch on a member that catches up from a snapshot goes on with the event
   const leader = await leaderOf(cluster);
   const follower = cluster.members.find((m) => m !== leader && m.proc)!;
   const c = client(leader);
-  const Watch = etcdServices().Watch!;
-  const stub = new Watch(new URL(follower.clientURL).host, grpc.credentials.createInsecure());
-  const stream = (stub.Watch as () => grpc.ClientDuplexStream<object, WatchResponse>).call(stub);
-  const got: WatchResponse[] = [];
-  stream.on('data', (r: WatchResponse) => got.push(r));
-  stream.on('error', () => {});
+  const { stream, got, close } = grpcWatch(follower);
   const events = () => got.flatMap((r) => r.events.map((e) => e.kv.key.toString()));
   const installs = () => follower.log.join('').match(/installing snapshot from leader/g)?.length ?? 0;
   try {
@@ -461,8 +468,7 @@ test('a watch on a member that catches up from a snapshot goes on with the event
     expect(events()).toEqual([...written, 'sw/live']);
     expect(got.filter((r) => r.canceled)).toEqual([]);
   } finally {
-    stream.cancel();
-    stub.close();
+    close();
   }
 });
 
