@@ -34,6 +34,7 @@ export interface ApiContext extends ServiceContext {
 }
 
 type Handler = (body: unknown, caller: Caller, res: ServerResponse) => Promise<unknown>;
+const ETCD_API_LEVEL = '3.4.0';
 type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
@@ -169,6 +170,12 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   for (const [path, handler] of authRoutes(service.auth)) route(path, handler);
 
   // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
+  // etcd's /version, which runbooks curl and some clients (Patroni) read to pick the API's path:
+  // the etcd API level raftkv serves (that of etcd 3.4, its reference in the tests), and its own.
+  app.get('/version', (_req, res) => {
+    sendJson(res, 200, { etcdserver: ETCD_API_LEVEL, etcdcluster: ETCD_API_LEVEL, raftkv: ctx.version });
+  });
+
   app.post('/v3/watch', async (req, res, next) => {
     let spec;
     try {

@@ -1,6 +1,6 @@
-// etcd's gRPC services beside KV, against a real etcd 3.4, step by step with the same calls: Lock
-// and Election (v3lockpb, v3electionpb; jetcd's and the Rust etcd-client's locks and elections
-// use them), and gRPC's standard Health service (Kubernetes' gRPC probes call it).
+// etcd's services beside KV, against a real etcd 3.4, step by step with the same calls: Lock and
+// Election (v3lockpb, v3electionpb; jetcd's and the Rust etcd-client's locks and elections use
+// them), gRPC's standard Health service (Kubernetes' gRPC probes call it), and GET /version.
 // Locks: a lock is the key <name>/<lease in hex>; a second caller waits until the holder unlocks or
 // its lease goes; a waiter that gives up leaves no key; a lock without a lease gets one of 60 s; an
 // unknown lease is refused. Elections: campaign, leader, proclaim, resign and observe, with etcd's
@@ -294,4 +294,16 @@ test('gRPC health: the server is SERVING and any named service unknown, as with 
       '5 NOT_FOUND: unknown service',
     );
   }
+});
+
+test("GET /version answers in etcd's shape, with the etcd API level raftkv serves and its own version", async () => {
+  const version = async (m: LocalMember) => (await fetch(new URL('/version', m.clientURL))).json();
+  const theirs = (await version(etcd.cluster.members[0]!)) as Record<string, string>;
+  expect(Object.keys(theirs).sort()).toEqual(['etcdcluster', 'etcdserver']);
+  expect(theirs.etcdcluster).toBe('3.4.0');
+  expect(await version(t.cluster.members[0]!)).toEqual({
+    etcdserver: '3.4.0',
+    etcdcluster: '3.4.0',
+    raftkv: '0.1.0',
+  });
 });
