@@ -347,7 +347,7 @@ function drainedOrCancelled(call: grpc.ServerWritableStream<Obj, unknown>): Prom
   });
 }
 
-/** etcd's gRPC services (etcdserverpb) by name, as client constructors: KV, Watch, Lease, ... */
+/** The gRPC services etcd serves, by name, as client constructors: KV, Watch, Lease, ... (etcdserverpb), Lock, Election, Health. */
 export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
   const def = protoLoader.loadSync(['rpc.proto', 'lock.proto', 'election.proto', 'health.proto'], {
     includeDirs: [PROTO_DIR],

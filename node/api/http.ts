@@ -28,13 +28,15 @@ import { KvService, type ServiceContext } from './service.js';
 import { LockService } from './lock-service.js';
 import { ElectionService } from './election-service.js';
 
+/** The etcd API level served, for /version: that of etcd 3.4, raftkv's reference in the tests. */
+const ETCD_API_LEVEL = '3.4.0';
+
 export interface ApiContext extends ServiceContext {
   maxRequestBytes: number;
   metrics: PromMetrics;
 }
 
 type Handler = (body: unknown, caller: Caller, res: ServerResponse) => Promise<unknown>;
-const ETCD_API_LEVEL = '3.4.0';
 type BodyParser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
@@ -136,10 +138,11 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
     }
     res.writeHead(200, { 'content-type': 'application/json' });
     const line = (v: object) => res.write(`${JSON.stringify(v)}\n`);
+    const gone = goneSignal(res);
     elections
-      .observe(name, callerOf(req), goneSignal(res), (r) => line({ result: responseJson(r) }))
+      .observe(name, callerOf(req), gone, (r) => line({ result: responseJson(r) }))
       .catch((e: unknown) => {
-        if (!res.writableEnded) res.end(`${JSON.stringify({ error: errorBody(e).body })}\n`);
+        if (!gone.aborted) res.end(`${JSON.stringify({ error: errorBody(e).body })}\n`);
       });
   });
 
@@ -169,13 +172,12 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   );
   for (const [path, handler] of authRoutes(service.auth)) route(path, handler);
 
-  // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
-  // etcd's /version, which runbooks curl and some clients (Patroni) read to pick the API's path:
-  // the etcd API level raftkv serves (that of etcd 3.4, its reference in the tests), and its own.
+  // etcd's /version, which runbooks curl and some clients (Patroni) read to pick the API's path.
   app.get('/version', (_req, res) => {
     sendJson(res, 200, { etcdserver: ETCD_API_LEVEL, etcdcluster: ETCD_API_LEVEL, raftkv: ctx.version });
   });
 
+  // The gateway's watch: one create_request in the body, then a stream of {"result": ...} lines.
   app.post('/v3/watch', async (req, res, next) => {
     let spec;
     try {
