@@ -17,6 +17,7 @@ import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
 import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
+import { AutoCompactor } from './server/auto-compaction.js';
 import { removalDecision } from './server/removal.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, ownMemberId, saveMemberTable } from './server/member-file.js';
@@ -121,6 +122,18 @@ async function run(): Promise<void> {
   await member.start();
   const leases = new Leases(member, cfg, logger);
   leases.start();
+  const compactor =
+    cfg.autoCompaction &&
+    new AutoCompactor(
+      cfg.autoCompaction,
+      {
+        isLeader: () => member.isLeader(),
+        revision: () => member.kv.currentRevision(),
+        write: (r) => member.write(r),
+      },
+      logger,
+    );
+  compactor?.start();
 
   const ctx = {
     member,
@@ -179,6 +192,7 @@ async function run(): Promise<void> {
     }, 15_000).unref();
     for (const stopWatch of stopWatches) stopWatch?.();
     leases.stop();
+    compactor?.stop();
     await member.stop();
     http.closeAllConnections();
     grpc.injector.destroy();

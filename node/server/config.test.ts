@@ -19,6 +19,32 @@ test('the watch progress interval defaults to etcd’s 10 minutes and takes Go d
   expect(interval('--experimental-watch-progress-notify-interval=1h')).toBe(3_600_000);
 });
 
+test('auto compaction: off by default and at 0; periodic retentions in hours or Go durations; revision counts', () => {
+  const auto = (...argv: string[]) => parse(...argv).autoCompaction;
+  expect(auto()).toBeUndefined();
+  expect(auto('--auto-compaction-retention=0')).toBeUndefined();
+  expect(auto('--auto-compaction-retention=1')).toEqual({ mode: 'periodic', retentionMs: 3_600_000 });
+  expect(auto('--auto-compaction-retention=30m')).toEqual({ mode: 'periodic', retentionMs: 1_800_000 });
+  expect(auto('--auto-compaction-mode=periodic', '--auto-compaction-retention=5s')).toEqual({
+    mode: 'periodic',
+    retentionMs: 5000,
+  });
+  expect(auto('--auto-compaction-mode=revision', '--auto-compaction-retention=1000')).toEqual({
+    mode: 'revision',
+    retention: 1000,
+  });
+  expect(auto('--auto-compaction-mode=revision', '--auto-compaction-retention=0')).toBeUndefined();
+  expect(() => parse('--auto-compaction-mode=revision', '--auto-compaction-retention=1h')).toThrow(
+    '--auto-compaction-retention: "1h" is not a number of revisions',
+  );
+  expect(() => parse('--auto-compaction-retention=soon')).toThrow(
+    '--auto-compaction-retention: "soon" is not a duration',
+  );
+  expect(() => parse('--auto-compaction-mode=daily', '--auto-compaction-retention=1')).toThrow(
+    '--auto-compaction-mode must be "periodic" or "revision", not "daily"',
+  );
+});
+
 test('--auth-token takes etcd’s forms: simple (the default), or jwt with its options', () => {
   expect(parse().authToken).toEqual({ type: 'simple' });
   expect(parse('--auth-token=simple').authToken).toEqual({ type: 'simple' });

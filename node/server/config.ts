@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { SIGN_METHODS, type JwtOptions } from '../auth/jwt.js';
 import { BCRYPT_COST } from '../auth/password.js';
+import type { AutoCompaction } from './auto-compaction.js';
 
 export interface MemberConfig {
   name: string;
@@ -36,6 +37,8 @@ export interface MemberConfig {
   bcryptCost: number;
   /** How often watches made with progress_notify hear the current revision when quiet (etcd: 10m). */
   watchProgressNotifyIntervalMs: number;
+  /** etcd's --auto-compaction-mode and --auto-compaction-retention; none when the retention is 0. */
+  autoCompaction?: AutoCompaction;
   logLevel: string;
   /** TLS for the client port, set when a --listen-client-urls URL is https. */
   clientTls?: TlsFiles;
@@ -100,6 +103,8 @@ const FLAGS = {
   'auth-token-ttl': { default: '300' },
   'bcrypt-cost': { default: String(BCRYPT_COST.default) },
   'experimental-watch-progress-notify-interval': { default: '10m' },
+  'auto-compaction-mode': { default: 'periodic' },
+  'auto-compaction-retention': { default: '0' },
   'log-level': { default: 'info' },
   'cert-file': { default: '' },
   'key-file': { default: '' },
@@ -167,6 +172,29 @@ function durationMs(flag: string, value: string): number {
   if (!(ms >= 1))
     throw new ConfigError(`--${flag}: "${value}" is not a duration of 1ms or more (e.g. 100ms, 5s, 10m)`);
   return ms;
+}
+
+/**
+ * etcd's auto compaction: in periodic mode the retention is a duration, a bare integer counting
+ * hours ("1" is "1h"); in revision mode, a number of revisions. A retention of 0 turns it off.
+ */
+function autoCompaction(mode: string, retention: string): { autoCompaction?: AutoCompaction } {
+  const flag = 'auto-compaction-retention';
+  if (mode === 'revision') {
+    const n = Number(retention);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new ConfigError(`--${flag}: "${retention}" is not a number of revisions`);
+    }
+    return n === 0 ? {} : { autoCompaction: { mode, retention: n } };
+  }
+  if (mode !== 'periodic') {
+    throw new ConfigError(`--auto-compaction-mode must be "periodic" or "revision", not "${mode}"`);
+  }
+  if (/^\d+$/.test(retention)) {
+    const hours = Number(retention);
+    return hours === 0 ? {} : { autoCompaction: { mode, retentionMs: hours * DURATION_UNITS_MS.h! } };
+  }
+  return { autoCompaction: { mode, retentionMs: durationMs(flag, retention) } };
 }
 
 /** Switches, which (as with Go's flags) may be given bare: --client-cert-auth. */
@@ -380,6 +408,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       get('experimental-watch-progress-notify-interval'),
     ),
     logLevel: get('log-level'),
+    ...autoCompaction(get('auto-compaction-mode'), get('auto-compaction-retention')),
     ...(clientTls ? { clientTls } : {}),
     ...(peerTls ? { peerTls } : {}),
   };
