@@ -101,6 +101,36 @@ export const SpecSchema = Type.Object(
           electionTimeoutMs: Type.Integer({ minimum: 50, maximum: 50000, default: 1000 }),
           snapshotCount: Type.Integer({ minimum: 100, default: 10000 }),
           quotaBackendBytes: Type.Integer({ minimum: 16 * 1024 * 1024, default: 2 * 1024 ** 3 }),
+          // Optional, so clusters without it keep their pod template (and are not rolled) when the operator is upgraded.
+          autoCompaction: Type.Optional(
+            Type.Object(
+              {
+                mode: Type.String({
+                  pattern: '^(periodic|revision)$',
+                  default: 'periodic',
+                  description:
+                    'periodic: keep the retention’s time of history; revision: keep that many revisions',
+                }),
+                retention: Type.String({
+                  pattern: '^([0-9]+|[0-9]+(ms|s|m|h))$',
+                  maxLength: 32,
+                  description:
+                    'A duration (30m, 1h; a bare number counts hours) in periodic mode, a number of revisions in ' +
+                    'revision mode; 0 turns it off',
+                }),
+              },
+              {
+                description:
+                  'etcd’s --auto-compaction-mode and --auto-compaction-retention: the leader compacts older history',
+                'x-kubernetes-validations': [
+                  {
+                    rule: "self.mode != 'revision' || self.retention.matches('^[0-9]+$')",
+                    message: 'in revision mode the retention is a number of revisions',
+                  },
+                ],
+              },
+            ),
+          ),
         },
         {
           description: 'Raft and backend tuning (etcd’s flags of the same names)',

@@ -17,6 +17,12 @@ export function validateSpec(spec: unknown): string[] {
   if (problems.length > 0) return problems;
   const s = filled as KVClusterSpec;
   if (s.replicas % 2 !== 1) problems.push(`/replicas: ${ReplicasRule.message} (got ${s.replicas})`);
+  const auto = s.raft.autoCompaction;
+  if (auto?.mode === 'revision' && !/^[0-9]+$/.test(auto.retention)) {
+    problems.push(
+      `/raft/autoCompaction: in revision mode the retention is a number of revisions (got ${auto.retention})`,
+    );
+  }
   if (s.raft.electionTimeoutMs < 5 * s.raft.heartbeatIntervalMs) {
     problems.push(
       `/raft: electionTimeoutMs (${s.raft.electionTimeoutMs}) must be at least 5 × heartbeatIntervalMs (${s.raft.heartbeatIntervalMs})`,

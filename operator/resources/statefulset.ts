@@ -86,6 +86,12 @@ function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
     `--election-timeout=${raft.electionTimeoutMs}`,
     `--snapshot-count=${raft.snapshotCount}`,
     `--quota-backend-bytes=${raft.quotaBackendBytes}`,
+    ...(raft.autoCompaction
+      ? [
+          `--auto-compaction-mode=${raft.autoCompaction.mode}`,
+          `--auto-compaction-retention=${raft.autoCompaction.retention}`,
+        ]
+      : []),
     ...(kvc.spec.tls ? tlsArgs() : []),
     ...jwtArgs(kvc),
   ];

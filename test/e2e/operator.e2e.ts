@@ -195,12 +195,16 @@ describe('operator end to end', () => {
     }
   });
 
-  it('rejects even and out-of-range replicas before they reach the operator', async () => {
+  it('rejects even and out-of-range replicas, and a retention of time in revision mode, before the operator sees them', async () => {
     for (const replicas of [4, 0, 11]) {
       await expect(scale(replicas)).rejects.toThrow(/replicas/);
     }
     await expect(kubectl(['scale', 'kvc', NAME, '-n', ns, '--replicas=2'])).rejects.toThrow(/odd|replicas/);
     expect((await getJson<{ spec: { replicas: number } }>(['kvc', NAME, '-n', ns]))?.spec.replicas).toBe(3);
+    const revisionsOf1h = '{"spec":{"raft":{"autoCompaction":{"mode":"revision","retention":"1h"}}}}';
+    await expect(
+      kubectl(['patch', 'kvc', NAME, '-n', ns, '--type=merge', '-p', revisionsOf1h]),
+    ).rejects.toThrow(/in revision mode the retention is a number of revisions/);
   });
 
   it('scales 3 → 5 → 3 one member at a time, never with two learners', async () => {

@@ -69,6 +69,17 @@ describe('the operator validates a spec like the CRD does', () => {
       /electionTimeoutMs \(400\) must be at least 5 × heartbeatIntervalMs \(100\)/,
     );
   });
+  test('auto compaction: a revision count in revision mode, a duration or hours in periodic mode', () => {
+    const auto = (autoCompaction: object) => validateSpec({ raft: { autoCompaction } }).join(' ');
+    expect(auto({ retention: '1h' })).toBe('');
+    expect(auto({ retention: '12' })).toBe('');
+    expect(auto({ mode: 'revision', retention: '1000' })).toBe('');
+    expect(auto({ mode: 'revision', retention: '1h' })).toMatch(
+      /autoCompaction: in revision mode the retention is a number of revisions \(got 1h\)/,
+    );
+    expect(auto({ retention: 'daily' })).toMatch(/retention/);
+    expect(auto({ mode: 'weekly', retention: '1' })).toMatch(/mode/);
+  });
   test('an empty spec gets every default', () => {
     const k = withDefaults({
       apiVersion: 'raftkv.io/v1alpha1',

@@ -75,3 +75,15 @@ test('spec.auth.jwt gives the members etcd’s --auth-token jwt with the Secret�
     revision(cluster(auth({ secretName: 'keys', signMethod: 'ES256' }))),
   );
 });
+
+test('spec.raft.autoCompaction gives the members etcd’s auto-compaction flags; without it the template is as before', () => {
+  const plain = cluster({});
+  expect(container(plain).args!.some((a) => a.startsWith('--auto-compaction'))).toBe(false);
+  const hourly = cluster({ raft: { autoCompaction: { retention: '1h' } } });
+  expect(container(hourly).args).toEqual(
+    expect.arrayContaining(['--auto-compaction-mode=periodic', '--auto-compaction-retention=1h']),
+  );
+  // Clusters that do not use it keep their revision, so upgrading the operator rolls nothing.
+  expect(revision(cluster({ raft: { snapshotCount: 10000 } }))).toBe(revision(plain));
+  expect(revision(hourly)).not.toBe(revision(plain));
+});
