@@ -117,8 +117,9 @@ export class AutoCompactor {
   }
 
   private async tick(): Promise<void> {
-    if (this.running) return; // the last one is still in the log
-    const revision = this.schedule.tick(this.now(), this.host.revision(), this.host.isLeader());
+    // Every tick is a sample; while the last compaction is still in the log, it asks for no other.
+    const leading = this.host.isLeader() && !this.running;
+    const revision = this.schedule.tick(this.now(), this.host.revision(), leading);
     if (revision === undefined) return;
     this.running = true;
     try {
