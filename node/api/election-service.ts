@@ -5,9 +5,9 @@
 // leader key a campaign returns (name, key, creation revision, lease) is what Proclaim and Resign
 // act on: they change or delete that key only while it is still the one created then.
 import { prefixEnd } from '../mvcc/key-range.js';
-import { MvccError, type KeyValue, type TxnResponse } from '../mvcc/types.js';
+import { MvccError, type KeyValue } from '../mvcc/types.js';
 import type { Caller } from './auth-service.js';
-import { Concurrency, type Found } from './concurrency.js';
+import { Concurrency, prefixOf } from './concurrency.js';
 import { BadRequest } from './json.js';
 import type { Header, KvService } from './service.js';
 
@@ -22,8 +22,6 @@ export interface LeaderResponse {
   header: Header;
   kv: KeyValue;
 }
-
-type Txn = TxnResponse & { header: Header };
 
 // etcd's own answers, which reach clients with gRPC code Unknown.
 const notLeader = () => new MvccError('unknown', 'election: not leader');
@@ -46,29 +44,15 @@ export class ElectionService {
   ): Promise<{ header: Header; leader: LeaderKey }> {
     const id = await this.steps.sessionLease(lease, caller);
     const prefix = prefixOf(name);
-    const key = Buffer.concat([prefix, Buffer.from(id.toString(16))]);
-    const txn = (await this.steps.kv.write(
-      {
-        txn: {
-          compare: [{ target: 'CREATE', result: 'EQUAL', key, create_revision: 0 }],
-          success: [{ request_put: { key, value, lease: id } }],
-          failure: [{ request_range: { key } }],
-        },
-      },
-      caller,
-    )) as Txn;
-    const leader: LeaderKey = { name, key, rev: txn.header.revision, lease: id };
-    if (!txn.succeeded) {
-      // Campaigning again on the same lease keeps the candidate's place, with the new value.
-      const mine = (txn.responses[0] as { response_range: Found }).response_range.kvs[0]!;
-      leader.rev = mine.create_revision;
-      if (!Buffer.from(mine.value).equals(value)) {
-        try {
-          await this.proclaim(leader, value, caller);
-        } catch (e) {
-          await this.resign(leader, caller).catch(() => {});
-          throw e;
-        }
+    const { key, header, created, value: held } = await this.steps.claim(prefix, id, value, caller);
+    const leader: LeaderKey = { name, key, rev: created, lease: id };
+    // Campaigning again on the same lease keeps the candidate's place, with the new value.
+    if (!Buffer.from(held).equals(value)) {
+      try {
+        await this.proclaim(leader, value, caller);
+      } catch (e) {
+        await this.resign(leader, caller).catch(() => {});
+        throw e;
       }
     }
     try {
@@ -77,7 +61,7 @@ export class ElectionService {
       if (signal.aborted) await this.resign(leader, caller).catch(() => {});
       throw e;
     }
-    return { header: txn.header, leader };
+    return { header, leader };
   }
 
   /** Sets the leader's value, if `leader` still leads (its key is the one it created). */
@@ -87,15 +71,7 @@ export class ElectionService {
     caller: Caller,
   ): Promise<{ header: Header }> {
     const { key, rev, lease } = required(leader);
-    const txn = (await this.steps.kv.write(
-      {
-        txn: {
-          compare: [{ target: 'CREATE', result: 'EQUAL', key, create_revision: rev }],
-          success: [{ request_put: { key, value, lease } }],
-        },
-      },
-      caller,
-    )) as Txn;
+    const txn = await this.steps.ifCreatedAt(key, rev, [{ request_put: { key, value, lease } }], [], caller);
     if (!txn.succeeded) throw notLeader();
     return { header: txn.header };
   }
@@ -103,15 +79,7 @@ export class ElectionService {
   /** Gives up leadership (deletes the key, if it is still the one created then). */
   async resign(leader: LeaderKey | undefined, caller: Caller): Promise<{ header: Header }> {
     const { key, rev } = required(leader);
-    const txn = (await this.steps.kv.write(
-      {
-        txn: {
-          compare: [{ target: 'CREATE', result: 'EQUAL', key, create_revision: rev }],
-          success: [{ request_delete_range: { key } }],
-        },
-      },
-      caller,
-    )) as Txn;
+    const txn = await this.steps.ifCreatedAt(key, rev, [{ request_delete_range: { key } }], [], caller);
     return { header: txn.header };
   }
 
@@ -153,10 +121,6 @@ export class ElectionService {
       }
     }
   }
-}
-
-function prefixOf(name: Uint8Array): Buffer {
-  return Buffer.concat([name, Buffer.from('/')]);
 }
 
 function required(leader: LeaderKey | undefined): LeaderKey {

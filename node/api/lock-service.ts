@@ -2,10 +2,8 @@
 // in the member (concurrency.ts). The lock named N is held by whichever key under N/ was created
 // first; a caller's key is N/<its lease in hex>, attached to that lease, so a lock whose holder's
 // lease ends is free again. A caller waits until every key created before its own is deleted.
-import type { TxnResponse } from '../mvcc/types.js';
 import type { Caller } from './auth-service.js';
-import { Concurrency, FIRST_CREATED, type Found } from './concurrency.js';
-import { prefixEnd } from '../mvcc/key-range.js';
+import { Concurrency, firstCreated, prefixOf } from './concurrency.js';
 import type { Header, KvService } from './service.js';
 
 export interface LockResult {
@@ -22,32 +20,22 @@ export class LockService {
 
   /** Resolves once the caller holds the lock. Aborted, it gives up its place (deletes its key). */
   async lock(name: Uint8Array, lease: number, caller: Caller, signal: AbortSignal): Promise<LockResult> {
-    const { kv } = this.steps;
     const id = await this.steps.sessionLease(lease, caller);
-    const prefix = Buffer.concat([name, Buffer.from('/')]);
-    const key = Buffer.concat([prefix, Buffer.from(id.toString(16))]);
-    const owner = { request_range: { key: prefix, range_end: prefixEnd(prefix), ...FIRST_CREATED } };
-    const txn = (await kv.write(
-      {
-        txn: {
-          compare: [{ target: 'CREATE', result: 'EQUAL', key, create_revision: 0 }],
-          success: [{ request_put: { key, value: new Uint8Array(), lease: id } }, owner],
-          failure: [{ request_range: { key } }, owner],
-        },
-      },
+    const prefix = prefixOf(name);
+    // The holder is read in the same txn that makes the caller's key.
+    const { key, header, created, also } = await this.steps.claim(
+      prefix,
+      id,
+      new Uint8Array(),
       caller,
-    )) as TxnResponse & { header: Header };
-    const [mine, first] = txn.responses.map((r) =>
-      'response_range' in r ? (r.response_range as Found) : undefined,
+      firstCreated(prefix),
     );
-    // A retried lock on the same lease finds its key there already, and keeps its place.
-    const myRevision = txn.succeeded ? txn.header.revision : mine!.kvs[0]!.create_revision;
-    const holder = first!.kvs[0];
-    if (!holder || holder.create_revision === myRevision) return { header: txn.header, key };
+    const holder = also!.kvs[0];
+    if (!holder || holder.create_revision === created) return { header, key };
     try {
-      return { header: await this.steps.waitDeletes(prefix, myRevision, caller, signal), key };
+      return { header: await this.steps.waitDeletes(prefix, created, caller, signal), key };
     } catch (e) {
-      await kv.write({ delete_range: { key } }, caller).catch(() => {});
+      await this.unlock(key, caller).catch(() => {});
       throw e;
     }
   }
