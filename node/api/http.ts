@@ -6,7 +6,7 @@ import { errorBody } from './errors.js';
 import {
   asObject,
   bool,
-  bytes,
+  bytesOrEmpty,
   BadRequest,
   field,
   watchCreateRequest,
@@ -104,25 +104,30 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   }
 
   // etcd's Lock and Election services; a caller that goes away while waiting gives up its place.
-  const named = (o: Record<string, unknown>, name: string) => bytes(o, name) ?? new Uint8Array();
   const locks = new LockService(service);
   route('/v3/lock/lock', (body, caller, res) => {
     const o = asObject(body, 'request');
-    return locks.lock(named(o, 'name'), int64(o, 'lease') ?? 0, caller, goneSignal(res));
+    return locks.lock(bytesOrEmpty(o, 'name'), int64(o, 'lease') ?? 0, caller, goneSignal(res));
   });
   route('/v3/lock/unlock', (body, caller) => locks.unlock(key(asObject(body, 'request')), caller));
   const elections = new ElectionService(service);
   route('/v3/election/campaign', (body, caller, res) => {
     const o = asObject(body, 'request');
     const lease = int64(o, 'lease') ?? 0;
-    return elections.campaign(named(o, 'name'), lease, named(o, 'value'), caller, goneSignal(res));
+    return elections.campaign(
+      bytesOrEmpty(o, 'name'),
+      lease,
+      bytesOrEmpty(o, 'value'),
+      caller,
+      goneSignal(res),
+    );
   });
   route('/v3/election/proclaim', (body, caller) => {
     const o = asObject(body, 'request');
-    return elections.proclaim(leaderKeyOf(o), named(o, 'value'), caller);
+    return elections.proclaim(leaderKeyOf(o), bytesOrEmpty(o, 'value'), caller);
   });
   route('/v3/election/leader', (body, caller) =>
-    elections.leader(named(asObject(body, 'request'), 'name'), caller),
+    elections.leader(bytesOrEmpty(asObject(body, 'request'), 'name'), caller),
   );
   route('/v3/election/resign', (body, caller) =>
     elections.resign(leaderKeyOf(asObject(body, 'request')), caller),
@@ -131,7 +136,7 @@ export function createApi(ctx: ApiContext, service = new KvService(ctx)): Reques
   app.post('/v3/election/observe', (req, res, next) => {
     let name: Uint8Array;
     try {
-      name = named(asObject(req.body, 'request'), 'name');
+      name = bytesOrEmpty(asObject(req.body, 'request'), 'name');
     } catch (e) {
       next(e);
       return;

@@ -64,6 +64,11 @@ export function bytes(o: Obj, name: string, required = false): Uint8Array | unde
   return new Uint8Array(Buffer.from(v, 'base64'));
 }
 
+/** A bytes field, empty when absent (proto3's default). */
+export function bytesOrEmpty(o: Obj, name: string): Uint8Array {
+  return bytes(o, name) ?? new Uint8Array();
+}
+
 export function key(o: Obj, name = 'key'): Uint8Array {
   const k = bytes(o, name, true)!;
   if (k.length === 0) throw new BadRequest('etcdserver: key is not provided');
@@ -121,7 +126,7 @@ export function putRequest(body: unknown): PutRequest {
   const o = asObject(body, 'request');
   return defined({
     key: key(o),
-    value: bytes(o, 'value') ?? new Uint8Array(),
+    value: bytesOrEmpty(o, 'value'),
     lease: int64(o, 'lease'),
     prev_kv: bool(o, 'prev_kv'),
     ignore_value: bool(o, 'ignore_value'),
@@ -187,10 +192,9 @@ export function leaderKeyOf(o: Obj): LeaderKey | undefined {
   const v = field(o, 'leader');
   if (v === undefined || v === null) return undefined;
   const l = asObject(v, 'leader');
-  const bytesOf = (name: string) => bytes(l, name) ?? new Uint8Array();
   return {
-    name: bytesOf('name'),
-    key: bytesOf('key'),
+    name: bytesOrEmpty(l, 'name'),
+    key: bytesOrEmpty(l, 'key'),
     rev: int64(l, 'rev') ?? 0,
     lease: int64(l, 'lease') ?? 0,
   };

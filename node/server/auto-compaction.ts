@@ -79,7 +79,7 @@ export class RevisionSchedule implements Schedule {
   }
 }
 
-export function scheduleFor(c: AutoCompaction, nowMs: number, revision: number): Schedule {
+function scheduleFor(c: AutoCompaction, nowMs: number, revision: number): Schedule {
   return c.mode === 'periodic'
     ? new PeriodicSchedule(c.retentionMs, nowMs, revision)
     : new RevisionSchedule(c.retention);
