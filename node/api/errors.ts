@@ -68,6 +68,7 @@ export function grpcCode(e: unknown): number {
       invalid: GRPC.invalidArgument,
       notFound: GRPC.notFound,
       failedPrecondition: GRPC.failedPrecondition,
+      resourceExhausted: GRPC.resourceExhausted,
     }[e.code];
   }
   return GRPC.internal;

@@ -24,12 +24,9 @@ import type { PromMetrics } from './metrics.js';
 import { observabilityRoutes } from './observability.js';
 import type { Caller } from './auth-service.js';
 import { authRoutes } from './auth-http.js';
-import { KvService, type ServiceContext } from './service.js';
+import { ETCD_API_LEVEL, KvService, type ServiceContext } from './service.js';
 import { LockService } from './lock-service.js';
 import { ElectionService } from './election-service.js';
-
-/** The etcd API level served, for /version: that of etcd 3.4, raftkv's reference in the tests. */
-const ETCD_API_LEVEL = '3.4.0';
 
 export interface ApiContext extends ServiceContext {
   maxRequestBytes: number;

@@ -16,6 +16,13 @@ import { BadRequest } from './json.js';
 /** A request passed on to the leader fails after this long (an unreachable leader, a lost answer). */
 const FORWARD_TIMEOUT_MS = 10_000;
 
+/**
+ * The etcd API level served, as the server version in /version and in Status (etcdctl's endpoint
+ * status table): that of etcd 3.4, raftkv's reference in the tests. Tools compare it to decide
+ * which etcd features they may use; raftkv's own version is in /version too.
+ */
+export const ETCD_API_LEVEL = '3.4.0';
+
 export interface ServiceContext {
   member: Member;
   leases: Leases;
@@ -170,7 +177,7 @@ export class KvService {
     const alarms = this.member.kv.alarms();
     return {
       header: this.header(),
-      version: this.ctx.version,
+      version: ETCD_API_LEVEL,
       dbSize: s.dbSize,
       dbSizeInUse: s.dbSize,
       leader: s.leader ? hexToDecimal(s.leader) : '0',

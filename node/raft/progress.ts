@@ -52,6 +52,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick count when this member was last heard from (RaftConfig.strictReconfigCheck). */
+  heardAt = -Infinity;
   /** `match` when the previous heartbeat was answered: unchanged while behind means stalled. */
   matchAtLastHeartbeat = -1;
   /** In probe state: an append is out and we wait for its answer or the next heartbeat. */

@@ -403,7 +403,11 @@ describe('membership changes (thesis §4)', () => {
     const a = c.node('a');
     expect(a.proposeConfChange({ type: 'addLearner', nodeId: 'd' }).accepted).toBe(true);
     const second = a.proposeConfChange({ type: 'addLearner', nodeId: 'e' });
-    expect(second).toEqual({ accepted: false, reason: 'a membership change is already in progress' });
+    expect(second).toEqual({
+      accepted: false,
+      refusal: 'confChangePending',
+      reason: 'a membership change is already in progress',
+    });
     c.stabilize();
     const early = a.proposeConfChange({ type: 'promote', nodeId: 'd' });
     expect(early.accepted).toBe(false); // d does not exist as a process yet: nothing replicated
@@ -422,6 +426,53 @@ describe('membership changes (thesis §4)', () => {
     expect(a.proposeConfChange({ type: 'promote', nodeId: 'd' }).accepted).toBe(true);
     c.stabilize();
     expect(a.raft.confState.voters.sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  test('strict reconfiguration check: a voter goes only if the voters left that were heard from lately are a quorum', () => {
+    const removable = (strictReconfigCheck: boolean) => {
+      const c = new TestCluster(ids3, { strictReconfigCheck });
+      c.elect('a');
+      const a = c.node('a');
+      const healthy = a.raft.confState.voters.length;
+      // c goes silent for an election timeout (10 ticks): it no longer counts as up.
+      c.drop = isolate('c');
+      c.tick(['a'], 10);
+      c.stabilize();
+      expect(a.raft.role).toBe('leader'); // b still answers: check-quorum keeps a leading
+      return {
+        healthy,
+        b: a.proposeConfChange({ type: 'remove', nodeId: 'b' }),
+        c: () => a.proposeConfChange({ type: 'remove', nodeId: 'c' }),
+      };
+    };
+    // Removing b would leave {a, c} with only a up: no quorum. Removing c, which is down, is fine.
+    const strict = removable(true);
+    expect(strict.healthy).toBe(3);
+    expect(strict.b).toMatchObject({ accepted: false, refusal: 'unhealthy' });
+    expect(strict.c().accepted).toBe(true);
+    // Without the check the core accepts the removal that loses the quorum.
+    expect(removable(false).b.accepted).toBe(true);
+  });
+
+  test('strict reconfiguration check: a member the transport lost counts as down at once, until heard again', () => {
+    const c = new TestCluster(ids3, { strictReconfigCheck: true });
+    c.elect('a');
+    const a = c.node('a');
+    a.reportUnreachable('c');
+    expect(a.proposeConfChange({ type: 'remove', nodeId: 'b' })).toMatchObject({ refusal: 'unhealthy' });
+    c.tick(['a']); // a heartbeat, and c answers it
+    c.stabilize();
+    expect(a.proposeConfChange({ type: 'remove', nodeId: 'b' }).accepted).toBe(true);
+  });
+
+  test('strict reconfiguration check: with every voter answering, any one may be removed, the leader too', () => {
+    for (const id of ids3) {
+      const c = new TestCluster(ids3, { strictReconfigCheck: true });
+      c.elect('a');
+      c.tick(['a'], 9); // heartbeats keep b and c heard from
+      c.stabilize();
+      expect(c.node('a').proposeConfChange({ type: 'remove', nodeId: id }).accepted).toBe(true);
+    }
   });
 
   test('a removed leader hands leadership to a remaining voter', () => {

@@ -45,6 +45,12 @@ export interface RaftConfig {
   /** A learner may be promoted once its log is within this many entries of the commit index. */
   learnerCatchUpLag?: number;
   /**
+   * etcd's --strict-reconfig-check: a voter may be removed only while the voters left that were
+   * heard from within an election timeout are a quorum of them, so a removal never takes away the
+   * quorum of a cluster with members down. Removing a member that is down is always allowed.
+   */
+  strictReconfigCheck?: boolean;
+  /**
    * Leader: a commit that advances is not sent at once in an empty append of its own. It rides on
    * the next append or heartbeat, or goes out when the caller calls flushCommitNotices() (see
    * commitNoticeOwed()). A follower whose forwarded proposals were just committed is still told at
@@ -61,7 +67,25 @@ export interface RaftInitialState {
   applied?: number;
 }
 
-export type ProposeResult = { accepted: true } | { accepted: false; reason: string };
+/** Why the core refused a proposal or request; the member answers each with etcd's error for it. */
+export type Refusal =
+  | 'noLeader'
+  | 'notLeader'
+  | 'removed'
+  | 'transferring'
+  | 'overloaded'
+  | 'confChangePending'
+  | 'memberExists'
+  | 'memberNotFound'
+  | 'notLearner'
+  | 'learnerBehind'
+  | 'lastVoter'
+  | 'unhealthy'
+  | 'badTransferee';
+
+export type ProposeResult = { accepted: true } | { accepted: false; refusal: Refusal; reason: string };
+
+const refuse = (refusal: Refusal, reason: string): ProposeResult => ({ accepted: false, refusal, reason });
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const TRANSFER = 'transfer';
@@ -102,6 +126,8 @@ export class Raft {
   appliedConfirmed: number;
 
   private readonly cfg: Required<RaftConfig>;
+  /** Ticks since this node started: when followers were last heard from is kept in these. */
+  private ticks = 0;
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
@@ -125,6 +151,7 @@ export class Raft {
       maxUncommittedBytes: 0,
       maxApplyBytes: 64 * 1024 * 1024,
       learnerCatchUpLag: 1000,
+      strictReconfigCheck: false,
       deferCommitNotice: false,
       ...config,
     };
@@ -236,6 +263,7 @@ export class Raft {
   // ---- ticks ------------------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -291,6 +319,14 @@ export class Raft {
       if (pr && id !== this.id) pr.recentActive = false;
     }
     return active >= quorumSize(this.confState.voters.length);
+  }
+
+  /** The voters other than `id` that were heard from within an election timeout are a quorum of them. */
+  private activeQuorumWithout(id: NodeId): boolean {
+    const rest = this.confState.voters.filter((v) => v !== id);
+    const heard = (v: NodeId) => this.ticks - (this.prs.get(v)?.heardAt ?? -Infinity) < this.cfg.electionTick;
+    const active = rest.filter((v) => v === this.id || heard(v)).length;
+    return active >= quorumSize(rest.length);
   }
 
   // ---- elections --------------------------------------------------------------------------
@@ -480,6 +516,7 @@ export class Raft {
     }
     const pr = this.prs.get(m.from);
     if (!pr) return;
+    pr.heardAt = this.ticks;
     switch (m.type) {
       case 'appResp':
         pr.recentActive = true;
@@ -690,19 +727,18 @@ export class Raft {
   }
 
   private proposeEntries(ents: Entry[]): ProposeResult {
-    if (!this.prs.has(this.id))
-      return { accepted: false, reason: 'this member was removed from the cluster' };
-    if (this.leadTransferee !== NONE) return { accepted: false, reason: 'leadership transfer in progress' };
+    if (!this.prs.has(this.id)) return refuse('removed', 'this member was removed from the cluster');
+    if (this.leadTransferee !== NONE) return refuse('transferring', 'leadership transfer in progress');
     const bytes = ents.reduce((n, e) => n + entrySize(e), 0);
     if (this.cfg.maxUncommittedBytes > 0 && this.uncommittedBytes > 0) {
       if (this.uncommittedBytes + bytes > this.cfg.maxUncommittedBytes) {
-        return { accepted: false, reason: 'too many uncommitted proposals' };
+        return refuse('overloaded', 'too many uncommitted proposals');
       }
     }
     for (const e of ents) {
       if (e.type !== 'conf') continue;
-      const refusal = this.checkConfChange(decodeConfChange(e.data));
-      if (refusal) return { accepted: false, reason: refusal };
+      const refused = this.checkConfChange(decodeConfChange(e.data));
+      if (refused) return refused;
     }
     this.appendEntries(ents);
     this.syncConfig();
@@ -710,28 +746,40 @@ export class Raft {
   }
 
   /** Why a membership change may not be proposed now, or undefined when it may. */
-  private checkConfChange(cc: ConfChange): string | undefined {
+  private checkConfChange(cc: ConfChange): ProposeResult | undefined {
     if (this.log.lastConfIndex() > this.log.committed || !this.committedInTerm()) {
-      return 'a membership change is already in progress';
+      return refuse('confChangePending', 'a membership change is already in progress');
     }
     const isVoter = this.isVoter(cc.nodeId);
     const isLearner = this.confState.learners.includes(cc.nodeId);
+    const unknown =
+      isVoter || isLearner ? undefined : refuse('memberNotFound', `member ${cc.nodeId} does not exist`);
     switch (cc.type) {
       case 'addLearner':
-        return isVoter || isLearner ? `member ${cc.nodeId} already exists` : undefined;
+        return unknown ? undefined : refuse('memberExists', `member ${cc.nodeId} already exists`);
       case 'promote': {
-        if (!isLearner) return `member ${cc.nodeId} is not a learner`;
+        if (unknown) return unknown;
+        if (!isLearner) return refuse('notLearner', `member ${cc.nodeId} is not a learner`);
         const pr = this.prs.get(cc.nodeId);
         const caughtUp =
           pr !== undefined &&
           pr.state === 'replicate' &&
           pr.match > 0 &&
           pr.match + this.cfg.learnerCatchUpLag >= this.log.committed;
-        return caughtUp ? undefined : `learner ${cc.nodeId} has not caught up with the leader yet`;
+        return caughtUp
+          ? undefined
+          : refuse('learnerBehind', `learner ${cc.nodeId} has not caught up with the leader yet`);
       }
       case 'remove':
-        if (!isVoter && !isLearner) return `member ${cc.nodeId} does not exist`;
-        if (isVoter && this.confState.voters.length === 1) return 'cannot remove the last voter';
+        if (unknown) return unknown;
+        if (isVoter && this.confState.voters.length === 1)
+          return refuse('lastVoter', 'cannot remove the last voter');
+        if (isVoter && this.cfg.strictReconfigCheck && !this.activeQuorumWithout(cc.nodeId)) {
+          return refuse(
+            'unhealthy',
+            `without ${cc.nodeId}, the voters heard from lately would not be a quorum`,
+          );
+        }
         return undefined;
     }
   }
@@ -747,8 +795,8 @@ export class Raft {
 
   private proposeEntry(e: Entry): ProposeResult {
     if (this.role === 'leader') return this.proposeEntries([e]);
-    if (this.lead === NONE) return { accepted: false, reason: 'no leader' };
-    if (e.type === 'conf') return { accepted: false, reason: 'not the leader' };
+    if (this.lead === NONE) return refuse('noLeader', 'no leader');
+    if (e.type === 'conf') return refuse('notLeader', 'not the leader');
     const m = emptyMessage('prop', this.id, this.lead, 0);
     m.entries = [e];
     this.send(m);
@@ -765,7 +813,7 @@ export class Raft {
       this.handleReadIndex(m);
       return { accepted: true };
     }
-    if (this.lead === NONE) return { accepted: false, reason: 'no leader' };
+    if (this.lead === NONE) return refuse('noLeader', 'no leader');
     this.send({ ...m, to: this.lead });
     return { accepted: true };
   }
@@ -855,9 +903,9 @@ export class Raft {
   // ---- leadership transfer (thesis §3.10) ------------------------------------------------------
 
   transferLeadership(to: NodeId): ProposeResult {
-    if (this.role !== 'leader') return { accepted: false, reason: 'not the leader' };
+    if (this.role !== 'leader') return refuse('notLeader', 'not the leader');
     if (to === this.id) return { accepted: true };
-    if (!this.isVoter(to)) return { accepted: false, reason: `member ${to} is not a voter` };
+    if (!this.isVoter(to)) return refuse('badTransferee', `member ${to} is not a voter`);
     const pr = this.prs.get(to)!;
     this.leadTransferee = to;
     this.electionElapsed = 0;
@@ -890,9 +938,12 @@ export class Raft {
     return this.snapshot;
   }
 
+  /** The transport lost its connection to `id`: probe it, and count it as down until it is heard again. */
   reportUnreachable(id: NodeId): void {
     const pr = this.prs.get(id);
-    if (this.role === 'leader' && pr?.state === 'replicate') pr.becomeProbe();
+    if (this.role !== 'leader' || !pr) return;
+    if (pr.state === 'replicate') pr.becomeProbe();
+    pr.heardAt = -Infinity;
   }
 
   reportSnapshot(id: NodeId, failed: boolean): void {

@@ -29,6 +29,8 @@ export interface MemberConfig {
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
   maxRequestBytes: number;
+  /** etcd's --strict-reconfig-check: refuse removing a voter when the rest could not keep a quorum. */
+  strictReconfigCheck: boolean;
   /** etcd's --auth-token: simple tokens (through the log, in memory) or signed JWTs. */
   authToken: AuthToken;
   /** How long a simple token lives without use (etcd's --auth-token-ttl, in seconds there). */
@@ -99,6 +101,7 @@ const FLAGS = {
   'backend-batch-interval': { default: '100ms' },
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
+  'strict-reconfig-check': { default: 'true' },
   'auth-token': { default: 'simple' },
   'auth-token-ttl': { default: '300' },
   'bcrypt-cost': { default: String(BCRYPT_COST.default) },
@@ -400,6 +403,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    strictReconfigCheck: bool('strict-reconfig-check', get('strict-reconfig-check')),
     authToken: authToken(get('auth-token')),
     authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
     bcryptCost: bcryptCost(get('bcrypt-cost')),

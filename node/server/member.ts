@@ -9,7 +9,7 @@ import { AUTH_ERR, tokenStands } from '../auth/state.js';
 import { TokenTable } from '../auth/tokens.js';
 import { bootstrapSnapshot, decodeConfChange } from '../raft/confchange.js';
 import { RawNode } from '../raft/rawnode.js';
-import type { RaftInitialState } from '../raft/raft.js';
+import type { ProposeResult, RaftInitialState, Refusal } from '../raft/raft.js';
 import {
   NONE,
   type ConfChange,
@@ -46,11 +46,37 @@ const COMMIT_NOTICE_MS = 2;
 export class MemberError extends Error {
   constructor(
     message: string,
-    readonly code: 'unavailable' | 'invalid' | 'notFound' | 'failedPrecondition',
+    readonly code: 'unavailable' | 'invalid' | 'notFound' | 'failedPrecondition' | 'resourceExhausted',
   ) {
     super(message);
     this.name = 'MemberError';
   }
+}
+
+/**
+ * etcd's error for each refusal of the Raft core, word for word: etcd's client libraries turn an
+ * error into a typed one (ErrNoLeader, ErrTooManyRequests, ...) by its message. Where etcd has no
+ * error of its own (undefined here) the core's reason is the message.
+ */
+const ETCD_REFUSALS: Record<Refusal, [string | undefined, MemberError['code']]> = {
+  noLeader: ['no leader', 'unavailable'],
+  notLeader: ['not leader', 'failedPrecondition'],
+  removed: ['server stopped', 'unavailable'],
+  transferring: [undefined, 'unavailable'],
+  overloaded: ['too many requests', 'resourceExhausted'],
+  confChangePending: [undefined, 'failedPrecondition'],
+  memberExists: ['member ID already exist', 'failedPrecondition'],
+  memberNotFound: ['member not found', 'notFound'],
+  notLearner: ['can only promote a learner member', 'failedPrecondition'],
+  learnerBehind: ['can only promote a learner member which is in sync with leader', 'failedPrecondition'],
+  lastVoter: [undefined, 'failedPrecondition'],
+  unhealthy: ['unhealthy cluster', 'unavailable'],
+  badTransferee: ['bad leader transferee', 'failedPrecondition'],
+};
+
+function refusalError(res: Extract<ProposeResult, { accepted: false }>): MemberError {
+  const [message, code] = ETCD_REFUSALS[res.refusal];
+  return new MemberError(`etcdserver: ${message ?? res.reason}`, code);
 }
 
 export interface MemberParts {
@@ -153,6 +179,7 @@ export class Member extends EventEmitter {
         maxInflightMsgs: 256,
         maxUncommittedBytes: 1 << 30,
         deferCommitNotice: true,
+        strictReconfigCheck: cfg.strictReconfigCheck,
       },
       initial,
     );
@@ -164,7 +191,7 @@ export class Member extends EventEmitter {
       (ctx) => {
         const res = this.rn.readIndex(ctx);
         this.wake();
-        return res.accepted ? undefined : res.reason;
+        return res.accepted ? undefined : refusalError(res);
       },
       () => this.backend.appliedIndex().index,
       timeout,
@@ -634,8 +661,7 @@ export class Member extends EventEmitter {
    */
   async updateMember(id: string, peerURLs: string[]): Promise<void> {
     if (!this.p.members.get(id)) throw new MemberError('etcdserver: member not found', 'notFound');
-    const taken = peerURLs.some((u) => (this.p.members.byPeerURL(u)?.id ?? id) !== id);
-    if (taken) throw new MemberError('etcdserver: Peer URLs already exists', 'failedPrecondition');
+    this.refuseTakenPeerURLs(peerURLs, id);
     await this.proposeAndWait({ kind: 'memberUpdate', id: this.nextRequestId(), member: { id, peerURLs } });
   }
 
@@ -661,7 +687,7 @@ export class Member extends EventEmitter {
     const res = this.rn.propose(encodeEnvelope(env));
     this.wake();
     if (!res.accepted) {
-      this.waiters.reject(id, new MemberError(`etcdserver: ${res.reason}`, 'unavailable'));
+      this.waiters.reject(id, refusalError(res));
       this.p.metrics.proposalFailed();
     }
     this.p.metrics.proposalPending(this.waiters.size);
@@ -774,7 +800,7 @@ export class Member extends EventEmitter {
     const before = this.rn.raft.log.lastIndex();
     const res = this.rn.proposeConfChange(cc);
     this.wake();
-    if (!res.accepted) throw new MemberError(`etcdserver: ${res.reason}`, 'failedPrecondition');
+    if (!res.accepted) throw refusalError(res);
     await this.waitApplied(before + 1);
   }
 
@@ -795,8 +821,15 @@ export class Member extends EventEmitter {
 
   /** Adds a member as a learner; a voter-to-be is promoted automatically once it caught up. */
   async addMember(id: string, peerURLs: string[], isLearner: boolean): Promise<void> {
+    this.refuseTakenPeerURLs(peerURLs);
     await this.changeMembership({ type: 'addLearner', nodeId: id }, { name: '', peerURLs });
     if (!isLearner) this.autoPromote.add(id);
+  }
+
+  /** etcd's refusal of peer URLs that a member other than `self` has. */
+  private refuseTakenPeerURLs(peerURLs: string[], self?: string): void {
+    const taken = peerURLs.some((u) => (this.p.members.byPeerURL(u)?.id ?? self) !== self);
+    if (taken) throw new MemberError('etcdserver: Peer URLs already exists', 'failedPrecondition');
   }
 
   /** Waits until this member applied `index` (used for membership changes). */
@@ -811,11 +844,11 @@ export class Member extends EventEmitter {
   async transferLeadership(target: string): Promise<void> {
     const res = this.rn.transferLeadership(target);
     this.wake();
-    if (!res.accepted) throw new MemberError(`etcdserver: ${res.reason}`, 'failedPrecondition');
+    if (!res.accepted) throw refusalError(res);
     const deadline = Date.now() + 2 * this.p.config.electionTimeoutMs;
     while (this.rn.raft.lead !== target) {
       if (Date.now() > deadline)
-        throw new MemberError('etcdserver: leadership transfer timed out', 'unavailable');
+        throw new MemberError('etcdserver: request timed out, leader transfer took too long', 'unavailable');
       await new Promise((r) => setTimeout(r, this.p.config.heartbeatIntervalMs));
     }
   }

@@ -18,8 +18,8 @@ export class ReadBatcher {
 
   constructor(
     private readonly prefix: string,
-    /** Starts a ReadIndex round; returns a reason when it cannot (no leader). */
-    private readonly requestIndex: (context: string) => string | undefined,
+    /** Starts a ReadIndex round; returns the error for its reads when it cannot (no leader). */
+    private readonly requestIndex: (context: string) => Error | undefined,
     private readonly appliedIndex: () => number,
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
@@ -76,9 +76,9 @@ export class ReadBatcher {
       startedAt: this.now(),
     };
     this.waiting = [];
-    const refusal = this.requestIndex(round.context);
-    if (refusal) {
-      this.fail(round.waiters, new Error(`etcdserver: ${refusal}`));
+    const refused = this.requestIndex(round.context);
+    if (refused) {
+      this.fail(round.waiters, refused);
       return;
     }
     this.round = round;

@@ -8,56 +8,34 @@
 // the leader.
 import { jest } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
-import { etcdServices } from '../../node/api/grpc.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { grpcStubs, type GrpcStubs, type Obj } from '../support/grpc-stubs.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
 
-type Obj = Record<string, unknown>;
-type UnaryMethod = (req: Obj, options: grpc.CallOptions, done: (e: Error | null, r: never) => void) => void;
-interface Stubs {
-  call<T = Obj>(
-    service: 'KV' | 'Lease' | 'Lock' | 'Election' | 'Health',
-    method: string,
-    req: Obj,
-    deadline?: Date,
-  ): Promise<T>;
+interface Stubs extends GrpcStubs {
   /** The responses of an Observe stream, as they come; cancel ends it. */
   observe(name: string): { got: Obj[]; cancel(): void };
-  close(): void;
 }
 
 function stubsFor(m: LocalMember): Stubs {
-  const services = etcdServices();
-  const address = new URL(m.clientURL).host;
-  const made = new Map<string, grpc.Client>();
-  const stub = (name: string) => {
-    if (!made.has(name)) made.set(name, new services[name]!(address, grpc.credentials.createInsecure()));
-    return made.get(name)! as unknown as Record<string, UnaryMethod>;
-  };
+  const stubs = grpcStubs(m);
   return {
-    call: (service, method, req, deadline) =>
-      new Promise((ok, fail) =>
-        stub(service)[method]!.call(
-          stub(service),
-          req,
-          deadline ? { deadline } : {},
-          (e: Error | null, r: never) => (e ? fail(e) : ok(r)),
-        ),
-      ),
+    ...stubs,
     observe: (name) => {
       const got: Obj[] = [];
-      const stream = (
-        stub('Election') as unknown as Record<string, (req: Obj) => grpc.ClientReadableStream<Obj>>
-      ).Observe!.call(stub('Election'), { name: b(name) });
+      const election = stubs.stub('Election') as unknown as Record<
+        string,
+        (req: Obj) => grpc.ClientReadableStream<Obj>
+      >;
+      const stream = election.Observe!.call(election, { name: b(name) });
       stream.on('data', (r: Obj) => got.push(r));
       stream.on('error', () => {});
       return { got, cancel: () => stream.cancel() };
     },
-    close: () => made.forEach((c) => c.close()),
   };
 }
 
