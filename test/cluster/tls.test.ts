@@ -90,7 +90,7 @@ test('etcdctl and raftkvctl work with --cacert, --cert and --key', async () => {
   expect(etcdctl('get', 'tls/etcdctl', '--print-value-only').stdout.toString()).toBe('over-grpc\n');
   // A command that dials each endpoint on its own (over TLS grpc-go names it by its TLS server name).
   expect(etcdctl('endpoint', 'status').stdout.toString()).toMatch(
-    new RegExp(`^${url}, ${idHex}, 0\\.1\\.0, `),
+    new RegExp(`^${url}, ${idHex}, 3\\.4\\.0, `),
   );
   const ctl = spawnSync(process.execPath, [
     CTL,
