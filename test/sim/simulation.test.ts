@@ -15,7 +15,16 @@ describe('deterministic cluster simulation', () => {
   for (const { members, figure8, label } of PROFILES) {
     const count = Math.ceil(seeds / SIZES.length);
     test(`${count} seeded runs of ${label} stay safe and live`, () => {
-      const totals = { runs: 0, events: 0, committed: 0, reads: 0, elections: 0, confChanges: 0, crashes: 0 };
+      const totals = {
+        runs: 0,
+        events: 0,
+        committed: 0,
+        reads: 0,
+        elections: 0,
+        confChanges: 0,
+        unhealthyRefusals: 0,
+        crashes: 0,
+      };
       for (let seed = firstSeed; seed < firstSeed + count; seed++) {
         let r: SimResult;
         try {
@@ -30,6 +39,7 @@ describe('deterministic cluster simulation', () => {
         totals.reads += r.reads;
         totals.elections += r.elections;
         totals.confChanges += r.confChanges;
+        totals.unhealthyRefusals += r.unhealthyRefusals;
         totals.crashes += r.crashes;
       }
       // The runs must have exercised the cluster, not idled through it.
@@ -38,6 +48,8 @@ describe('deterministic cluster simulation', () => {
       expect(totals.elections).toBeGreaterThanOrEqual(totals.runs);
       if (members > 1) {
         expect(totals.confChanges).toBeGreaterThan(0);
+        // Half the seeds run the strict check; with members down it must have refused removals.
+        expect(totals.unhealthyRefusals).toBeGreaterThan(0);
         expect(totals.crashes).toBeGreaterThan(0);
       }
     });

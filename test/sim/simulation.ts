@@ -37,6 +37,8 @@ export interface SimResult {
   crashes: number;
   partitions: number;
   confChanges: number;
+  /** Removals the strict reconfiguration check refused (a quorum of the rest was not heard from). */
+  unhealthyRefusals: number;
   transfers: number;
 }
 
@@ -73,6 +75,8 @@ export class Simulation {
   private readonly doomRate: number;
   /** Half the seeds run leaders that defer commit notices (as the member does). */
   private readonly deferCommitNotice: boolean;
+  /** Half the seeds refuse removals that would leave no quorum of voters heard from (as the member). */
+  private readonly strictReconfigCheck: boolean;
   private faultPhase = true;
   /** New leaders scheduled to crash, by tick. */
   private readonly doomed = new Map<NodeId, number>();
@@ -84,6 +88,7 @@ export class Simulation {
     this.intensity = opts.figure8 ? 3 : this.rng.pick([1, 3, 8]);
     this.doomRate = opts.figure8 ? 0.4 : 0.2;
     this.deferCommitNotice = this.rng.chance(0.5);
+    this.strictReconfigCheck = this.rng.chance(0.5);
     this.net.onSnapshotDelivery = (m, delivered) =>
       this.nodes.get(m.from)?.rn?.reportSnapshot(m.to, !delivered);
     this.trace = opts.trace ?? (() => {});
@@ -98,6 +103,7 @@ export class Simulation {
       crashes: 0,
       partitions: 0,
       confChanges: 0,
+      unhealthyRefusals: 0,
       transfers: 0,
     };
     const ids = Array.from({ length: opts.members }, (_, i) => `n${i + 1}`);
@@ -118,6 +124,7 @@ export class Simulation {
         rand: () => this.rng.next(),
         maxSizePerMsg: this.maxSizePerMsg,
         deferCommitNotice: this.deferCommitNotice,
+        strictReconfigCheck: this.strictReconfigCheck,
       },
       this.checker,
       {
@@ -327,6 +334,7 @@ export class Simulation {
       }
     }
     if (res.accepted) this.stats.confChanges++;
+    else if (res.refusal === 'unhealthy') this.stats.unhealthyRefusals++;
     this.trace(
       `t=${this.now} ${leader.id}: ${what} ${res.accepted ? 'proposed' : `refused (${res.reason})`}`,
     );
