@@ -107,6 +107,7 @@ async function run(): Promise<void> {
     onRemoved: () => member.emit('removed', 'refused'),
   });
   await transport.start();
+  metrics.countPeers(transport);
   const member: Member = new Member({
     id,
     config: cfg,
@@ -149,7 +150,7 @@ async function run(): Promise<void> {
   };
   const service = new KvService(ctx);
   const http = createHttpServer(createApi(ctx, service));
-  const grpc = startGrpc(service);
+  const grpc = startGrpc(service, metrics.grpc);
   const listeners = await Promise.all(
     cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u, clientTls)),
   );

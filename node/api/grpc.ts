@@ -18,6 +18,7 @@ import { authCalls, type Fields } from './auth-calls.js';
 import { PROTO_DIR } from './proto-dir.js';
 import type { Caller } from './auth-service.js';
 import type { KvService } from './service.js';
+import type { GrpcMetrics } from './grpc-metrics.js';
 import { LockService } from './lock-service.js';
 import { ElectionService, type LeaderKey } from './election-service.js';
 
@@ -370,10 +371,17 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
  * etcd's gRPC services, fed connections by the client port's listener (listener.ts) through
  * grpc-js's connection injector: no port of its own and no relay between sockets.
  */
-export function startGrpc(service: KvService): { server: grpc.Server; injector: grpc.ConnectionInjector } {
+export function startGrpc(
+  service: KvService,
+  metrics: GrpcMetrics,
+): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = etcdServices();
-  const svc = (name: string) => pkg[name]!.service;
-  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  const svc = (name: string) => {
+    const definition = pkg[name]!.service;
+    metrics.initialize(definition);
+    return definition;
+  };
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0, interceptors: [metrics.interceptor] });
   server.addService(svc('KV'), {
     Range: unary((r, who) => service.range(rangeReq(r), who)),
     Put: unary((r, who) => service.write({ put: putReq(r) }, who)),

@@ -2,14 +2,23 @@
 // alerts written for etcd work unchanged.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Status } from '../raft/rawnode.js';
+import type { PeerStats } from '../transport/transport.js';
 import type { KvBackend, MemberMetrics } from '../server/ports.js';
+import { GrpcMetrics } from './grpc-metrics.js';
 
 const DISK_BUCKETS = [
   0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192,
 ];
 
+/** What the peer traffic counters are read from at each scrape (the transport). */
+export interface PeerCounts {
+  peerIds(): string[];
+  peerStats(id: string): PeerStats | undefined;
+}
+
 export class PromMetrics implements MemberMetrics {
   readonly registry = new Registry();
+  readonly grpc = new GrpcMetrics(this.registry);
   private readonly hasLeader = new Gauge({
     name: 'etcd_server_has_leader',
     help: 'Whether a leader exists (1) or not (0).',
@@ -90,6 +99,39 @@ export class PromMetrics implements MemberMetrics {
 
   constructor(private readonly memberId: string) {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** etcd's peer traffic counters, by peer ID, taken from the transport's own counts at each scrape. */
+  countPeers(peers: PeerCounts): void {
+    const fromPeers = (name: string, help: string, label: 'To' | 'From', field: keyof PeerStats) =>
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const id of peers.peerIds()) this.labels(id).inc(peers.peerStats(id)?.[field] ?? 0);
+        },
+      });
+    fromPeers(
+      'etcd_network_peer_sent_bytes_total',
+      'The total number of bytes sent to peers.',
+      'To',
+      'bytesSent',
+    );
+    fromPeers(
+      'etcd_network_peer_received_bytes_total',
+      'The total number of bytes received from peers.',
+      'From',
+      'bytesReceived',
+    );
+    fromPeers(
+      'etcd_network_peer_sent_failures_total',
+      'The total number of send failures to peers (messages dropped before reaching the socket).',
+      'To',
+      'messagesDropped',
+    );
   }
 
   walFsync(seconds: number): void {

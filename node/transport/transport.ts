@@ -303,6 +303,11 @@ export class Transport implements PeerTransport {
     return this.links.get(peer)?.rtt;
   }
 
+  /** The peers traffic was counted for. */
+  peerIds(): NodeId[] {
+    return [...this.peerStatsById.keys()];
+  }
+
   peerStats(peer: NodeId): PeerStats | undefined {
     const s = this.peerStatsById.get(peer);
     return s && { ...s };

@@ -7,39 +7,19 @@
 import { jest } from '@jest/globals';
 import type { ServiceError } from '@grpc/grpc-js';
 import { freePort, type LocalMember } from '../../node/tools/local-cluster.js';
-import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
-import { grpcStubs, type GrpcStubs, type Obj } from '../support/grpc-stubs.js';
-import { agreedLeader } from '../support/leader.js';
+import type { Obj } from '../support/grpc-stubs.js';
+import { startSystem, stopSystems, type System } from '../support/side-by-side.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
 
-interface System {
-  t: TempCluster;
-  leader: LocalMember;
-  stubs: GrpcStubs;
-}
-
 let raftkv: System;
 let etcd: System;
 
-async function start(name: string, command?: string[]): Promise<System> {
-  const t = await tempCluster(name, {
-    size: 3,
-    ...(command ? { command, extraArgs: ['--heartbeat-interval=50', '--election-timeout=500'] } : {}),
-    ...(command ? {} : { extraArgs: TEST_MEMBER_ARGS }),
-  });
-  const leader = await agreedLeader(() => t.cluster.members);
-  return { t, leader, stubs: grpcStubs(leader) };
-}
-
 beforeAll(async () => {
-  [raftkv, etcd] = await Promise.all([start('errors'), start('errors-etcd', ['etcd'])]);
+  [raftkv, etcd] = await Promise.all([startSystem('errors', false), startSystem('errors-etcd', true)]);
 });
-afterAll(async () => {
-  for (const s of [raftkv, etcd]) s?.stubs.close();
-  await Promise.all([raftkv?.t.dispose(), etcd?.t.dispose()]);
-});
+afterAll(() => stopSystems(raftkv, etcd));
 
 /** A call's refusal as [code, message]; a call that succeeds fails the test. */
 async function refusal(s: System, service: string, method: string, req: Obj): Promise<[number, string]> {

@@ -1,0 +1,134 @@
+// The gRPC server metrics etcd exports (go-grpc-prometheus's, same names and labels):
+// grpc_server_started_total, grpc_server_handled_total by status code, grpc_server_msg_received_total
+// and grpc_server_msg_sent_total. etcd dashboards' RPC rate and active watch streams, and alerts on
+// failed RPCs (kube-prometheus' etcdHighNumberOfFailedGRPCRequests), read them. One server
+// interceptor counts every call of every service.
+import * as grpc from '@grpc/grpc-js';
+import { Counter, type Registry } from 'prom-client';
+
+/** grpc-go's names of the status codes, by number (the grpc_code label). */
+const CODES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
+type MethodLabels = { grpc_type: string; grpc_service: string; grpc_method: string };
+
+/** The counters of one method, labelled once (labelling per call would hash the labels each time). */
+interface MethodCounters {
+  started: Counter.Internal;
+  received: Counter.Internal;
+  sent: Counter.Internal;
+  handled: Counter.Internal[];
+}
+
+function labelsOf(m: { path: string; requestStream: boolean; responseStream: boolean }): MethodLabels {
+  const [, service = '', method = ''] = m.path.split('/');
+  const types = { 'false,false': 'unary', 'true,false': 'client_stream', 'false,true': 'server_stream' };
+  const type = types[`${m.requestStream},${m.responseStream}` as keyof typeof types] ?? 'bidi_stream';
+  return { grpc_type: type, grpc_service: service, grpc_method: method };
+}
+
+export class GrpcMetrics {
+  private readonly byPath = new Map<string, MethodCounters>();
+  private readonly started: Counter;
+  private readonly handled: Counter;
+  private readonly received: Counter;
+  private readonly sent: Counter;
+
+  constructor(registry: Registry) {
+    const counter = (name: string, help: string, code = false) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['grpc_type', 'grpc_service', 'grpc_method', ...(code ? ['grpc_code'] : [])],
+        registers: [registry],
+      });
+    this.started = counter('grpc_server_started_total', 'Total number of RPCs started on the server.');
+    this.handled = counter(
+      'grpc_server_handled_total',
+      'Total number of RPCs completed on the server, regardless of success or failure.',
+      true,
+    );
+    this.received = counter(
+      'grpc_server_msg_received_total',
+      'Total number of RPC stream messages received on the server.',
+    );
+    this.sent = counter(
+      'grpc_server_msg_sent_total',
+      'Total number of gRPC stream messages sent by the server.',
+    );
+  }
+
+  /**
+   * Every series of every method of `service` at 0, as go-grpc-prometheus starts them, so that
+   * rates and ratios over them exist before the first call.
+   */
+  initialize(service: grpc.ServiceDefinition): void {
+    for (const m of Object.values(service)) this.countersOf(m);
+  }
+
+  /** Counts each call: started, messages each way, and its status once it ends (Canceled if cut off). */
+  readonly interceptor: grpc.ServerInterceptor = (method, call) => {
+    const c = this.countersOf(method);
+    c.started.inc();
+    let ended = false;
+    const end = (code: number) => {
+      if (ended) return;
+      ended = true;
+      (c.handled[code] ?? c.handled[grpc.status.UNKNOWN]!).inc();
+    };
+    const listener = new grpc.ServerListenerBuilder()
+      .withOnReceiveMessage((message, next) => {
+        c.received.inc();
+        next(message);
+      })
+      .withOnCancel(() => end(grpc.status.CANCELLED))
+      .build();
+    return new grpc.ServerInterceptingCall(
+      call,
+      new grpc.ResponderBuilder()
+        .withStart((next) => next(listener))
+        .withSendMessage((message, next) => {
+          c.sent.inc();
+          next(message);
+        })
+        .withSendStatus((status, next) => {
+          end(status.code ?? grpc.status.OK);
+          next(status);
+        })
+        .build(),
+    );
+  };
+
+  private countersOf(m: { path: string; requestStream: boolean; responseStream: boolean }): MethodCounters {
+    let c = this.byPath.get(m.path);
+    if (!c) {
+      const labels = labelsOf(m);
+      c = {
+        started: this.started.labels(labels),
+        received: this.received.labels(labels),
+        sent: this.sent.labels(labels),
+        handled: CODES.map((grpc_code) => this.handled.labels({ ...labels, grpc_code })),
+      };
+      for (const counter of [c.started, c.received, c.sent, ...c.handled]) counter.inc(0);
+      this.byPath.set(m.path, c);
+    }
+    return c;
+  }
+}
