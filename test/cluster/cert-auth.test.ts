@@ -164,8 +164,8 @@ test('root-only calls sent to a follower by a certificate user are passed on to 
     '--learner',
     '--peer-urls=https://127.0.0.1:1',
   );
-  const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
-  expect(id).toBeDefined();
+  expect(added).toMatch(/Member [0-9a-f]+ added/); // else etcdctl's error shows here
+  const id = /Member ([0-9a-f]+) added/.exec(added)![1];
   expect(as('root', leader, 'member', 'list')).toContain(`${id}, unstarted, , https://127.0.0.1:1, , true`);
   expect(as('alice', follower, 'member', 'remove', id!)).toMatch(/permission denied$/);
   expect(as('root', follower, 'member', 'remove', id!)).toMatch(new RegExp(`Member ${id} removed`));
