@@ -234,7 +234,8 @@ function watchStream(service: KvService): grpc.handleBidiStreamingCall<Obj, unkn
       mine.clear();
       if (!call.writableEnded) call.end();
     };
-    call.on('end', close);
+    // As etcd: a client that has closed its sending side (grpcurl does, after its requests) still
+    // gets its events; the stream ends when the client cancels it or goes.
     call.on('cancelled', close);
     call.on('error', close);
   };

@@ -285,3 +285,26 @@ test("GET /version answers in etcd's shape, with the etcd API level raftkv serve
     raftkv: '0.1.0',
   });
 });
+
+describe.each(systems)('%s', (_name, stubs) => {
+  test('a Watch stream whose client closed its sending side (as grpcurl does) goes on delivering events', async () => {
+    const watch = stubs().stub('Watch') as unknown as Record<string, () => grpc.ClientDuplexStream<Obj, Obj>>;
+    const stream = watch.Watch!.call(watch);
+    const got: Obj[] = [];
+    stream.on('data', (r: Obj) => got.push(r));
+    stream.on('error', () => {});
+    try {
+      stream.write({ create_request: { key: b('halfclose/k') } });
+      await waitFor('the watch created', async () => (got.some((r) => r.created) ? true : undefined));
+      stream.end(); // half-close: nothing more to send, still reading
+      await stubs().call('KV', 'Put', { key: b('halfclose/k'), value: b('v') });
+      const events = await waitFor('the put as an event', async () => {
+        const e = got.flatMap((r) => (r.events as Obj[] | undefined) ?? []);
+        return e.length > 0 ? e : undefined;
+      });
+      expect(events.map((e) => [e.type, String((e.kv as Obj).value)])).toEqual([['PUT', 'v']]);
+    } finally {
+      stream.cancel();
+    }
+  });
+});
