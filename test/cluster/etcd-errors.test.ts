@@ -8,18 +8,12 @@ import { jest } from '@jest/globals';
 import type { ServiceError } from '@grpc/grpc-js';
 import { freePort, type LocalMember } from '../../node/tools/local-cluster.js';
 import type { Obj } from '../support/grpc-stubs.js';
-import { startSystem, stopSystems, type System } from '../support/side-by-side.js';
+import { bothSystems, type System } from '../support/side-by-side.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
 
-let raftkv: System;
-let etcd: System;
-
-beforeAll(async () => {
-  [raftkv, etcd] = await Promise.all([startSystem('errors', false), startSystem('errors-etcd', true)]);
-});
-afterAll(() => stopSystems(raftkv, etcd));
+const systems = bothSystems('errors');
 
 /** A call's refusal as [code, message]; a call that succeeds fails the test. */
 async function refusal(s: System, service: string, method: string, req: Obj): Promise<[number, string]> {
@@ -56,7 +50,7 @@ async function both(step: (s: System) => Promise<[number, string]>) {
         throw e;
       }
     });
-  return [await settled(raftkv), await settled(etcd)];
+  return [await settled(systems.raftkv), await settled(systems.etcd)];
 }
 
 const FAILED_PRECONDITION = 9;
@@ -120,17 +114,17 @@ test('with a member down, removing a healthy one is refused as unhealthy; removi
     await s.t.cluster.stop(victim, 'SIGKILL');
     return ids;
   };
-  const [ours, theirs] = [await down(raftkv), await down(etcd)];
+  const [ours, theirs] = [await down(systems.raftkv), await down(systems.etcd)];
   const refusals = [
-    await refusal(raftkv, 'Cluster', 'MemberRemove', { ID: ours.healthy }),
-    await refusal(etcd, 'Cluster', 'MemberRemove', { ID: theirs.healthy }),
+    await refusal(systems.raftkv, 'Cluster', 'MemberRemove', { ID: ours.healthy }),
+    await refusal(systems.etcd, 'Cluster', 'MemberRemove', { ID: theirs.healthy }),
   ];
   expect(refusals[1]).toEqual([14, UNHEALTHY]);
   expect(refusals[0]).toEqual(refusals[1]);
 
   for (const [s, ids] of [
-    [raftkv, ours],
-    [etcd, theirs],
+    [systems.raftkv, ours],
+    [systems.etcd, theirs],
   ] as const) {
     await s.stubs.call('Cluster', 'MemberRemove', { ID: ids.victim });
     const left = await s.stubs.call<{ members: unknown[] }>('Cluster', 'MemberList', {});

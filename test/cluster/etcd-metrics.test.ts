@@ -7,17 +7,11 @@
 // gRPC calls only. The comparison keeps to the KV service, which the tests call over gRPC alone.)
 import { jest } from '@jest/globals';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
-import { startSystem, stopSystems, type System } from '../support/side-by-side.js';
+import { bothSystems, type System } from '../support/side-by-side.js';
 
 jest.setTimeout(120_000);
 
-let raftkv: System;
-let etcd: System;
-
-beforeAll(async () => {
-  [raftkv, etcd] = await Promise.all([startSystem('metrics', false), startSystem('metrics-etcd', true)]);
-});
-afterAll(() => stopSystems(raftkv, etcd));
+const systems = bothSystems('metrics');
 
 /** The samples of `name` in a Prometheus text exposition, as "label=value,... value", sorted. */
 function samples(text: string, name: string): string[] {
@@ -40,9 +34,9 @@ test('the same gRPC calls are counted under the same series, by method and statu
     await s.stubs.call('KV', 'Range', { key: Buffer.from('m/'), range_end: Buffer.from('m0') });
     await s.stubs.call('KV', 'Range', { key: Buffer.from('m/a'), revision: 1000 }).catch(() => 'future');
   };
-  await calls(raftkv);
-  await calls(etcd);
-  const [ours, theirs] = [await scrape(raftkv.leader), await scrape(etcd.leader)];
+  await calls(systems.raftkv);
+  await calls(systems.etcd);
+  const [ours, theirs] = [await scrape(systems.raftkv.leader), await scrape(systems.etcd.leader)];
   const kv = (text: string, name: string) =>
     samples(text, name).filter((s) => /grpc_service="etcdserverpb\.KV"/.test(s) && !/ 0$/.test(s));
   for (const name of [
@@ -68,7 +62,7 @@ test('the same gRPC calls are counted under the same series, by method and statu
 });
 
 test('peer traffic is counted by peer ID, both ways', async () => {
-  for (const s of [raftkv, etcd]) {
+  for (const s of [systems.raftkv, systems.etcd]) {
     const text = await scrape(s.leader);
     const r = await s.stubs.call<{ members: Array<{ ID: string; name: string }> }>(
       'Cluster',
@@ -86,7 +80,7 @@ test('peer traffic is counted by peer ID, both ways', async () => {
       const all = samples(text, name).map((x) => /="([0-9a-f]+)" (\d+)$/.exec(x)!);
       // etcd also counts, as From="0", bytes that arrive before it knows the sender; raftkv
       // attributes every byte to a peer it has identified.
-      const got = s === etcd ? all.filter((g) => g[1] !== '0') : all;
+      const got = s === systems.etcd ? all.filter((g) => g[1] !== '0') : all;
       // etcd writes IDs without leading zeros, raftkv as 16 digits: compared as numbers.
       expect(got.map((g) => BigInt(`0x${g[1]}`).toString(16)).sort()).toEqual(peers);
       for (const g of got) expect(Number(g[2])).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ export interface System {
   stubs: GrpcStubs;
 }
 
-export async function startSystem(name: string, etcd: boolean): Promise<System> {
+async function startSystem(name: string, etcd: boolean): Promise<System> {
   const t = await tempCluster(
     name,
     etcd
@@ -22,7 +22,22 @@ export async function startSystem(name: string, etcd: boolean): Promise<System> 
   return { t, leader, stubs: grpcStubs(leader) };
 }
 
-export async function stopSystems(...systems: Array<System | undefined>): Promise<void> {
-  for (const s of systems) s?.stubs.close();
-  await Promise.all(systems.map((s) => s?.t.dispose()));
+/**
+ * A raftkv and an etcd for the calling test file: started before its tests (beforeAll), stopped
+ * after them. The fields are set once they are up.
+ */
+export function bothSystems(name: string): { raftkv: System; etcd: System } {
+  const both = {} as { raftkv: System; etcd: System };
+  beforeAll(async () => {
+    [both.raftkv, both.etcd] = await Promise.all([
+      startSystem(name, false),
+      startSystem(`${name}-etcd`, true),
+    ]);
+  });
+  afterAll(async () => {
+    const systems = [both.raftkv, both.etcd].filter((x) => x !== undefined);
+    for (const x of systems) x.stubs.close();
+    await Promise.all(systems.map((x) => x.t.dispose()));
+  });
+  return both;
 }
