@@ -14,6 +14,8 @@ const DISK_BUCKETS = [
 export interface PeerCounts {
   peerIds(): string[];
   peerStats(id: string): PeerStats | undefined;
+  /** The connection to the peer is up and the peer accepted it. */
+  reachable(id: string): boolean;
 }
 
 export class PromMetrics implements MemberMetrics {
@@ -132,6 +134,17 @@ export class PromMetrics implements MemberMetrics {
       'To',
       'messagesDropped',
     );
+    const local = this.memberId;
+    new Gauge({
+      name: 'etcd_network_active_peers',
+      help: 'The current number of active peer connections.',
+      labelNames: ['Local', 'Remote'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const id of peers.peerIds()) this.set({ Local: local, Remote: id }, peers.reachable(id) ? 1 : 0);
+      },
+    });
   }
 
   walFsync(seconds: number): void {

@@ -61,7 +61,7 @@ test('the same gRPC calls are counted under the same series, by method and statu
   );
 });
 
-test('peer traffic is counted by peer ID, both ways', async () => {
+test('peer traffic is counted by peer ID, both ways, and each peer connection is active', async () => {
   for (const s of [systems.raftkv, systems.etcd]) {
     const text = await scrape(s.leader);
     const r = await s.stubs.call<{ members: Array<{ ID: string; name: string }> }>(
@@ -86,5 +86,11 @@ test('peer traffic is counted by peer ID, both ways', async () => {
       for (const g of got) expect(Number(g[2])).toBeGreaterThan(0);
       expect(samples(text, name).every((x) => x.startsWith(`${label}=`))).toBe(true);
     }
+    const active = samples(text, 'etcd_network_active_peers').map((x) =>
+      /Remote="([0-9a-f]+)" (\d+)$/.exec(x)!,
+    );
+    expect(active.map((g) => [BigInt(`0x${g[1]}`).toString(16), g[2]]).sort()).toEqual(
+      peers.map((p) => [p, '1']),
+    );
   }
 });
