@@ -1,5 +1,6 @@
 // The watch hub against a small in-memory event source: history then live events, exactly once
 // and in order, filters, prev_kv, and going on when the backend is replaced by a snapshot.
+import { inRange } from '../mvcc/key-range.js';
 import type { Event, KeyValue } from '../mvcc/types.js';
 import { WatchHub, type WatchSink, type WatchSource } from './watch-hub.js';
 
@@ -21,8 +22,8 @@ class Source implements WatchSource {
     this.history.push(e);
     if (how === 'applied') this.listener?.([e]);
   }
-  eventsSince(from: number): Event[] {
-    return this.history.filter((e) => e.kv.mod_revision >= from);
+  eventsSince(from: number, key: Uint8Array, rangeEnd?: Uint8Array): Event[] {
+    return this.history.filter((e) => e.kv.mod_revision >= from && inRange(e.kv.key, key, rangeEnd));
   }
   onEvents(l: (e: Event[]) => void): () => void {
     this.listener = l;

@@ -24,6 +24,7 @@ export interface WatchSink {
 }
 
 export interface WatchSource {
+  /** The changes to keys in [key, rangeEnd) from revision `from` on, in revision order. */
   eventsSince(from: number, key: Uint8Array, rangeEnd?: Uint8Array): Event[];
   onEvents(listener: (events: Event[]) => void): () => void;
   currentRevision(): number;
@@ -122,7 +123,5 @@ export class WatchHub {
 
 /** The changes in a watch's range from revision `from` on. */
 function history(src: WatchSource, spec: WatchSpec, from: number): Event[] {
-  return src
-    .eventsSince(from, spec.key, spec.rangeEnd)
-    .filter((e) => inRange(e.kv.key, spec.key, spec.rangeEnd));
+  return src.eventsSince(from, spec.key, spec.rangeEnd);
 }
