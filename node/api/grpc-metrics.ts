@@ -39,9 +39,9 @@ interface MethodCounters {
 
 function labelsOf(m: { path: string; requestStream: boolean; responseStream: boolean }): MethodLabels {
   const [, service = '', method = ''] = m.path.split('/');
-  const types = { 'false,false': 'unary', 'true,false': 'client_stream', 'false,true': 'server_stream' };
-  const type = types[`${m.requestStream},${m.responseStream}` as keyof typeof types] ?? 'bidi_stream';
-  return { grpc_type: type, grpc_service: service, grpc_method: method };
+  const stream = m.requestStream ? 'bidi_stream' : 'server_stream';
+  const single = m.requestStream ? 'client_stream' : 'unary';
+  return { grpc_type: m.responseStream ? stream : single, grpc_service: service, grpc_method: method };
 }
 
 export class GrpcMetrics {

@@ -377,13 +377,14 @@ export function startGrpc(
   metrics: GrpcMetrics,
 ): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = etcdServices();
-  const svc = (name: string) => {
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0, interceptors: [metrics.interceptor] });
+  /** Serves a service, its metrics' series started at 0. */
+  const serve = (name: string, implementation: grpc.UntypedServiceImplementation) => {
     const definition = pkg[name]!.service;
     metrics.initialize(definition);
-    return definition;
+    server.addService(definition, implementation);
   };
-  const server = new grpc.Server({ 'grpc.enable_channelz': 0, interceptors: [metrics.interceptor] });
-  server.addService(svc('KV'), {
+  serve('KV', {
     Range: unary((r, who) => service.range(rangeReq(r), who)),
     Put: unary((r, who) => service.write({ put: putReq(r) }, who)),
     DeleteRange: unary((r, who) => service.write({ delete_range: deleteReq(r) }, who)),
@@ -394,22 +395,22 @@ export function startGrpc(
       return service.write({ compaction: { revision, physical: r.physical === true } }, who);
     }),
   });
-  server.addService(svc('Cluster'), {
+  serve('Cluster', {
     MemberAdd: unary((r, who) => service.memberAdd(peerURLsOf(r.peerURLs), r.isLearner === true, who)),
     MemberRemove: unary((r, who) => service.memberRemove(idOf(r.ID, 'ID'), who)),
     MemberUpdate: unary((r, who) => service.memberUpdate(idOf(r.ID, 'ID'), peerURLsOf(r.peerURLs), who)),
     MemberList: unary((r) => service.memberList(r.linearizable === true)),
     MemberPromote: unary((r, who) => service.memberPromote(idOf(r.ID, 'ID'), who)),
   });
-  server.addService(svc('Watch'), { Watch: watchStream(service) });
-  server.addService(svc('Lease'), {
+  serve('Watch', { Watch: watchStream(service) });
+  serve('Lease', {
     LeaseGrant: unary((r, who) => service.leaseGrant(num(r.ID) ?? 0, num(r.TTL) ?? 0, who)),
     LeaseRevoke: unary((r, who) => service.leaseRevoke(leaseId(r), who)),
     LeaseKeepAlive: keepAliveStream(service),
     LeaseTimeToLive: unary((r) => service.leaseTimeToLive(leaseId(r), r.keys === true)),
     LeaseLeases: unary(() => service.leaseLeases()),
   });
-  server.addService(svc('Maintenance'), {
+  serve('Maintenance', {
     Status: unary(async () => service.status()),
     MoveLeader: unary((r, who) => service.moveLeader(idOf(r.targetID, 'targetID'), who)),
     Alarm: unary((r, who) => service.alarm(r.action, who)),
@@ -422,7 +423,7 @@ export function startGrpc(
     if (r.service !== '') throw Object.assign(new Error('unknown service'), { code: grpc.status.NOT_FOUND });
     return { status: 'SERVING' };
   };
-  server.addService(svc('Health'), {
+  serve('Health', {
     Check: (call: grpc.ServerUnaryCall<Obj, unknown>, done: grpc.sendUnaryData<unknown>) => {
       try {
         done(null, health(call.request));
@@ -439,12 +440,12 @@ export function startGrpc(
     },
   });
   const locks = new LockService(service);
-  server.addService(svc('Lock'), {
+  serve('Lock', {
     Lock: unary((r, who, call) => locks.lock(bytesOf(r.name), num(r.lease) ?? 0, who, cancelSignal(call))),
     Unlock: unary((r, who) => locks.unlock(key(r), who)),
   });
   const elections = new ElectionService(service);
-  server.addService(svc('Election'), {
+  serve('Election', {
     Campaign: unary((r, who, call) =>
       elections.campaign(bytesOf(r.name), num(r.lease) ?? 0, bytesOf(r.value), who, cancelSignal(call)),
     ),
@@ -453,8 +454,8 @@ export function startGrpc(
     Observe: observeStream(elections),
     Resign: unary((r, who) => elections.resign(leaderKey(r.leader), who)),
   });
-  server.addService(
-    svc('Auth'),
+  serve(
+    'Auth',
     Object.fromEntries(
       authCalls(service.auth).map(({ rpc, call }) => [rpc, unary((r, who) => call(protoFields(r), who))]),
     ),
