@@ -1,10 +1,13 @@
 // raftkv against etcd, side by side on loopback, both as 3 real processes started from this one
 // process tree with the same flags, driven by the same closed-loop load generators through the
 // same APIs (the v3 JSON gateway over HTTP, and etcd's gRPC KV service), with 256-byte values.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
@@ -22,6 +25,8 @@ export interface BenchLoad extends LoadResult {
 
 export interface SystemResult {
   system: System;
+  /** 64-client gRPC puts on the cluster just started, before anything else ran on it. */
+  freshGrpcPut64: BenchLoad;
   /** One client, through the leader and through a follower (which forwards to the leader). */
   put1Leader: BenchLoad;
   put1Follower: BenchLoad;
@@ -169,7 +174,7 @@ const putKey = (w: number, n: number) => `bench/${w}/${n % 1000}`;
 const READ_KEY = putKey(0, 0);
 const put = (w: number, n: number) => JSON.stringify({ key: b64(putKey(w, n)), value: VALUE });
 const read = (serializable: boolean) => () => JSON.stringify({ key: b64(READ_KEY), serializable });
-const grpcPut = (w: number, n: number) => ({ key: Buffer.from(putKey(w, n)), value: VALUE_BYTES });
+export const grpcPut = (w: number, n: number) => ({ key: Buffer.from(putKey(w, n)), value: VALUE_BYTES });
 const grpcRead = () => ({ key: Buffer.from(READ_KEY) });
 
 /** A workload: a load run against one system's endpoints for a number of seconds. */
@@ -197,6 +202,37 @@ const grpcKv =
   ): Workload =>
   (e, s) =>
     runGrpcLoad(e, method, clients, s, request, tls);
+
+/**
+ * An unmeasured warm-up, the same for both: each workload for `seconds` on each cluster, so that the
+ * figures are of running systems, not of a JIT compiler's first seconds (each API's own code is
+ * compiled as it is first used) or of files' first growth. `coldGrpcPuts` measures those seconds.
+ */
+async function warmUp(clusters: LocalCluster[], works: Workload[], seconds: number): Promise<void> {
+  for (const c of clusters) for (const work of works) await work(await everyMember(c.members), seconds);
+}
+
+const COLD_LOAD = ((here) =>
+  here.includes('/dist/')
+    ? resolve(here, '../cold-grpc-puts.js')
+    : resolve(here, '../../../dist/test/bench/cold-grpc-puts.js'))(fileURLToPath(import.meta.url));
+
+/**
+ * 64-client gRPC puts for `seconds` on a cluster that has served nothing yet, from a load
+ * generator in a new process (this one's code is warm by the second system), with the disk
+ * writes as `alternate` counts them.
+ */
+async function coldGrpcPuts(members: LocalMember[], seconds: number): Promise<BenchLoad> {
+  const written = diskWrites(members);
+  const endpoints = members.map((m) => m.clientURL).join(',');
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [COLD_LOAD, '--endpoints', endpoints, '--clients', '64', '--seconds', String(seconds)],
+    { maxBuffer: 256 << 20 },
+  );
+  const load = JSON.parse(stdout) as LoadResult;
+  return { ...load, diskKiBPerOp: (diskWrites(members) - written) / 1024 / load.ops };
+}
 
 /**
  * The clusters take turns, workload by workload: the workload's time is split into rounds that
@@ -252,9 +288,10 @@ async function benchTls(
   try {
     const clusters = started.map(({ cluster }) => cluster);
     const put64 = http('/v3/kv/put', 64, put, client);
-    for (const c of clusters) await put64(await everyMember(c.members), seconds / 5);
+    const grpcPut64 = grpcKv('Put', 64, grpcPut, client);
+    await warmUp(clusters, [put64, grpcPut64], seconds / 5);
     const http64 = await alternate(clusters, seconds, rounds, put64);
-    const grpc64 = await alternate(clusters, seconds, rounds, grpcKv('Put', 64, grpcPut, client));
+    const grpc64 = await alternate(clusters, seconds, rounds, grpcPut64);
     return clusters.map((_, i) => ({ put64: http64[i]!, grpcPut64: grpc64[i]! }));
   } finally {
     await stopClusters(started);
@@ -274,10 +311,10 @@ export async function benchBoth(
   try {
     const clusters = started.map(({ cluster }) => cluster);
     const both = (work: Workload, targets?: Targets) => alternate(clusters, seconds, rounds, work, targets);
-    // An unmeasured warm-up for each, the same for both: the figures are of running systems,
-    // not of a JIT compiler's first seconds or of files' first growth.
+    const fresh: BenchLoad[] = [];
+    for (const c of clusters) fresh.push(await coldGrpcPuts(c.members, seconds / 5));
     const put64Load = http('/v3/kv/put', 64, put);
-    for (const c of clusters) await put64Load(await everyMember(c.members), seconds / 5);
+    await warmUp(clusters, [put64Load, grpcKv('Put', 64, grpcPut)], seconds / 5);
     const put1Leader = await both(http('/v3/kv/put', 1, put), byRole('leader'));
     const put1Follower = await both(http('/v3/kv/put', 1, put), byRole('follower'));
     const put64 = await both(put64Load);
@@ -293,6 +330,7 @@ export async function benchBoth(
     for (const i of started.keys()) {
       results.push({
         system: SYSTEMS[i]!,
+        freshGrpcPut64: fresh[i]!,
         put1Leader: put1Leader[i]!,
         put1Follower: put1Follower[i]!,
         put64: put64[i]!,
@@ -319,6 +357,7 @@ export async function benchBoth(
 
 /** Every load a system ran, for checks over all of them. */
 export const loads = (x: SystemResult): BenchLoad[] => [
+  x.freshGrpcPut64,
   x.put1Leader,
   x.put1Follower,
   x.put64,
@@ -349,6 +388,11 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
     if (disk)
       rows.push([`${label}: KiB written to disk per put, 3 members`, a.diskKiBPerOp, b.diskKiBPerOp, 1]);
   };
+  load(
+    `gRPC put, 64 clients, the first ${fmt(r.freshGrpcPut64.seconds, 1)} s of a new cluster`,
+    r.freshGrpcPut64,
+    e.freshGrpcPut64,
+  );
   load('put, 1 client via the leader', r.put1Leader, e.put1Leader, true);
   load('put, 1 client via a follower', r.put1Follower, e.put1Follower);
   load('put, 64 clients', r.put64, e.put64, true);

@@ -27,7 +27,10 @@ generators (\`test/bench/load.ts\`: HTTP/JSON through the v3 JSON API, keep-aliv
 \`test/bench/grpc-load.ts\`: etcd's gRPC KV service with @grpc/grpc-js, one channel per member;
 workers spread over the 3 members; the 1-client puts go to the member that leads, then to one
 that follows, looked up each round),
-256-byte values, after an unmeasured warm-up of ${seconds / 5} s of puts from 64 clients on each,
+256-byte values. The first row is the first ${seconds / 5} s of each cluster: gRPC puts from 64 clients
+the moment it has a leader, from a load generator in a process of its own, as new as the cluster.
+Then an unmeasured warm-up of ${seconds / 5} s of HTTP puts and ${seconds / 5} s of gRPC puts from 64 clients on each
+(a member's JavaScript is compiled as it runs, each API's code when it is first used), and
 ${seconds} s per workload in 3 rounds that alternate between the systems (ops/s and disk
 writes are the system's median round, p50 and p99 are over the requests of all 3 rounds; failover is the median of ${kills} leader kills each, the systems taking turns, all listed below the table). Memory is each member's
 RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
