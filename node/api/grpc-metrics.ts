@@ -2,7 +2,9 @@
 // grpc_server_started_total, grpc_server_handled_total by status code, grpc_server_msg_received_total
 // and grpc_server_msg_sent_total. etcd dashboards' RPC rate and active watch streams, and alerts on
 // failed RPCs (kube-prometheus' etcdHighNumberOfFailedGRPCRequests), read them. One server
-// interceptor counts every call of every service.
+// interceptor counts every call of every service. And etcd's own client traffic counters,
+// etcd_network_client_grpc_{received,sent}_bytes_total (the dashboards' "Client Traffic In/Out"):
+// the encoded size of every message, counted where grpc-js decodes and encodes it.
 import * as grpc from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
 
@@ -50,6 +52,8 @@ export class GrpcMetrics {
   private readonly handled: Counter;
   private readonly received: Counter;
   private readonly sent: Counter;
+  private readonly receivedBytes: Counter;
+  private readonly sentBytes: Counter;
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string, code = false) =>
@@ -73,14 +77,40 @@ export class GrpcMetrics {
       'grpc_server_msg_sent_total',
       'Total number of gRPC stream messages sent by the server.',
     );
+    const bytes = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    this.receivedBytes = bytes(
+      'etcd_network_client_grpc_received_bytes_total',
+      'The total number of bytes received from grpc clients.',
+    );
+    this.sentBytes = bytes(
+      'etcd_network_client_grpc_sent_bytes_total',
+      'The total number of bytes sent to grpc clients.',
+    );
   }
 
   /**
-   * Every series of every method of `service` at 0, as go-grpc-prometheus starts them, so that
-   * rates and ratios over them exist before the first call.
+   * `service` with its messages' encoded bytes counted as they are decoded and encoded, and every
+   * series of every method at 0, as go-grpc-prometheus starts them, so that rates and ratios over
+   * them exist before the first call.
    */
-  initialize(service: grpc.ServiceDefinition): void {
-    for (const m of Object.values(service)) this.countersOf(m);
+  instrument(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+    const counted: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+    for (const [name, m] of Object.entries(service)) {
+      this.countersOf(m);
+      counted[name] = {
+        ...m,
+        requestDeserialize: (bytes: Buffer) => {
+          this.receivedBytes.inc(bytes.length);
+          return m.requestDeserialize(bytes);
+        },
+        responseSerialize: (value: unknown) => {
+          const bytes = m.responseSerialize(value);
+          this.sentBytes.inc(bytes.length);
+          return bytes;
+        },
+      };
+    }
+    return counted;
   }
 
   /** Counts each call: started, messages each way, and its status once it ends (Canceled if cut off). */

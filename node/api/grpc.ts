@@ -378,12 +378,9 @@ export function startGrpc(
 ): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = etcdServices();
   const server = new grpc.Server({ 'grpc.enable_channelz': 0, interceptors: [metrics.interceptor] });
-  /** Serves a service, its metrics' series started at 0. */
-  const serve = (name: string, implementation: grpc.UntypedServiceImplementation) => {
-    const definition = pkg[name]!.service;
-    metrics.initialize(definition);
-    server.addService(definition, implementation);
-  };
+  /** Serves a service, counted by its metrics (their series started at 0). */
+  const serve = (name: string, implementation: grpc.UntypedServiceImplementation) =>
+    server.addService(metrics.instrument(pkg[name]!.service), implementation);
   serve('KV', {
     Range: unary((r, who) => service.range(rangeReq(r), who)),
     Put: unary((r, who) => service.write({ put: putReq(r) }, who)),

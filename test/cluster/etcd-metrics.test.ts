@@ -1,12 +1,15 @@
 // The metrics etcd's dashboards and alerts read besides the server's own: gRPC per method and
 // status code (go-grpc-prometheus's grpc_server_*, which kube-prometheus' etcd alerts and the etcd
-// Grafana dashboard's RPC rate use) and peer traffic (etcd_network_peer_*_bytes_total). The same
+// Grafana dashboard's RPC rate use), client and peer traffic (etcd_network_client_grpc_*_bytes_total,
+// etcd_network_peer_*_bytes_total). The same
 // gRPC calls go to the leader of a 3-member raftkv and of a 3-member etcd 3.4; afterwards each
 // system's /metrics must show the same counts for them, under the same names and labels. (etcd's
 // JSON gateway is a gRPC client of its own server, so there HTTP calls count too; raftkv counts
 // gRPC calls only. The comparison keeps to the KV service, which the tests call over gRPC alone.)
 import { jest } from '@jest/globals';
+import { etcdServices } from '../../node/api/grpc.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
+import type { Obj } from '../support/grpc-stubs.js';
 import { bothSystems, type System } from '../support/side-by-side.js';
 
 jest.setTimeout(120_000);
@@ -59,6 +62,53 @@ test('the same gRPC calls are counted under the same series, by method and statu
   expect(samples(ours, 'grpc_server_started_total')).toContain(
     'grpc_method="Watch",grpc_service="etcdserverpb.Watch",grpc_type="bidi_stream" 0',
   );
+});
+
+/** A unary call whose answer is kept as the bytes the server sent; with the bytes of the request. */
+function rawCall(s: System, service: string, method: string, req: Obj) {
+  const m = etcdServices()[service]!.service[method]!;
+  const answer = new Promise<Buffer>((ok, fail) =>
+    s.stubs.stub(service).makeUnaryRequest(
+      m.path,
+      m.requestSerialize,
+      (b: Buffer) => b,
+      req,
+      (e, r) => (e ? fail(e) : ok(r!)),
+    ),
+  );
+  return { requestBytes: m.requestSerialize(req).length, answer };
+}
+
+test('client traffic is counted in bytes of the encoded messages each way, as etcd counts it', async () => {
+  const traffic = async (m: LocalMember) => {
+    const text = await scrape(m);
+    const counter = (dir: string) =>
+      Number(new RegExp(`^etcd_network_client_grpc_${dir}_bytes_total (\\d+)$`, 'm').exec(text)![1]);
+    return { received: counter('received'), sent: counter('sent') };
+  };
+  const counted = [];
+  for (const s of [systems.raftkv, systems.etcd]) {
+    const before = await traffic(s.leader);
+    const expected = { received: 0, sent: 0 };
+    for (const [method, req] of [
+      ['Put', { key: Buffer.from('t/k'), value: Buffer.alloc(1000, 'v') }],
+      ['Range', { key: Buffer.from('t/k') }],
+    ] as const) {
+      const { requestBytes, answer } = rawCall(s, 'KV', method, req);
+      expected.received += requestBytes;
+      expected.sent += (await answer).length;
+    }
+    // A refused call: its request counts, and no answer does.
+    const refused = rawCall(s, 'KV', 'Range', { key: Buffer.from('t/k'), revision: 1000 });
+    expected.received += refused.requestBytes;
+    await expect(refused.answer).rejects.toThrow('future revision');
+    const after = await traffic(s.leader);
+    expect({ received: after.received - before.received, sent: after.sent - before.sent }).toEqual(expected);
+    expect(expected.sent).toBeGreaterThan(1000); // the Range answer holds the value
+    counted.push(after.received - before.received);
+  }
+  // The same requests, so the same bytes received on both.
+  expect(counted[0]).toBe(counted[1]);
 });
 
 test('peer traffic is counted by peer ID, both ways, and each peer connection is active', async () => {
