@@ -1,6 +1,7 @@
 // The Grafana dashboard for raftkv clusters, as data: `make manifests` writes it to the chart
 // (charts/raftkv-operator/files/dashboard.json). Top row: the operator's view of one cluster
-// (quorum, tolerance, members); below: the members' own etcd-named metrics, per pod.
+// (quorum, tolerance, members); below: the members' own etcd-named metrics per pod, their client and
+// peer traffic, and the operator's reconciles.
 
 interface Panel {
   title: string;
@@ -107,6 +108,35 @@ const rows: { title: string; panels: Panel[] }[] = [
           q(`etcd_mvcc_db_total_size_in_bytes{${MEMBERS}}`, '{{pod}}'),
           q(`max(etcd_server_quota_backend_bytes{${MEMBERS}})`, 'quota'),
         ],
+      },
+    ],
+  },
+  {
+    title: 'Traffic',
+    panels: [
+      {
+        title: 'Client traffic in / out (gRPC)',
+        type: 'timeseries',
+        unit: 'Bps',
+        exprs: [
+          q(`rate(etcd_network_client_grpc_received_bytes_total{${MEMBERS}}[1m])`, '{{pod}} in'),
+          q(`rate(etcd_network_client_grpc_sent_bytes_total{${MEMBERS}}[1m])`, '{{pod}} out'),
+        ],
+      },
+      {
+        title: 'Peer traffic in / out',
+        type: 'timeseries',
+        unit: 'Bps',
+        exprs: [
+          q(`sum by (pod) (rate(etcd_network_peer_received_bytes_total{${MEMBERS}}[1m]))`, '{{pod}} in'),
+          q(`sum by (pod) (rate(etcd_network_peer_sent_bytes_total{${MEMBERS}}[1m]))`, '{{pod}} out'),
+        ],
+      },
+      {
+        title: 'gRPC calls handled by code',
+        type: 'timeseries',
+        unit: 'reqps',
+        exprs: [q(`sum by (grpc_code) (rate(grpc_server_handled_total{${MEMBERS}}[1m]))`, '{{grpc_code}}')],
       },
     ],
   },

@@ -93,7 +93,7 @@ describe('the operator validates a spec like the CRD does', () => {
 
 /** Metric names the operator and the members register. */
 const exported = new Set(
-  ['operator/controller/metrics.ts', 'node/api/metrics.ts'].flatMap((f) =>
+  ['operator/controller/metrics.ts', 'node/api/metrics.ts', 'node/api/grpc-metrics.ts'].flatMap((f) =>
     [...readFileSync(f, 'utf8').matchAll(/'((?:raftkv|etcd)_[a-z_]+)'/g)].map((m) => m[1]!),
   ),
 );
