@@ -19,6 +19,7 @@ import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
 import { AutoCompactor } from './server/auto-compaction.js';
 import { removalDecision } from './server/removal.js';
+import { standaloneLog } from './server/force-new-cluster.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, ownMemberId, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
@@ -77,6 +78,19 @@ async function run(): Promise<void> {
     onFsync: (s) => metrics.walFsync(s),
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
   });
+  if (cfg.forceNewCluster && state.snapshotMeta) {
+    const { append, hardState } = standaloneLog(state, id);
+    await wal.save(hardState, append);
+    Object.assign(state, { hardState, entries: [...state.entries, ...append] });
+    logger.warn(
+      'forced a new one-member cluster: every other member is removed; restart without --force-new-cluster',
+      {
+        removed: append.length,
+        commit: hardState.commit,
+        term: hardState.term,
+      },
+    );
+  }
   const store = MvccStore.open(join(dataDir, 'db'), {
     quotaBackendBytes: cfg.quotaBackendBytes,
     batch: {

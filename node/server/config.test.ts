@@ -182,3 +182,12 @@ describe('TLS flags, named as etcd names them', () => {
     expect(() => parse(...flags)).toThrow(message);
   });
 });
+
+test('every switch may be given bare, as Go flags are, or with a value', () => {
+  expect(parse().forceNewCluster).toBe(false);
+  expect(parse('--force-new-cluster').forceNewCluster).toBe(true);
+  expect(parse('--force-new-cluster=false').forceNewCluster).toBe(false);
+  expect(parse('--strict-reconfig-check=false').strictReconfigCheck).toBe(false);
+  expect(parse('--strict-reconfig-check').strictReconfigCheck).toBe(true);
+  expect(() => parse('--force-new-cluster=maybe')).toThrow('--force-new-cluster: "maybe" is not true or false');
+});

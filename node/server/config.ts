@@ -31,6 +31,8 @@ export interface MemberConfig {
   maxRequestBytes: number;
   /** etcd's --strict-reconfig-check: refuse removing a voter when the rest could not keep a quorum. */
   strictReconfigCheck: boolean;
+  /** etcd's --force-new-cluster: with existing data, become the only member of the cluster (force-new-cluster.ts). */
+  forceNewCluster: boolean;
   /** etcd's --auth-token: simple tokens (through the log, in memory) or signed JWTs. */
   authToken: AuthToken;
   /** How long a simple token lives without use (etcd's --auth-token-ttl, in seconds there). */
@@ -102,6 +104,7 @@ const FLAGS = {
   'backend-batch-limit': { default: '10000' },
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
   'strict-reconfig-check': { default: 'true' },
+  'force-new-cluster': { default: 'false' },
   'auth-token': { default: 'simple' },
   'auth-token-ttl': { default: '300' },
   'bcrypt-cost': { default: String(BCRYPT_COST.default) },
@@ -200,8 +203,12 @@ function autoCompaction(mode: string, retention: string): { autoCompaction?: Aut
   return { autoCompaction: { mode, retentionMs: durationMs(flag, retention) } };
 }
 
-/** Switches, which (as with Go's flags) may be given bare: --client-cert-auth. */
-const SWITCHES = new Set(['client-cert-auth', 'peer-client-cert-auth']);
+/** Switches (the flags that default to true or false), which as with Go's flags may be given bare: --client-cert-auth. */
+const SWITCHES = new Set(
+  Object.entries(FLAGS)
+    .filter(([, f]) => f.default === 'true' || f.default === 'false')
+    .map(([name]) => name),
+);
 
 function bool(flag: string, value: string): boolean {
   if (value === 'true' || value === '1') return true;
@@ -404,6 +411,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     strictReconfigCheck: bool('strict-reconfig-check', get('strict-reconfig-check')),
+    forceNewCluster: bool('force-new-cluster', get('force-new-cluster')),
     authToken: authToken(get('auth-token')),
     authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
     bcryptCost: bcryptCost(get('bcrypt-cost')),

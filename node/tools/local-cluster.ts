@@ -194,14 +194,16 @@ export class LocalCluster {
     return members.map((m) => `${m.name}=${m.peerURL}`).join(',');
   }
 
+  /** Starts a member's process; `args` are flags for this start alone (after the cluster's extraArgs). */
   async start(
     m: LocalMember,
     state: 'new' | 'existing' = 'new',
     cluster = this.initialCluster(),
+    args: string[] = [],
   ): Promise<void> {
     await mkdir(m.dataDir, { recursive: true });
     const [program, ...prefix] = this.o.command ?? [process.execPath, MAIN];
-    const args = [
+    const argv = [
       ...prefix,
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
@@ -214,8 +216,9 @@ export class LocalCluster {
       `--initial-cluster-token=${this.token}`,
       ...(m.metricsURL ? [`--listen-metrics-urls=${m.metricsURL}`] : []),
       ...(this.o.extraArgs ?? []),
+      ...args,
     ];
-    const proc = spawn(program!, args, {
+    const proc = spawn(program!, argv, {
       detached: this.o.ownProcessGroups ?? false,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.o.env?.(m) },
