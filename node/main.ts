@@ -71,9 +71,10 @@ async function run(): Promise<void> {
   );
   const cid = clusterId(cfg.initialClusterToken);
   const metrics = new PromMetrics(id);
+  if (cfg.metricsExtensive) metrics.grpc.enableHandlingTime();
   metrics.quota.set(cfg.quotaBackendBytes);
 
-  const { wal, state } = await Wal.open(join(dataDir, 'wal'), {
+  const { wal, state } = await Wal.open(cfg.walDir ? resolve(cfg.walDir) : join(dataDir, 'wal'), {
     logger,
     onFsync: (s) => metrics.walFsync(s),
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
@@ -164,7 +165,7 @@ async function run(): Promise<void> {
   };
   const service = new KvService(ctx);
   const http = createHttpServer(createApi(ctx, service));
-  const grpc = startGrpc(service, metrics.grpc);
+  const grpc = startGrpc(service, metrics.grpc, cfg.maxConcurrentStreams);
   const listeners = await Promise.all(
     cfg.listenClientUrls.map((u) => listenShared(http, grpc.injector, u, clientTls)),
   );

@@ -375,9 +375,14 @@ export function etcdServices(): Record<string, grpc.ServiceClientConstructor> {
 export function startGrpc(
   service: KvService,
   metrics: GrpcMetrics,
+  maxConcurrentStreams?: number,
 ): { server: grpc.Server; injector: grpc.ConnectionInjector } {
   const pkg = etcdServices();
-  const server = new grpc.Server({ 'grpc.enable_channelz': 0, interceptors: [metrics.interceptor] });
+  const server = new grpc.Server({
+    'grpc.enable_channelz': 0,
+    interceptors: [metrics.interceptor],
+    ...(maxConcurrentStreams ? { 'grpc.max_concurrent_streams': maxConcurrentStreams } : {}),
+  });
   /** Serves a service, counted by its metrics (their series started at 0). */
   const serve = (name: string, implementation: grpc.UntypedServiceImplementation) =>
     server.addService(metrics.instrument(pkg[name]!.service), implementation);

@@ -189,5 +189,55 @@ test('every switch may be given bare, as Go flags are, or with a value', () => {
   expect(parse('--force-new-cluster=false').forceNewCluster).toBe(false);
   expect(parse('--strict-reconfig-check=false').strictReconfigCheck).toBe(false);
   expect(parse('--strict-reconfig-check').strictReconfigCheck).toBe(true);
-  expect(() => parse('--force-new-cluster=maybe')).toThrow('--force-new-cluster: "maybe" is not true or false');
+  expect(() => parse('--force-new-cluster=maybe')).toThrow(
+    '--force-new-cluster: "maybe" is not true or false',
+  );
+});
+
+test("etcd's flags that raftkv does not serve stop it with what to do instead, bare or with a value", () => {
+  expect(() => parse('--discovery=https://discovery.etcd.io/x')).toThrow(
+    "--discovery is etcd's; raftkv does not serve it: raftkv has no discovery; list the founding members in --initial-cluster",
+  );
+  expect(() => parse('--auto-tls')).toThrow('raftkv makes no self-signed certificates');
+  expect(() => parse('--max-wals', '5')).toThrow('raftkv deletes WAL segments once a snapshot covers them');
+  expect(() => parse('--peer-cert-allowed-cn=etcd')).toThrow('checked against --peer-trusted-ca-file only');
+  expect(() => parse('--no-such-flag=1')).toThrow("Unknown option '--no-such-flag'");
+});
+
+test('etcd flags with one possible value here take that value and refuse others, saying why', () => {
+  expect(() =>
+    parse('--enable-v2=false', '--logger=zap', '--log-outputs=stderr', '--max-txn-ops=128'),
+  ).not.toThrow();
+  expect(() => parse('--enable-v2')).toThrow(
+    '--enable-v2=true is refused: raftkv has no v2 API (accepted: false)',
+  );
+  expect(() => parse('--max-txn-ops=512')).toThrow('--max-txn-ops=512 is refused');
+  expect(() => parse('--logger=capnslog')).toThrow('raftkv logs JSON lines, as zap does (accepted: zap)');
+  expect(() => parse('--metrics=verbose')).toThrow('(accepted: basic, extensive)');
+});
+
+test('the served etcd flags: --wal-dir, --pre-vote, --metrics, --max-concurrent-streams, --debug', () => {
+  const plain = parse();
+  expect([
+    plain.walDir,
+    plain.preVote,
+    plain.metricsExtensive,
+    plain.maxConcurrentStreams,
+    plain.logLevel,
+  ]).toEqual([undefined, true, false, undefined, 'info']);
+  const cfg = parse(
+    '--wal-dir=/fast/wal',
+    '--pre-vote=false',
+    '--metrics=extensive',
+    '--max-concurrent-streams=8',
+    '--debug',
+  );
+  expect([cfg.walDir, cfg.preVote, cfg.metricsExtensive, cfg.maxConcurrentStreams, cfg.logLevel]).toEqual([
+    '/fast/wal',
+    false,
+    true,
+    8,
+    'debug',
+  ]);
+  expect(() => parse('--max-concurrent-streams=0')).toThrow('--max-concurrent-streams');
 });

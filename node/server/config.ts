@@ -44,6 +44,14 @@ export interface MemberConfig {
   /** etcd's --auto-compaction-mode and --auto-compaction-retention; none when the retention is 0. */
   autoCompaction?: AutoCompaction;
   logLevel: string;
+  /** etcd's --wal-dir: the WAL on its own (dedicated) disk; by default under the data dir. */
+  walDir?: string;
+  /** etcd's --pre-vote: a candidate first asks whether it could win, so a returning member does not depose a leader. */
+  preVote: boolean;
+  /** etcd's --metrics=extensive: also the grpc_server_handling_seconds histogram. */
+  metricsExtensive: boolean;
+  /** etcd's --max-concurrent-streams: gRPC streams per client connection (unlimited when absent). */
+  maxConcurrentStreams?: number;
   /** TLS for the client port, set when a --listen-client-urls URL is https. */
   clientTls?: TlsFiles;
   /** TLS for the peer port and for dialling peers, set when --listen-peer-urls is https. */
@@ -112,6 +120,16 @@ const FLAGS = {
   'auto-compaction-mode': { default: 'periodic' },
   'auto-compaction-retention': { default: '0' },
   'log-level': { default: 'info' },
+  'log-outputs': { default: 'default' },
+  logger: { default: 'zap' },
+  debug: { default: 'false' },
+  'wal-dir': { default: '' },
+  'pre-vote': { default: 'true' },
+  metrics: { default: 'basic' },
+  'max-concurrent-streams': { default: '' },
+  'enable-v2': { default: 'false' },
+  'max-txn-ops': { default: '128' },
+  'initial-election-tick-advance': { default: 'false' },
   'cert-file': { default: '' },
   'key-file': { default: '' },
   'trusted-ca-file': { default: '' },
@@ -204,11 +222,80 @@ function autoCompaction(mode: string, retention: string): { autoCompaction?: Aut
 }
 
 /** Switches (the flags that default to true or false), which as with Go's flags may be given bare: --client-cert-auth. */
-const SWITCHES = new Set(
-  Object.entries(FLAGS)
+const SWITCHES = new Set([
+  ...Object.entries(FLAGS)
     .filter(([, f]) => f.default === 'true' || f.default === 'false')
     .map(([name]) => name),
-);
+  'auto-tls',
+  'peer-auto-tls',
+  'enable-pprof',
+  'experimental-initial-corrupt-check',
+  'experimental-enable-v2v3',
+  'experimental-enable-lease-checkpoint',
+  'experimental-peer-skip-client-san-verification',
+]);
+
+/**
+ * etcd 3.4's other flags, which raftkv does not serve, and what to do instead: given, they stop the
+ * member with that advice rather than an unknown-option error (they come from etcd command lines),
+ * and never do nothing silently.
+ */
+const NOT_SERVED: Record<string, string> = {
+  ...Object.fromEntries(
+    ['discovery', 'discovery-fallback', 'discovery-proxy', 'discovery-srv', 'discovery-srv-name'].map((f) => [
+      f,
+      'raftkv has no discovery; list the founding members in --initial-cluster',
+    ]),
+  ),
+  ...Object.fromEntries(
+    ['', '-failure-wait', '-refresh-interval', '-dial-timeout', '-write-timeout', '-read-timeout'].map(
+      (f) => [`proxy${f}`, 'raftkv has no proxy mode (etcd v2); point clients at the members'],
+    ),
+  ),
+  'auto-tls': 'raftkv makes no self-signed certificates; give --cert-file and --key-file',
+  'peer-auto-tls': 'raftkv makes no self-signed certificates; give --peer-cert-file and --peer-key-file',
+  'client-cert-allowed-hostname': 'not built: client certificates are checked against --trusted-ca-file only',
+  'peer-cert-allowed-cn': 'not built: peer certificates are checked against --peer-trusted-ca-file only',
+  'peer-cert-allowed-hostname':
+    'not built: peer certificates are checked against --peer-trusted-ca-file only',
+  'experimental-peer-skip-client-san-verification':
+    'not built: peer certificates are checked against --peer-trusted-ca-file only',
+  'cipher-suites': "not built: Node's TLS defaults choose the cipher suites",
+  cors: 'not built: the JSON gateway sends no CORS headers',
+  'host-whitelist': 'not built: the HTTP API does not check the Host header',
+  'enable-pprof': "Go's profiler; profile a member with node --cpu-prof or --inspect instead",
+  'max-snapshots': 'raftkv keeps no snapshot files: a snapshot is a marker in the WAL over the backend',
+  'max-wals': 'raftkv deletes WAL segments once a snapshot covers them',
+  'log-package-levels': 'use --log-level',
+  'experimental-initial-corrupt-check':
+    'not built: a member checks its WAL checksums at start; compare members with etcdctl endpoint hashkv',
+  'experimental-corrupt-check-time': 'not built: compare members with etcdctl endpoint hashkv',
+  'experimental-enable-v2v3': 'raftkv has no v2 API',
+  'experimental-backend-bbolt-freelist-type': "raftkv's backend is lmdb, not bbolt",
+  'experimental-enable-lease-checkpoint':
+    'not built: a lease may outlive its TTL by up to an election timeout across a leader change',
+  'experimental-compaction-batch-limit': 'not built: a compaction runs in one backend transaction',
+  'experimental-warning-apply-duration': 'not built',
+};
+
+/** etcd flags raftkv accepts only with the value that is its own behaviour, and why the rest is refused. */
+const FIXED: Partial<Record<Flag, { values: string[]; why: string }>> = {
+  'enable-v2': { values: ['false'], why: 'raftkv has no v2 API' },
+  'max-txn-ops': {
+    values: ['128'],
+    why: "raftkv's limit is etcd's default, 128, checked where entries are applied, so it must be one value for all members",
+  },
+  'initial-election-tick-advance': {
+    values: ['false'],
+    why: 'a member starts with a full randomized election timeout',
+  },
+  logger: { values: ['zap'], why: 'raftkv logs JSON lines, as zap does' },
+  'log-outputs': {
+    values: ['default', 'stderr', 'stdout'],
+    why: 'raftkv logs to stderr (default) or stdout',
+  },
+  metrics: { values: ['basic', 'extensive'], why: 'etcd has no other level' },
+};
 
 function bool(flag: string, value: string): boolean {
   if (value === 'true' || value === '1') return true;
@@ -337,7 +424,9 @@ function parseInitialCluster(value: string): Map<string, string[]> {
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): MemberConfig {
-  const options = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
+  const options = Object.fromEntries(
+    [...Object.keys(FLAGS), ...Object.keys(NOT_SERVED)].map((f) => [f, { type: 'string' as const }]),
+  );
   let values: Record<string, string | undefined>;
   try {
     const args = argv.map((a) => (SWITCHES.has(a.slice(2)) ? `${a}=true` : a));
@@ -349,6 +438,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     throw new ConfigError(e instanceof Error ? e.message : String(e));
   }
   const get = (f: Flag): string => values[f] ?? env[envName(f)] ?? FLAGS[f].default;
+  for (const f of Object.keys(NOT_SERVED)) {
+    if (values[f] !== undefined)
+      throw new ConfigError(`--${f} is etcd's; raftkv does not serve it: ${NOT_SERVED[f]}`);
+  }
+  for (const [f, { values: accepted, why }] of Object.entries(FIXED)) {
+    const v = get(f as Flag);
+    if (!accepted.includes(v)) {
+      throw new ConfigError(`--${f}=${v} is refused: ${why} (accepted: ${accepted.join(', ')})`);
+    }
+  }
 
   const name = get('name');
   const listenClientUrls = urls('listen-client-urls', get('listen-client-urls'));
@@ -419,7 +518,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'experimental-watch-progress-notify-interval',
       get('experimental-watch-progress-notify-interval'),
     ),
-    logLevel: get('log-level'),
+    logLevel: bool('debug', get('debug')) ? 'debug' : get('log-level'),
+    ...(get('wal-dir') ? { walDir: get('wal-dir') } : {}),
+    preVote: bool('pre-vote', get('pre-vote')),
+    metricsExtensive: get('metrics') === 'extensive',
+    ...(get('max-concurrent-streams')
+      ? { maxConcurrentStreams: positiveInt('max-concurrent-streams', get('max-concurrent-streams')) }
+      : {}),
     ...autoCompaction(get('auto-compaction-mode'), get('auto-compaction-retention')),
     ...(clientTls ? { clientTls } : {}),
     ...(peerTls ? { peerTls } : {}),

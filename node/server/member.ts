@@ -180,6 +180,7 @@ export class Member extends EventEmitter {
         maxUncommittedBytes: 1 << 30,
         deferCommitNotice: true,
         strictReconfigCheck: cfg.strictReconfigCheck,
+        preVote: cfg.preVote,
       },
       initial,
     );

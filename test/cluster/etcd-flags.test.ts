@@ -1,0 +1,105 @@
+// etcd's flags raftkv serves beyond the basic ones, on real processes: --wal-dir (the WAL on its own
+// disk, used again on restart), --metrics=extensive (grpc_server_handling_seconds),
+// --max-concurrent-streams (the HTTP/2 setting gRPC clients get) and --pre-vote=false, with the
+// values of --enable-v2, --logger and --log-outputs that raftkv's behaviour is.
+import { jest } from '@jest/globals';
+import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:http2';
+import { join } from 'node:path';
+import { KvClient } from '../../node/client/client.js';
+import type { LocalMember } from '../../node/tools/local-cluster.js';
+import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
+import { grpcStubs } from '../support/grpc-stubs.js';
+import { agreedLeader } from '../support/leader.js';
+import { waitFor } from '../support/wait.js';
+
+jest.setTimeout(90_000);
+
+let t: TempCluster;
+const walDir = (m: LocalMember) => join(t.root, `${m.name}-wal`);
+beforeAll(async () => {
+  t = await tempCluster(
+    'etcd-flags',
+    {
+      size: 3,
+      extraArgs: [
+        ...TEST_MEMBER_ARGS,
+        '--pre-vote=false',
+        '--metrics=extensive',
+        '--max-concurrent-streams=16',
+        '--enable-v2=false',
+        '--logger=zap',
+        '--log-outputs=default',
+      ],
+      env: (m) => ({ RAFTKV_WAL_DIR: walDir(m) }),
+    },
+    false,
+  );
+  await t.cluster.startAll();
+});
+afterAll(() => t.dispose());
+
+test('the WAL lives in --wal-dir, and a member restarts from it', async () => {
+  const { cluster } = t;
+  const leader = await agreedLeader(() => cluster.members);
+  const c = new KvClient(cluster.members.map((m) => m.clientURL));
+  await waitFor('writes', async () => c.put('wal', 'elsewhere'), 30_000, 100);
+  for (const m of cluster.members) {
+    expect(readdirSync(walDir(m)).some((f) => f.endsWith('.wal'))).toBe(true);
+    expect(existsSync(join(m.dataDir, 'member', 'wal'))).toBe(false);
+  }
+  const follower = cluster.members.find((m) => m !== leader)!;
+  await cluster.stop(follower, 'SIGKILL');
+  await cluster.start(follower);
+  const local = new KvClient([follower.clientURL]);
+  await waitFor(
+    'the restarted member serves its data',
+    async () =>
+      (await local.get('wal', { serializable: true })).kvs[0]?.value === 'elsewhere' ? true : undefined,
+    30_000,
+    100,
+  );
+});
+
+test('--metrics=extensive times every gRPC call by method', async () => {
+  const leader = await agreedLeader(() => t.cluster.members);
+  const stubs = grpcStubs(leader);
+  try {
+    await stubs.call('KV', 'Put', { key: Buffer.from('timed'), value: Buffer.from('1') });
+  } finally {
+    stubs.close();
+  }
+  const text = await (await fetch(new URL('/metrics', leader.clientURL))).text();
+  const count = (method: string) =>
+    new RegExp(
+      `^grpc_server_handling_seconds_count\\{[^}]*grpc_method="${method}"[^}]*\\} (\\d+)$`,
+      'm',
+    ).exec(text)?.[1];
+  expect(count('Put')).toBe('1');
+  // As the counters, every method's series is there from the start.
+  expect(count('Compact')).toBe('0');
+});
+
+test('gRPC clients are told --max-concurrent-streams', async () => {
+  const leader = await agreedLeader(() => t.cluster.members);
+  const session = connect(leader.clientURL);
+  try {
+    // grpc-js's server gets the connection, and sends its settings, with the first request.
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/etcdserverpb.KV/Range',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    req.end(Buffer.from([0, 0, 0, 0, 0])); // one empty RangeRequest
+    req.resume();
+    await waitFor(
+      "grpc-js's settings",
+      async () => (session.remoteSettings.maxConcurrentStreams === 16 ? true : undefined),
+      10_000,
+      20,
+    );
+  } finally {
+    session.destroy();
+  }
+});
