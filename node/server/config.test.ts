@@ -241,3 +241,14 @@ test('the served etcd flags: --wal-dir, --pre-vote, --metrics, --max-concurrent-
   ]);
   expect(() => parse('--max-concurrent-streams=0')).toThrow('--max-concurrent-streams');
 });
+
+test("each flag falls back to RAFTKV_<FLAG>, then to etcd's ETCD_<FLAG>; a flag on the command line wins", () => {
+  const env = { ETCD_DATA_DIR: '/var/lib/etcd', ETCD_SNAPSHOT_COUNT: '500', RAFTKV_SNAPSHOT_COUNT: '700' };
+  const cfg = parseConfig(['--name=a'], env);
+  expect([cfg.dataDir, cfg.snapshotCount]).toEqual(['/var/lib/etcd', 700]);
+  expect(parseConfig(['--name=a', '--data-dir=/d'], env).dataDir).toBe('/d');
+  expect(() => parseConfig(['--name=a'], { ETCD_DISCOVERY_SRV: 'example.com' })).toThrow(
+    "--discovery-srv is etcd's; raftkv does not serve it",
+  );
+  expect(() => parseConfig(['--name=a'], { ETCD_ENABLE_V2: 'true' })).toThrow('--enable-v2=true is refused');
+});

@@ -153,8 +153,13 @@ export class ConfigError extends Error {
   }
 }
 
-function envName(flag: string): string {
-  return `RAFTKV_${flag.toUpperCase().replaceAll('-', '_')}`;
+/**
+ * The environment variables a flag falls back to: raftkv's own, then etcd's (`ETCD_DATA_DIR`), so the
+ * environment of an etcd deployment carries over.
+ */
+function envNames(flag: string): string[] {
+  const upper = flag.toUpperCase().replaceAll('-', '_');
+  return [`RAFTKV_${upper}`, `ETCD_${upper}`];
 }
 
 function urls(flag: string, value: string): URL[] {
@@ -437,10 +442,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   } catch (e) {
     throw new ConfigError(e instanceof Error ? e.message : String(e));
   }
-  const get = (f: Flag): string => values[f] ?? env[envName(f)] ?? FLAGS[f].default;
+  const given = (f: string): string | undefined =>
+    values[f] ??
+    envNames(f)
+      .map((n) => env[n])
+      .find((v) => v !== undefined);
+  const get = (f: Flag): string => given(f) ?? FLAGS[f].default;
   for (const f of Object.keys(NOT_SERVED)) {
-    if (values[f] !== undefined)
+    if (given(f) !== undefined) {
       throw new ConfigError(`--${f} is etcd's; raftkv does not serve it: ${NOT_SERVED[f]}`);
+    }
   }
   for (const [f, { values: accepted, why }] of Object.entries(FIXED)) {
     const v = get(f as Flag);
