@@ -11,6 +11,7 @@ import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { grpcStubs } from '../support/grpc-stubs.js';
 import { agreedLeader } from '../support/leader.js';
+import { servesLocally } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(90_000);
@@ -52,13 +53,7 @@ test('the WAL lives in --wal-dir, and a member restarts from it', async () => {
   await cluster.stop(follower, 'SIGKILL');
   await cluster.start(follower);
   const local = new KvClient([follower.clientURL]);
-  await waitFor(
-    'the restarted member serves its data',
-    async () =>
-      (await local.get('wal', { serializable: true })).kvs[0]?.value === 'elsewhere' ? true : undefined,
-    30_000,
-    100,
-  );
+  await servesLocally(local, 'wal', 'elsewhere');
 });
 
 test('--metrics=extensive times every gRPC call by method', async () => {

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { KvClient } from '../../node/client/client.js';
 import { exitOf, logTail, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
-import { promoteMember } from '../support/membership.js';
+import { promoteMember, servesLocally } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
@@ -28,12 +28,7 @@ test('a survivor forced into a one-member cluster keeps its data, refuses the re
   await waitFor('writes', async () => c.put('ready', 'yes'), 30_000, 100);
   for (let i = 0; i < 30; i++) await c.put(`k${i}`, `v${i}`);
   const local = new KvClient([survivor!.clientURL]);
-  await waitFor(
-    'the survivor applied every write',
-    async () => ((await local.get('k29', { serializable: true })).kvs.length === 1 ? true : undefined),
-    30_000,
-    50,
-  );
+  await servesLocally(local, 'k29');
   const survivorId = (await local.status()).memberId;
 
   // The leader's disk is gone, the other follower is down; the survivor crashes too.
@@ -62,12 +57,7 @@ test('a survivor forced into a one-member cluster keeps its data, refuses the re
   const id = await local.memberAdd(leader.peerURL, true);
   await cluster.start(leader, 'existing', cluster.initialCluster([survivor!, leader]));
   const joined = new KvClient([leader.clientURL]);
-  await waitFor(
-    'the new member caught up',
-    async () => ((await joined.get('after', { serializable: true })).kvs.length === 1 ? true : undefined),
-    30_000,
-    100,
-  );
+  await servesLocally(joined, 'after');
   await promoteMember(local, id);
   expect(
     (await local.members())

@@ -9,6 +9,7 @@ import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalCluster, LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, withLogOf, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
+import { servesLocally } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
@@ -169,12 +170,7 @@ test('a member that catches up from a snapshot knows the leases and which keys t
   await c.put('l5/k', 'v', { lease: id });
   for (let i = 0; i < 120; i++) await c.put(`l5/bulk${i % 5}`, String(i)); // past --snapshot-count
   await cluster.start(behind);
-  await withLogOf(
-    behind,
-    waitFor('the member caught up', async () =>
-      (await client(behind).get('l5/k', { serializable: true })).kvs.length === 1 ? true : undefined,
-    ),
-  );
+  await withLogOf(behind, servesLocally(client(behind), 'l5/k'));
   expect(behind.log.join('')).toContain('installing snapshot from leader');
   expect(await client(behind).leases()).toContain(id);
   await c.leaseRevoke(id);

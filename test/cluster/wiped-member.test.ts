@@ -9,7 +9,7 @@ import { encodeFrame } from '../../node/transport/framing.js';
 import type { LocalCluster } from '../../node/tools/local-cluster.js';
 import { exitOf, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
-import { promoteMember } from '../support/membership.js';
+import { promoteMember, servesLocally } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(90_000);
@@ -49,12 +49,7 @@ test('a voter restarted with an empty data dir refuses to rejoin, and is replace
   rmSync(m3.dataDir, { recursive: true, force: true });
   await cluster.start(m3, 'existing');
   const m3c = new KvClient([m3.clientURL]);
-  await waitFor(
-    'the new learner caught up',
-    async () => ((await m3c.get('still', { serializable: true })).kvs.length === 1 ? true : undefined),
-    30_000,
-    100,
-  );
+  await servesLocally(m3c, 'still');
   await promoteMember(c, again);
   const members = await c.members();
   expect(members.filter((m) => !m.isLearner)).toHaveLength(3);

@@ -6,6 +6,7 @@ import { jest } from '@jest/globals';
 import { KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { agreedLeader } from '../support/leader.js';
+import { servesLocally } from '../support/membership.js';
 import { waitFor } from '../support/wait.js';
 import { FaultRun } from './harness.js';
 
@@ -31,11 +32,7 @@ const others = (m: LocalMember) => run.cluster.members.filter((x) => x !== m);
 /** Every member serves `value` for `key` from its own store (after a heal: caught up). */
 async function everyMemberHas(key: string, value: string): Promise<void> {
   for (const m of run.cluster.members) {
-    await waitFor(
-      `${m.name} to have ${key}=${value}`,
-      async () => ((await kv(m).get(key, { serializable: true })).kvs[0]?.value === value ? true : undefined),
-      20_000,
-    );
+    await servesLocally(kv(m), key, value, 20_000);
   }
 }
 

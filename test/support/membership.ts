@@ -49,3 +49,19 @@ export function promoteMember(c: KvClient, id: string): Promise<true> {
     200,
   );
 }
+
+/**
+ * Waits until the member behind `c` serves `key` from its own store (a serializable read), with
+ * `value` if one is given: it has caught up that far.
+ */
+export function servesLocally(c: KvClient, key: string, value?: string, ms = 30_000): Promise<true> {
+  return waitFor(
+    `${key}${value === undefined ? '' : `=${value}`} served locally`,
+    async () => {
+      const kv = (await c.get(key, { serializable: true })).kvs[0];
+      return kv && (value === undefined || kv.value === value) ? true : undefined;
+    },
+    ms,
+    50,
+  );
+}
