@@ -214,6 +214,7 @@ test('etcd flags with one possible value here take that value and refuse others,
   expect(() => parse('--max-txn-ops=512')).toThrow('--max-txn-ops=512 is refused');
   expect(() => parse('--logger=capnslog')).toThrow('raftkv logs JSON lines, as zap does (accepted: zap)');
   expect(() => parse('--metrics=verbose')).toThrow('(accepted: basic, extensive)');
+  expect(() => parse('--log-outputs=stdout')).toThrow('raftkv logs to stderr (accepted: default, stderr)');
 });
 
 test('the served etcd flags: --wal-dir, --pre-vote, --metrics, --max-concurrent-streams, --debug', () => {

@@ -295,10 +295,7 @@ const FIXED: Partial<Record<Flag, { values: string[]; why: string }>> = {
     why: 'a member starts with a full randomized election timeout',
   },
   logger: { values: ['zap'], why: 'raftkv logs JSON lines, as zap does' },
-  'log-outputs': {
-    values: ['default', 'stderr', 'stdout'],
-    why: 'raftkv logs to stderr (default) or stdout',
-  },
+  'log-outputs': { values: ['default', 'stderr'], why: 'raftkv logs to stderr' },
   metrics: { values: ['basic', 'extensive'], why: 'etcd has no other level' },
 };
 
