@@ -3,16 +3,10 @@
 // every other member are appended to its log at its term and taken as committed, so that it
 // elects itself at once; others then join it as new members (member add). Pure: the WAL state in,
 // the entries to append and the hard state to save out.
-import { applyToConfState, decodeConfChange, encodeConfChange } from '../raft/confchange.js';
-import type { ConfState, Entry, HardState, NodeId } from '../raft/types.js';
+import { encodeConfChange } from '../raft/confchange.js';
+import { RaftLog } from '../raft/log.js';
+import type { Entry, HardState, NodeId } from '../raft/types.js';
 import type { WalState } from '../storage/replay.js';
-
-/** The configuration at the end of the log: a change counts once it is appended, as in the core. */
-function lastConfState(state: WalState): ConfState {
-  let cs = state.snapshotMeta!.confState;
-  for (const e of state.entries) if (e.type === 'conf') cs = applyToConfState(cs, decodeConfChange(e.data));
-  return cs;
-}
 
 /**
  * What makes member `id` the only one. Unlike etcd, which first drops the entries past the commit
@@ -23,21 +17,27 @@ function lastConfState(state: WalState): ConfState {
 export function standaloneLog(state: WalState, id: NodeId): { append: Entry[]; hardState: HardState } {
   if (!state.snapshotMeta)
     throw new Error('--force-new-cluster needs the data of a member; this data dir has none');
-  const cs = lastConfState(state);
+  const log = new RaftLog(
+    { meta: state.snapshotMeta, data: new Uint8Array() },
+    state.entries,
+    state.hardState.commit,
+  );
+  // The configuration at the end of the log: a change counts once it is appended, as in the core.
+  const cs = log.confState();
   if (!cs.voters.includes(id)) {
     throw new Error(
       `--force-new-cluster: member ${id} is not a voter of its cluster (voters ${cs.voters.join(', ')}); ` +
         "only a voter's data holds every acknowledged write",
     );
   }
-  const last = state.entries.at(-1) ?? state.snapshotMeta;
+  const last = log.lastIndex();
   const { term } = state.hardState;
   const others = [...cs.voters, ...cs.learners].filter((m) => m !== id);
   const append = others.map<Entry>((nodeId, i) => ({
     term,
-    index: last.index + 1 + i,
+    index: last + 1 + i,
     type: 'conf',
     data: encodeConfChange({ type: 'remove', nodeId }),
   }));
-  return { append, hardState: { ...state.hardState, commit: last.index + append.length } };
+  return { append, hardState: { ...state.hardState, commit: last + append.length } };
 }
