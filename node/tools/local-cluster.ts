@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 // Compiled, this file sits next to main.js; run from source (jest), the build's copy is used.
 const HERE = fileURLToPath(import.meta.url);
-const MAIN = HERE.includes('/dist/')
+/** The compiled member program, dist/node/main.js. */
+export const MAIN = HERE.includes('/dist/')
   ? resolve(HERE, '../../main.js')
   : resolve(HERE, '../../../dist/node/main.js');
 

@@ -6,9 +6,8 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { LocalCluster, type LocalMember } from '../../node/tools/local-cluster.js';
+import { LocalCluster, MAIN, type LocalMember } from '../../node/tools/local-cluster.js';
 import { runGrpcLoad } from './grpc-load.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { makeTestCerts, memberTlsArgs, type TestCerts } from '../support/certs.js';
@@ -212,10 +211,8 @@ async function warmUp(clusters: LocalCluster[], works: Workload[], seconds: numb
   for (const c of clusters) for (const work of works) await work(await everyMember(c.members), seconds);
 }
 
-const COLD_LOAD = ((here) =>
-  here.includes('/dist/')
-    ? resolve(here, '../cold-grpc-puts.js')
-    : resolve(here, '../../../dist/test/bench/cold-grpc-puts.js'))(fileURLToPath(import.meta.url));
+/** The compiled cold-grpc-puts.ts, found from the build's member program, as the clusters run it. */
+const COLD_LOAD = resolve(MAIN, '../../test/bench/cold-grpc-puts.js');
 
 /**
  * 64-client gRPC puts for `seconds` on a cluster that has served nothing yet, from a load
