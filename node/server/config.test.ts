@@ -194,6 +194,12 @@ test('every switch may be given bare, as Go flags are, or with a value', () => {
   );
 });
 
+test('--force-new-cluster-member forces only the member it names (one template serves every pod)', () => {
+  expect(parse('--force-new-cluster-member=a').forceNewCluster).toBe(true);
+  expect(parse('--force-new-cluster-member=b').forceNewCluster).toBe(false);
+  expect(parse('--force-new-cluster-member=').forceNewCluster).toBe(false);
+});
+
 test("etcd's flags that raftkv does not serve stop it with what to do instead, bare or with a value", () => {
   expect(() => parse('--discovery=https://discovery.etcd.io/x')).toThrow(
     "--discovery is etcd's; raftkv does not serve it: raftkv has no discovery; list the founding members in --initial-cluster",

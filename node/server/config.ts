@@ -31,7 +31,11 @@ export interface MemberConfig {
   maxRequestBytes: number;
   /** etcd's --strict-reconfig-check: refuse removing a voter when the rest could not keep a quorum. */
   strictReconfigCheck: boolean;
-  /** etcd's --force-new-cluster: with existing data, become the only member of the cluster (force-new-cluster.ts). */
+  /**
+   * etcd's --force-new-cluster: with existing data, become the only member of the cluster
+   * (force-new-cluster.ts). Also on when --force-new-cluster-member names this member: one
+   * StatefulSet template serves every pod, and the operator forces one of them.
+   */
   forceNewCluster: boolean;
   /** etcd's --auth-token: simple tokens (through the log, in memory) or signed JWTs. */
   authToken: AuthToken;
@@ -113,6 +117,7 @@ const FLAGS = {
   'max-request-bytes': { default: String(1.5 * 1024 * 1024) },
   'strict-reconfig-check': { default: 'true' },
   'force-new-cluster': { default: 'false' },
+  'force-new-cluster-member': { default: '' },
   'auth-token': { default: 'simple' },
   'auth-token-ttl': { default: '300' },
   'bcrypt-cost': { default: String(BCRYPT_COST.default) },
@@ -518,7 +523,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     strictReconfigCheck: bool('strict-reconfig-check', get('strict-reconfig-check')),
-    forceNewCluster: bool('force-new-cluster', get('force-new-cluster')),
+    forceNewCluster:
+      bool('force-new-cluster', get('force-new-cluster')) || get('force-new-cluster-member') === name,
     authToken: authToken(get('auth-token')),
     authTokenTtlMs: positiveInt('auth-token-ttl', get('auth-token-ttl')) * 1000,
     bcryptCost: bcryptCost(get('bcrypt-cost')),

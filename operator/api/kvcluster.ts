@@ -260,13 +260,14 @@ export const StatusSchema = Type.Object({
   ),
   pendingOperation: Type.Optional(
     Type.Object({
-      kind: Enum(['scaleUp', 'scaleDown', 'replace', 'upgrade'] as const),
+      kind: Enum(['scaleUp', 'scaleDown', 'replace', 'upgrade', 'forceNewCluster'] as const),
       ordinal: Type.Integer(),
       startedAt: Time,
     }),
   ),
   bootstrapReplicas: Type.Optional(Type.Integer()),
   lastRecovery: Type.Optional(Type.String()),
+  lastForceNewCluster: Type.Optional(Type.String()),
 });
 
 export type KVClusterSpec = Static<typeof SpecSchema>;

@@ -50,7 +50,14 @@ function clusterState(reading: ClusterReading): 'new' | 'existing' {
   return formed ? 'existing' : 'new';
 }
 
+/** The member forced into a cluster of its own, while the pending operation says so. */
+function forcedOrdinal(reading: ClusterReading): number | undefined {
+  const p = reading.kvc.status?.pendingOperation;
+  return p?.kind === 'forceNewCluster' ? p.ordinal : undefined;
+}
+
 function desiredStatefulSet(reading: ClusterReading, replicas: number): V1StatefulSet {
+  const forceNewClusterOrdinal = forcedOrdinal(reading);
   const state = clusterState(reading);
   const founders = reading.kvc.status?.bootstrapReplicas ?? replicas;
   const current = reading.statefulSet?.spec?.replicas ?? 0;
@@ -59,6 +66,7 @@ function desiredStatefulSet(reading: ClusterReading, replicas: number): V1Statef
     replicas,
     initialClusterState: state,
     clusterOrdinals: Array.from({ length: count }, (_, i) => i),
+    ...(forceNewClusterOrdinal === undefined ? {} : { forceNewClusterOrdinal }),
   });
 }
 
@@ -108,12 +116,15 @@ export async function patchStatus(
 export function stepBookkeeping(step: Step): Partial<KVClusterStatus> {
   if (step.kind === 'bootstrap') return { bootstrapReplicas: step.replicas };
   if (step.kind === 'restartPods') return { lastRecovery: step.request };
+  if (step.kind === 'forceNewCluster' || step.kind === 'declineForce')
+    return { lastForceNewCluster: step.request };
   return {};
 }
 
 /**
  * Carries out one step; returns the event message describing what was done (undefined: nothing).
- * The reconciler has recorded stepBookkeeping() and the pending operation in status already.
+ * The reconciler has recorded stepBookkeeping() and the pending operation in status already, and
+ * `reading` carries that status (the StatefulSet's template follows the pending operation).
  */
 export async function carryOut(
   kube: KubeClients,
@@ -162,6 +173,16 @@ export async function carryOut(
         await deleteIfPresent(() => kube.core.deleteNamespacedPod({ name: pod(o), namespace }));
       }
       return `recovery request ${step.request}: restarted pods ${step.ordinals.map(pod).join(', ')} (data kept)`;
+    case 'forceNewCluster': {
+      await apply(kube, desiredStatefulSet(reading, reading.statefulSet?.spec?.replicas ?? 0));
+      await deleteIfPresent(() => kube.core.deleteNamespacedPod({ name: pod(step.ordinal), namespace }));
+      return `force-new-cluster request ${step.request}: restarted ${pod(step.ordinal)} with --force-new-cluster-member`;
+    }
+    case 'endForce':
+      await apply(kube, desiredStatefulSet(reading, reading.statefulSet?.spec?.replicas ?? 0));
+      return `${pod(step.ordinal)} leads alone; the StatefulSet no longer forces it`;
+    case 'declineForce':
+      return `declined force-new-cluster request ${step.request}`;
     case 'wait':
     case 'idle':
       return undefined;

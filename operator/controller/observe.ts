@@ -139,5 +139,7 @@ export function toObserved(reading: ClusterReading, now: number): Observed {
     formedBefore: status?.members?.some((m) => m.lastSeen !== undefined) ?? false,
     recoveryRequest: kvc.metadata.annotations?.['raftkv.io/recover'],
     lastRecovery: status?.lastRecovery,
+    forceRequest: kvc.metadata.annotations?.['raftkv.io/force-new-cluster'],
+    lastForce: status?.lastForceNewCluster,
   };
 }

@@ -47,6 +47,9 @@ const REASONS: Record<Step['kind'], string> = {
   deletePod: 'PodDeleted',
   deletePvc: 'VolumeClaimDeleted',
   restartPods: 'RecoveryRestart',
+  forceNewCluster: 'ForceNewCluster',
+  endForce: 'ForceNewClusterDone',
+  declineForce: 'ForceNewClusterDeclined',
   wait: 'Waiting',
   idle: 'Idle',
 };
@@ -83,9 +86,10 @@ export async function reconcile(
   };
   if (changed(kvc.status, bookkeeping)) await patchStatus(deps.kube, kvc, bookkeeping);
 
+  const recorded = { ...reading, kvc: { ...kvc, status: { ...kvc.status, ...bookkeeping } } };
   let message: string | undefined;
   try {
-    message = await carryOut(deps.kube, members, reading, step);
+    message = await carryOut(deps.kube, members, recorded, step);
   } catch (e) {
     deps.events.record(
       kvc,
@@ -97,7 +101,8 @@ export async function reconcile(
   }
   if (message) {
     log.info(message, { step: step.kind, reason: decision.reason, phase: decision.assessment.phase });
-    deps.events.record(kvc, 'Normal', REASONS[step.kind], `${message}: ${decision.reason}`);
+    const type = step.kind === 'declineForce' ? 'Warning' : 'Normal';
+    deps.events.record(kvc, type, REASONS[step.kind], `${message}: ${decision.reason}`);
   } else if (step.kind === 'wait') {
     log.debug('waiting', { reason: step.reason });
   }

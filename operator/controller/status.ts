@@ -70,5 +70,6 @@ export function buildStatus(
     pendingOperation: pendingStatus(decision.pending),
     bootstrapReplicas: observed.bootstrapReplicas,
     lastRecovery: observed.lastRecovery,
+    lastForceNewCluster: observed.lastForce,
   };
 }

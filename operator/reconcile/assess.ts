@@ -7,6 +7,7 @@ const PHASE_OF_OPERATION = {
   scaleDown: 'Scaling',
   replace: 'Healing',
   upgrade: 'Upgrading',
+  forceNewCluster: 'Healing',
 } as const;
 
 const cond = (type: Condition['type'], on: boolean, reason: string, message: string): Condition => ({

@@ -37,8 +37,14 @@ function choose(o: Observed, policy: Policy): Choice {
       reason: 'new cluster',
     };
   }
+  if (o.pending?.kind === 'forceNewCluster')
+    return continueForce(new ClusterView(o, policy), o.pending, policy);
   const v = new ClusterView(o, policy);
-  if (v.quorumLost) return quorumLost(v, policy);
+  const force = o.forceRequest !== undefined && o.forceRequest !== o.lastForce ? o.forceRequest : undefined;
+  if (v.quorumLost) return force !== undefined ? startForce(v, force) : quorumLost(v, policy);
+  if (force !== undefined) {
+    return declineForce(force, 'quorum is not lost; it acts only while it is', o.pending);
+  }
   if (o.pending) {
     const next = continuePending(v, o.pending, policy);
     if (next) return next;
@@ -79,10 +85,73 @@ function quorumLost(v: ClusterView, policy: Policy): Choice {
   }
   return wait(
     `quorum lost: ${v.healthyVoters} of ${v.voters.length} voters healthy (need ${v.quorum}). The operator will not ` +
-      'change membership; fix the members, or annotate the KVCluster raftkv.io/recover=<any new id> to restart the unhealthy pods (their data is kept)',
+      'change membership; fix the members, or annotate the KVCluster raftkv.io/recover=<any new id> to restart the unhealthy pods (their data is kept), ' +
+      "or, if most voters lost their data for good, raftkv.io/force-new-cluster=<pod> to keep that pod's data as a new one-member cluster",
     policy,
     o.pending,
   );
+}
+
+// --- force a new cluster (etcd's --force-new-cluster, on one pod) -----------------------------
+
+const declineForce = (request: string, why: string, pending?: PendingOperation): Choice => ({
+  step: { kind: 'declineForce', request, why },
+  pending,
+  reason: why,
+});
+
+/**
+ * A majority of the voters is lost for good and the request names the pod whose data survives: it
+ * becomes the only member. Only a voter's data holds every acknowledged write, so the request
+ * must name one (the member refuses a learner's data too).
+ */
+function startForce(v: ClusterView, request: string): Choice {
+  const pod = v.o.pods.find((p) => p.name === request);
+  if (!pod || pod.ordinal >= (v.o.statefulSetReplicas ?? 0)) {
+    return declineForce(request, `no pod ${request} in the StatefulSet`, v.o.pending);
+  }
+  const m = v.member(pod.ordinal);
+  if (v.o.members !== undefined && (!m || m.isLearner)) {
+    return declineForce(request, `${request} is not a voter of the cluster`, v.o.pending);
+  }
+  const p = start(v.o, 'forceNewCluster', pod.ordinal);
+  return {
+    step: { kind: 'forceNewCluster', ordinal: pod.ordinal, request },
+    pending: p,
+    reason:
+      `force-new-cluster request ${request}: restart member ${pod.ordinal} as the only member, with its data ` +
+      `(${v.healthyVoters} of ${v.voters.length} voters healthy)`,
+  };
+}
+
+/**
+ * Restarts the pod with the flag until its member leads a cluster of itself alone, then takes the
+ * flag out of the template before anything else (left in, a restart of that member would remove
+ * the members added after it). A withdrawn request takes it out too.
+ */
+function continueForce(v: ClusterView, p: PendingOperation, policy: Policy): Choice {
+  const { o } = v;
+  const k = p.ordinal;
+  const end = (reason: string): Choice => ({
+    step: { kind: 'endForce', ordinal: k },
+    pending: undefined,
+    reason,
+  });
+  if (o.forceRequest !== o.lastForce)
+    return end(`force-new-cluster request withdrawn; member ${k} is not forced`);
+  const m = v.member(k);
+  if (m && v.voters.length === 1 && v.voters[0] === m && v.healthy(m.id)) {
+    return end(`force-new-cluster: member ${k} leads a cluster of its own; the others are replaced next`);
+  }
+  const pod = v.pod(k);
+  if (pod && !pod.terminating && !createdSince(pod.createdAt, p.startedAt)) {
+    return {
+      step: { kind: 'deletePod', ordinal: k },
+      pending: p,
+      reason: `force-new-cluster: restart member ${k} with --force-new-cluster-member`,
+    };
+  }
+  return wait(`force-new-cluster: waiting for member ${k} to start as the only member`, policy, p);
 }
 
 // --- operations under way -------------------------------------------------------------------
@@ -97,6 +166,8 @@ function continuePending(v: ClusterView, p: PendingOperation, policy: Policy): C
       return continueReplace(v, p, policy);
     case 'upgrade':
       return continueUpgrade(v, p, policy);
+    case 'forceNewCluster':
+      return undefined; // continued by choose() before quorum is looked at
   }
 }
 

@@ -61,9 +61,12 @@ export interface MemberHealth {
  *               caught up → promote (for a member unhealthy past the grace period or that lost its volume)
  *  - upgrade:   delete the pod <ordinal> (after moving leadership off it) → wait until it is back,
  *               ready, on the desired revision and caught up
+ *  - forceNewCluster: (quorum lost, asked for) the template names <ordinal> in
+ *               --force-new-cluster-member → delete its pod → wait until it leads alone; the
+ *               others are then replaced as removed members
  */
 export interface PendingOperation {
-  kind: 'scaleUp' | 'scaleDown' | 'replace' | 'upgrade';
+  kind: 'scaleUp' | 'scaleDown' | 'replace' | 'upgrade' | 'forceNewCluster';
   ordinal: number;
   /** Milliseconds since the epoch when the operation was recorded. */
   startedAt: number;
@@ -99,6 +102,13 @@ export interface Observed {
   recoveryRequest: string | undefined;
   /** The request id last carried out (status.lastRecovery), so one request acts once. */
   lastRecovery: string | undefined;
+  /**
+   * An explicit request (annotation raftkv.io/force-new-cluster, value = the pod whose data is
+   * kept) to make that member the only one when a majority of the voters is lost for good.
+   */
+  forceRequest: string | undefined;
+  /** The force request last taken up or declined (status.lastForceNewCluster): one request acts once. */
+  lastForce: string | undefined;
 }
 
 /** The one thing to do now. Steps change one member or one object at a time. */
@@ -114,6 +124,12 @@ export type Step =
   | { kind: 'deletePvc'; ordinal: number }
   /** Quorum lost and an explicit recovery request: delete (restart) these unhealthy pods; their data stays. */
   | { kind: 'restartPods'; ordinals: number[]; request: string }
+  /** Quorum lost and a force request: name `ordinal` in the template's --force-new-cluster-member, restart its pod. */
+  | { kind: 'forceNewCluster'; ordinal: number; request: string }
+  /** The forced member leads alone: the template stops naming it, before anyone joins it. */
+  | { kind: 'endForce'; ordinal: number }
+  /** A force request that cannot act (quorum held, no such voter): recorded as taken, with why. */
+  | { kind: 'declineForce'; request: string; why: string }
   /** Nothing safe to do yet; look again later. */
   | { kind: 'wait'; reason: string; requeueAfterMs: number }
   /** Desired state reached and healthy. */

@@ -29,6 +29,11 @@ export interface StatefulSetShape {
   initialClusterState: 'new' | 'existing';
   /** The ordinals listed in --initial-cluster: the founders, or every member a joiner may need to reach. */
   clusterOrdinals: number[];
+  /**
+   * While the operator forces a new cluster: the ordinal whose member starts with
+   * --force-new-cluster (one template serves every pod, so the member compares its own name).
+   */
+  forceNewClusterOrdinal?: number;
 }
 
 export function image(kvc: KVCluster): string {
@@ -94,6 +99,9 @@ function args(kvc: KVCluster, shape: StatefulSetShape): string[] {
       : []),
     ...(kvc.spec.tls ? tlsArgs() : []),
     ...jwtArgs(kvc),
+    ...(shape.forceNewClusterOrdinal === undefined
+      ? []
+      : [`--force-new-cluster-member=${podName(kvc, shape.forceNewClusterOrdinal)}`]),
   ];
 }
 

@@ -45,6 +45,8 @@ function cluster(n: number, leader = 0): Observed {
     formedBefore: true,
     recoveryRequest: undefined,
     lastRecovery: undefined,
+    forceRequest: undefined,
+    lastForce: undefined,
   };
 }
 
@@ -113,6 +115,78 @@ test('quorum lost: no membership change, a message naming the way out, and one r
   expect(decide(o, policy).step).toEqual({ kind: 'restartPods', ordinals: [1, 2], request: 'r-1' });
   o.lastRecovery = 'r-1';
   expect(decide(o, policy).step.kind).toBe('wait');
+});
+
+test('force-new-cluster: only while quorum is lost, only a voter, then the pod restarts forced until it leads alone', () => {
+  const o = down(down(cluster(3), 1, 600_000), 2, 600_000);
+  o.leaderId = undefined;
+  o.forceRequest = 'kv-0';
+  const d = decide(o, policy);
+  expect(d.step).toEqual({ kind: 'forceNewCluster', ordinal: 0, request: 'kv-0' });
+  expect(d.pending).toEqual({ kind: 'forceNewCluster', ordinal: 0, startedAt: NOW });
+  expect(d.assessment.phase).toBe('QuorumLost');
+
+  // Recorded: the operator crashed before the pod went, so it is deleted now.
+  o.lastForce = 'kv-0';
+  o.pending = d.pending;
+  expect(decide(o, policy).step).toEqual({ kind: 'deletePod', ordinal: 0 });
+  // Back, but not leading alone yet: wait, the operation kept.
+  o.pods = o.pods.map((p) => (p.ordinal === 0 ? { ...p, createdAt: NOW + 1000 } : p));
+  o.now = NOW + 5000;
+  const waiting = decide(o, policy);
+  expect(waiting.step.kind).toBe('wait');
+  expect(waiting.reason).toMatch(/waiting for member 0 to start as the only member/);
+  expect(waiting.pending).toEqual(d.pending);
+
+  // It leads alone: the template stops forcing it before anything else, then the others are replaced.
+  o.members = o.members!.filter((m) => m.ordinal === 0);
+  o.health = o.health.filter((h) => h.id === id(0));
+  o.leaderId = id(0);
+  const done = decide(o, policy);
+  expect(done.step).toEqual({ kind: 'endForce', ordinal: 0 });
+  expect(done.pending).toBeUndefined();
+  o.pending = undefined;
+  const next = decide(o, policy);
+  expect(next.step).toEqual({ kind: 'deletePvc', ordinal: 1 });
+  expect(next.pending).toMatchObject({ kind: 'replace', ordinal: 1 });
+});
+
+test('force-new-cluster requests that cannot act are declined once, with why, and keep the operation under way', () => {
+  const healthy = cluster(3);
+  healthy.forceRequest = 'kv-0';
+  healthy.pending = { kind: 'upgrade', ordinal: 2, startedAt: NOW - 1000 };
+  const d = decide(healthy, policy);
+  expect(d.step).toEqual({
+    kind: 'declineForce',
+    request: 'kv-0',
+    why: 'quorum is not lost; it acts only while it is',
+  });
+  expect(d.pending).toEqual(healthy.pending);
+  healthy.lastForce = 'kv-0';
+  expect(decide(healthy, policy).step.kind).not.toBe('declineForce');
+
+  const lost = down(down(cluster(3), 1, 600_000), 2, 600_000);
+  lost.forceRequest = 'kv-7';
+  expect(decide(lost, policy).reason).toBe('no pod kv-7 in the StatefulSet');
+  lost.members = lost.members!.map((m) => (m.ordinal === 0 ? { ...m, isLearner: true } : m));
+  lost.forceRequest = 'kv-0';
+  expect(decide(lost, policy).step).toEqual({
+    kind: 'declineForce',
+    request: 'kv-0',
+    why: 'kv-0 is not a voter of the cluster',
+  });
+});
+
+test('a force request withdrawn while under way stops it: the cluster is back to waiting for its members', () => {
+  const o = down(down(cluster(3), 1, 600_000), 2, 600_000);
+  o.pending = { kind: 'forceNewCluster', ordinal: 0, startedAt: NOW - 1000 };
+  o.lastForce = 'kv-0';
+  const d = decide(o, policy);
+  expect(d.step).toEqual({ kind: 'endForce', ordinal: 0 });
+  expect(d.reason).toBe('force-new-cluster request withdrawn; member 0 is not forced');
+  expect(d.pending).toBeUndefined();
+  o.pending = undefined;
+  expect(decide(o, policy).reason).toMatch(/quorum lost.*raftkv\.io\/force-new-cluster=<pod>/);
 });
 
 test('an upgrade restarts followers first (highest ordinal first) and the leader last, after a handover', () => {

@@ -87,3 +87,17 @@ test('spec.raft.autoCompaction gives the members etcd’s auto-compaction flags;
   expect(revision(cluster({ raft: { snapshotCount: 10000 } }))).toBe(revision(plain));
   expect(revision(hourly)).not.toBe(revision(plain));
 });
+
+test('while the operator forces a new cluster, the template names that one pod, and the revision stays', () => {
+  const kvc = cluster({});
+  const forced = statefulSet(kvc, { ...shape, forceNewClusterOrdinal: 1 });
+  const args = forced.spec!.template.spec!.containers[0]!.args!;
+  expect(args.filter((a) => a.startsWith('--force-new-cluster'))).toEqual([
+    '--force-new-cluster-member=kv-1',
+  ]);
+  expect(container(kvc).args!.some((a) => a.startsWith('--force-new-cluster'))).toBe(false);
+  // Pods made from the template before are not outdated by it: no rolling restart follows.
+  expect(forced.spec!.template.metadata!.annotations).toEqual(
+    statefulSet(kvc, shape).spec!.template.metadata!.annotations,
+  );
+});

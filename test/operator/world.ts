@@ -1,7 +1,7 @@
 // A model of what the operator acts on — a StatefulSet controller, pods, claims and a Raft
 // membership — that applies the operator's Steps the way Kubernetes and the members would, in
 // simulated time with seeded faults. The decision tests drive decide() against it.
-import type { Observed, PendingOperation, Step } from '../../operator/reconcile/model.js';
+import type { Decision, Observed, PendingOperation, Step } from '../../operator/reconcile/model.js';
 import { Rng } from '../sim/rng.js';
 
 interface Pod {
@@ -18,6 +18,8 @@ interface Pvc {
   terminating: boolean;
   /** The identity whose data it holds was removed from the membership while it existed. */
   holdsRemovedIdentity: boolean;
+  /** Its data is lost for good: the member on it never starts (until the claim is replaced). */
+  lost: boolean;
 }
 interface Member {
   ordinal: number;
@@ -36,6 +38,9 @@ export class World {
   leaderIndex = 10;
   pending: PendingOperation | undefined;
   lastRecovery: string | undefined;
+  lastForce: string | undefined;
+  /** The ordinal the StatefulSet's template forces into a cluster of its own (--force-new-cluster-member). */
+  templateForce: number | undefined;
   revision = 'r1';
   desired = 3;
   /** Unhealthy-since per ordinal, kept as the operator's status would. */
@@ -48,7 +53,8 @@ export class World {
 
   private podUp(k: number): boolean {
     const p = this.pods.get(k);
-    return p !== undefined && !p.broken && !p.terminating && this.pvcs.has(k);
+    const c = this.pvcs.get(k);
+    return p !== undefined && !p.broken && !p.terminating && c !== undefined && !c.lost;
   }
 
   healthy(k: number): boolean {
@@ -67,7 +73,13 @@ export class World {
     return this.healthyVoters() >= Math.floor(this.voters.length / 2) + 1;
   }
 
-  observe(recoveryRequest?: string): Observed {
+  /** The template as the operator renders it at the start of each reconcile: from the pending operation. */
+  private renderTemplate(): void {
+    this.templateForce = this.pending?.kind === 'forceNewCluster' ? this.pending.ordinal : undefined;
+  }
+
+  observe(recoveryRequest?: string, forceRequest?: string): Observed {
+    if (this.stsReplicas !== undefined) this.renderTemplate();
     const members = this.members.map((m) => ({
       id: this.id(m.ordinal),
       name: `kv-${m.ordinal}`,
@@ -115,6 +127,8 @@ export class World {
       formedBefore: this.lastSeen.size > 0,
       recoveryRequest,
       lastRecovery: this.lastRecovery,
+      forceRequest,
+      lastForce: this.lastForce,
     };
   }
 
@@ -125,6 +139,14 @@ export class World {
 
   private ordinalOf(id: string): number {
     return parseInt(id, 16);
+  }
+
+  /** What the operator writes to status before it carries a step out (it survives an operator crash). */
+  record(d: Decision): void {
+    this.pending = d.pending;
+    const { step } = d;
+    if (step.kind === 'restartPods') this.lastRecovery = step.request;
+    if (step.kind === 'forceNewCluster' || step.kind === 'declineForce') this.lastForce = step.request;
   }
 
   /** Carries out a step as the API server and the members would; refusals are what they would refuse. */
@@ -143,6 +165,8 @@ export class World {
         if (this.members.some((m) => m.ordinal === step.ordinal)) return;
         if (this.members.some((m) => m.isLearner))
           this.violations.push(`added ${step.ordinal} while a learner exists`);
+        if (this.templateForce !== undefined)
+          this.violations.push(`added ${step.ordinal} while the template still forces ${this.templateForce}`);
         if (this.pvcs.get(step.ordinal)?.holdsRemovedIdentity) {
           this.violations.push(`re-added ${step.ordinal} while its old volume still exists`);
         }
@@ -170,6 +194,7 @@ export class World {
       }
       case 'setReplicas':
         this.stsReplicas = step.replicas;
+        this.renderTemplate();
         return;
       case 'deletePod': {
         const p = this.pods.get(step.ordinal);
@@ -186,8 +211,17 @@ export class World {
           const p = this.pods.get(k);
           if (p) p.terminating = true;
         }
-        this.lastRecovery = step.request;
         return;
+      case 'forceNewCluster': {
+        this.renderTemplate();
+        const p = this.pods.get(step.ordinal);
+        if (p) p.terminating = true;
+        return;
+      }
+      case 'endForce':
+        this.renderTemplate();
+        return;
+      case 'declineForce':
       case 'wait':
       case 'idle':
         return;
@@ -208,6 +242,7 @@ export class World {
           createdAt: this.now,
           terminating: false,
           holdsRemovedIdentity: false,
+          lost: false,
         });
       }
       this.pods.set(k, {
@@ -217,6 +252,7 @@ export class World {
         broken: false,
         terminating: false,
       });
+      if (this.templateForce === k) this.forceNewCluster(k);
     }
     for (const [k, p] of this.pods) if (k >= (this.stsReplicas ?? 0)) p.terminating = true;
     for (const m of this.members) {
@@ -234,6 +270,24 @@ export class World {
     if (pods.length > 0 && this.rng.chance(0.03)) this.rng.pick(pods).broken = true;
     if (pods.length > 0 && this.rng.chance(0.03)) this.rng.pick(pods).terminating = true;
     if (this.rng.chance(0.1)) for (const p of pods) if (p.broken && this.rng.chance(0.5)) p.broken = false;
+  }
+
+  /** What --force-new-cluster does on the member of pod k, if it has a voter's data: it alone is left. */
+  private forceNewCluster(k: number): void {
+    const m = this.members.find((x) => x.ordinal === k);
+    if (!m || m.isLearner || !this.podUp(k) || this.pvcs.get(k)!.holdsRemovedIdentity) return;
+    this.members = [m];
+    for (const [j, c] of this.pvcs) if (j !== k) c.holdsRemovedIdentity = true;
+    this.leader = k;
+  }
+
+  /** The data of these members is gone for good (their volumes' contents lost). */
+  loseData(ordinals: number[]): void {
+    for (const k of ordinals) {
+      const c = this.pvcs.get(k);
+      if (c) c.lost = true;
+    }
+    if (this.leader !== undefined && ordinals.includes(this.leader)) this.leader = undefined;
   }
 
   repairAll(): void {
