@@ -278,10 +278,11 @@ export class KvClient {
     return { succeeded: r.succeeded === true, revision: Number((r.header as Json).revision) };
   }
 
-  async members(): Promise<
+  /** The membership; `linearizable: false` takes the member's own view, which needs no leader. */
+  async members({ linearizable = true } = {}): Promise<
     Array<{ ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner?: boolean }>
   > {
-    const r = await this.call('/v3/cluster/member/list');
+    const r = await this.call('/v3/cluster/member/list', linearizable ? {} : { linearizable: false });
     return r.members as never;
   }
 

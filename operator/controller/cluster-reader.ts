@@ -89,7 +89,10 @@ export async function readCluster(
 
 type Answers = Pick<ClusterReading, 'endpoints' | 'statuses'>;
 
-/** Members that answered, as [endpoint, status], the leader first. */
+/**
+ * Members that answered, as [endpoint, status], the leader first, then the longest log first (with
+ * no leader, a member that restarted empty knows least about the membership).
+ */
 function answering(reading: Answers): Array<[string, MemberStatus]> {
   const out: Array<[string, MemberStatus]> = [];
   for (const [pod, endpoint] of reading.endpoints) {
@@ -97,7 +100,7 @@ function answering(reading: Answers): Array<[string, MemberStatus]> {
     if (s && !(s instanceof Error)) out.push([endpoint, s]);
   }
   const leads = (s: MemberStatus) => Number(s.leader === s.id);
-  return out.sort((a, b) => leads(b[1]) - leads(a[1]));
+  return out.sort((a, b) => leads(b[1]) - leads(a[1]) || b[1].raftIndex - a[1].raftIndex);
 }
 
 /** Endpoints of members that answered, the leader first: where membership calls are sent. */

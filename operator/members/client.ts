@@ -114,7 +114,11 @@ export class HttpMemberApi implements MemberApi {
   }
 
   async list(endpoints: string[]): Promise<ListedMember[]> {
-    const members = await this.with(endpoints, (c) => c.members());
+    // The leader's view; with no leader there is none, and the member's own view (etcd 3.4 serves
+    // every member list so) still tells who the voters are while quorum is lost.
+    const members = await this.with(endpoints, (c) => c.members()).catch(() =>
+      this.with(endpoints, (c) => c.members({ linearizable: false })),
+    );
     return members.map((m) => ({
       id: hex(m.ID),
       name: m.name,

@@ -2,8 +2,10 @@
 // the CRD and the operator (2 replicas, leader election) from deploy/, create a KVCluster, and
 // check status, events, data and metrics while it scales 3 → 5 → 3, heals a deleted pod, replaces
 // a member whose volume was lost, and resumes after its leader is killed in the middle of a scale;
-// then a TLS cluster from a Secret.
-import { readFileSync } from 'node:fs';
+// then a TLS cluster from a Secret, a cluster with auth on, and one that loses a majority of its
+// volumes and is brought back, when asked, around the survivor's data.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { KvClient } from '../../node/client/client.js';
@@ -46,6 +48,13 @@ async function status(name = NAME): Promise<Status> {
   return (await getJson<{ status?: Status }>(['kvc', name, '-n', ns]))?.status ?? {};
 }
 
+/** Where the pod runner keeps a claim's volume (a hostPath PersistentVolume on this machine). */
+async function volumePath(claim: string): Promise<string> {
+  const pvc = await getJson<{ spec: { volumeName: string } }>(['pvc', claim, '-n', ns]);
+  const pv = await getJson<{ spec: { hostPath?: { path: string } } }>(['pv', pvc!.spec.volumeName]);
+  return pv!.spec.hostPath!.path;
+}
+
 const condition = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
 
 /** Waits until the cluster is Available with `n` healthy voters and no operation under way. */
@@ -69,13 +78,13 @@ async function healthyVoters(n: number, ms = 240_000, name = NAME): Promise<Stat
   );
 }
 
-async function events(): Promise<Event[]> {
+async function events(name = NAME): Promise<Event[]> {
   const list = await getJson<{ items: Event[] }>([
     'events',
     '-n',
     ns,
     '--field-selector',
-    `involvedObject.kind=KVCluster,involvedObject.name=${NAME}`,
+    `involvedObject.kind=KVCluster,involvedObject.name=${name}`,
   ]);
   return list?.items ?? [];
 }
@@ -507,5 +516,69 @@ describe('operator end to end', () => {
     } finally {
       await c.close();
     }
+  });
+
+  it('waits when a majority of volumes is lost, then forces a new cluster around the named survivor when asked', async () => {
+    await kubectl(['delete', 'kvc', 'kvauth', '-n', ns, '--wait=false', '--ignore-not-found']);
+    const F = 'kvf';
+    await apply({
+      apiVersion: 'raftkv.io/v1alpha1',
+      kind: 'KVCluster',
+      metadata: { name: F, namespace: ns },
+      spec: { replicas: 3, storage: { size: '64Mi' } },
+    });
+    const formed = await healthyVoters(3, 300_000, F);
+    const kept = new Map<string, string>();
+    for (let i = 0; i < 6; i++) {
+      kept.set(`f${i}`, `v${i}`);
+      await put(`${F}-${i % 3}`, `f${i}`, `v${i}`);
+    }
+    // Every write is on the survivor before the others' volumes go (serializable: its own state).
+    await expectData(`${F}-0`, kept);
+
+    // Their disks' contents are gone (a deleted claim would stay bound to the pod that comes back).
+    for (const k of [1, 2]) {
+      const dir = await volumePath(`data-${F}-${k}`);
+      for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
+      await kubectl(['delete', 'pod', `${F}-${k}`, '-n', ns, '--grace-period=0', '--force']);
+    }
+    await waitFor(
+      'phase QuorumLost',
+      async () => ((await status(F)).phase === 'QuorumLost' ? true : undefined),
+      120_000,
+      1000,
+    );
+    step('majority of volumes lost: QuorumLost');
+    // Longer than --replace-after: the operator changes no membership on its own.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const waiting = await status(F);
+    expect(waiting.phase).toBe('QuorumLost');
+    expect(waiting.members!.map((m) => m.id).sort()).toEqual(formed.members!.map((m) => m.id).sort());
+    expect((await events(F)).map((e) => e.reason)).not.toContain('MemberRemoved');
+
+    await kubectl(['annotate', 'kvc', F, '-n', ns, `raftkv.io/force-new-cluster=${F}-0`, '--overwrite']);
+    const healed = await healthyVoters(3, 420_000, F);
+    step(`forced a new cluster around ${F}-0, healed to 3, leader ${healed.leader}`);
+    const reasons = (await events(F)).map((e) => e.reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(['ForceNewCluster', 'ForceNewClusterDone', 'MemberAdded', 'MemberPromoted']),
+    );
+    expect(healed.members!.find((m) => m.name === `${F}-0`)?.id).toBe(
+      formed.members!.find((m) => m.name === `${F}-0`)?.id,
+    );
+    const kvc = await getJson<{ status: { lastForceNewCluster?: string } }>(['kvc', F, '-n', ns]);
+    expect(kvc?.status.lastForceNewCluster).toBe(`${F}-0`);
+    const sts = await getJson<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>([
+      'statefulset',
+      F,
+      '-n',
+      ns,
+    ]);
+    expect(sts!.spec.template.spec.containers[0]!.args.some((a) => a.startsWith('--force-new-cluster'))).toBe(
+      false,
+    );
+    for (let k = 0; k < 3; k++) await expectData(`${F}-${k}`, kept);
+    await put(`${F}-2`, 'after-force', 'ok');
+    expect(await get(`${F}-0`, 'after-force')).toBe('ok');
   });
 });
