@@ -536,6 +536,24 @@ describe('operator end to end', () => {
     // Every write is on the survivor before the others' volumes go (serializable: its own state).
     await expectData(`${F}-0`, kept);
 
+    // Pods that restart empty must join (not found a new cluster): the template says so once formed.
+    await waitFor(
+      'the template to say --initial-cluster-state=existing',
+      async () => {
+        const sts = await getJson<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>([
+          'statefulset',
+          F,
+          '-n',
+          ns,
+        ]);
+        return (
+          sts?.spec.template.spec.containers[0]!.args.includes('--initial-cluster-state=existing') ||
+          undefined
+        );
+      },
+      60_000,
+      1000,
+    );
     // Their disks' contents are gone (a deleted claim would stay bound to the pod that comes back).
     for (const k of [1, 2]) {
       const dir = await volumePath(`data-${F}-${k}`);
