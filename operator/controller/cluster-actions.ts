@@ -56,6 +56,11 @@ function forcedOrdinal(reading: ClusterReading): number | undefined {
   return p?.kind === 'forceNewCluster' ? p.ordinal : undefined;
 }
 
+/** The StatefulSet at its current size, its template as the recorded status says (forced or not). */
+async function applyCurrentStatefulSet(kube: KubeClients, reading: ClusterReading): Promise<void> {
+  await apply(kube, desiredStatefulSet(reading, reading.statefulSet?.spec?.replicas ?? 0));
+}
+
 function desiredStatefulSet(reading: ClusterReading, replicas: number): V1StatefulSet {
   const forceNewClusterOrdinal = forcedOrdinal(reading);
   const state = clusterState(reading);
@@ -86,8 +91,7 @@ export async function ensureOwned(kube: KubeClients, reading: ClusterReading): P
   } else {
     await apply(kube, podDisruptionBudget(kvc));
   }
-  if (reading.statefulSet)
-    await apply(kube, desiredStatefulSet(reading, reading.statefulSet.spec?.replicas ?? 0));
+  if (reading.statefulSet) await applyCurrentStatefulSet(kube, reading);
 }
 
 export async function patchStatus(
@@ -174,12 +178,12 @@ export async function carryOut(
       }
       return `recovery request ${step.request}: restarted pods ${step.ordinals.map(pod).join(', ')} (data kept)`;
     case 'forceNewCluster': {
-      await apply(kube, desiredStatefulSet(reading, reading.statefulSet?.spec?.replicas ?? 0));
+      await applyCurrentStatefulSet(kube, reading);
       await deleteIfPresent(() => kube.core.deleteNamespacedPod({ name: pod(step.ordinal), namespace }));
       return `force-new-cluster request ${step.request}: restarted ${pod(step.ordinal)} with --force-new-cluster-member`;
     }
     case 'endForce':
-      await apply(kube, desiredStatefulSet(reading, reading.statefulSet?.spec?.replicas ?? 0));
+      await applyCurrentStatefulSet(kube, reading);
       return `${pod(step.ordinal)} leads alone; the StatefulSet no longer forces it`;
     case 'declineForce':
       return `declined force-new-cluster request ${step.request}`;

@@ -95,7 +95,7 @@ function quorumLost(v: ClusterView, policy: Policy): Choice {
 // --- force a new cluster (etcd's --force-new-cluster, on one pod) -----------------------------
 
 const declineForce = (request: string, why: string, pending?: PendingOperation): Choice => ({
-  step: { kind: 'declineForce', request, why },
+  step: { kind: 'declineForce', request },
   pending,
   reason: why,
 });

@@ -128,8 +128,8 @@ export type Step =
   | { kind: 'forceNewCluster'; ordinal: number; request: string }
   /** The forced member leads alone: the template stops naming it, before anyone joins it. */
   | { kind: 'endForce'; ordinal: number }
-  /** A force request that cannot act (quorum held, no such voter): recorded as taken, with why. */
-  | { kind: 'declineForce'; request: string; why: string }
+  /** A force request that cannot act (quorum held, no such voter): recorded as taken; the reason says why. */
+  | { kind: 'declineForce'; request: string }
   /** Nothing safe to do yet; look again later. */
   | { kind: 'wait'; reason: string; requeueAfterMs: number }
   /** Desired state reached and healthy. */

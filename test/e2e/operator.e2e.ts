@@ -48,6 +48,17 @@ async function status(name = NAME): Promise<Status> {
   return (await getJson<{ status?: Status }>(['kvc', name, '-n', ns]))?.status ?? {};
 }
 
+/** The member container's args in the StatefulSet's pod template. */
+async function templateArgs(name: string): Promise<string[]> {
+  const sts = await getJson<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>([
+    'statefulset',
+    name,
+    '-n',
+    ns,
+  ]);
+  return sts!.spec.template.spec.containers[0]!.args;
+}
+
 /** Where the pod runner keeps a claim's volume (a hostPath PersistentVolume on this machine). */
 async function volumePath(claim: string): Promise<string> {
   const pvc = await getJson<{ spec: { volumeName: string } }>(['pvc', claim, '-n', ns]);
@@ -539,18 +550,7 @@ describe('operator end to end', () => {
     // Pods that restart empty must join (not found a new cluster): the template says so once formed.
     await waitFor(
       'the template to say --initial-cluster-state=existing',
-      async () => {
-        const sts = await getJson<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>([
-          'statefulset',
-          F,
-          '-n',
-          ns,
-        ]);
-        return (
-          sts?.spec.template.spec.containers[0]!.args.includes('--initial-cluster-state=existing') ||
-          undefined
-        );
-      },
+      async () => (await templateArgs(F)).includes('--initial-cluster-state=existing') || undefined,
       60_000,
       1000,
     );
@@ -586,15 +586,7 @@ describe('operator end to end', () => {
     );
     const kvc = await getJson<{ status: { lastForceNewCluster?: string } }>(['kvc', F, '-n', ns]);
     expect(kvc?.status.lastForceNewCluster).toBe(`${F}-0`);
-    const sts = await getJson<{ spec: { template: { spec: { containers: { args: string[] }[] } } } }>([
-      'statefulset',
-      F,
-      '-n',
-      ns,
-    ]);
-    expect(sts!.spec.template.spec.containers[0]!.args.some((a) => a.startsWith('--force-new-cluster'))).toBe(
-      false,
-    );
+    expect((await templateArgs(F)).some((a) => a.startsWith('--force-new-cluster'))).toBe(false);
     for (let k = 0; k < 3; k++) await expectData(`${F}-${k}`, kept);
     await put(`${F}-2`, 'after-force', 'ok');
     expect(await get(`${F}-0`, 'after-force')).toBe('ok');

@@ -156,11 +156,8 @@ test('force-new-cluster requests that cannot act are declined once, with why, an
   healthy.forceRequest = 'kv-0';
   healthy.pending = { kind: 'upgrade', ordinal: 2, startedAt: NOW - 1000 };
   const d = decide(healthy, policy);
-  expect(d.step).toEqual({
-    kind: 'declineForce',
-    request: 'kv-0',
-    why: 'quorum is not lost; it acts only while it is',
-  });
+  expect(d.step).toEqual({ kind: 'declineForce', request: 'kv-0' });
+  expect(d.reason).toBe('quorum is not lost; it acts only while it is');
   expect(d.pending).toEqual(healthy.pending);
   healthy.lastForce = 'kv-0';
   expect(decide(healthy, policy).step.kind).not.toBe('declineForce');
@@ -170,11 +167,9 @@ test('force-new-cluster requests that cannot act are declined once, with why, an
   expect(decide(lost, policy).reason).toBe('no pod kv-7 in the StatefulSet');
   lost.members = lost.members!.map((m) => (m.ordinal === 0 ? { ...m, isLearner: true } : m));
   lost.forceRequest = 'kv-0';
-  expect(decide(lost, policy).step).toEqual({
-    kind: 'declineForce',
-    request: 'kv-0',
-    why: 'kv-0 is not a voter of the cluster',
-  });
+  const learner = decide(lost, policy);
+  expect(learner.step).toEqual({ kind: 'declineForce', request: 'kv-0' });
+  expect(learner.reason).toBe('kv-0 is not a voter of the cluster');
 });
 
 test('a force request withdrawn while under way stops it: the cluster is back to waiting for its members', () => {
