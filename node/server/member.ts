@@ -168,7 +168,12 @@ export class Member extends EventEmitter {
     this.hardState = initial.hardState;
     this.snapshotIndex = initial.snapshot.meta.index;
     this.persistedIndex = initial.entries.at(-1)?.index ?? initial.snapshot.meta.index;
-    this.joining = !p.walState.snapshotMeta && cfg.initialClusterState === 'existing';
+    // Nothing from the cluster yet (start() makes the empty starting point durable, so a restart
+    // before the leader's snapshot or first entry still finds index 0 and no entries): it must not
+    // vote, or a voter that lost its disk could help elect a leader without its acknowledged writes.
+    const { snapshotMeta, entries } = p.walState;
+    this.joining =
+      cfg.initialClusterState === 'existing' && (snapshotMeta?.index ?? 0) === 0 && entries.length === 0;
     this.rn = new RawNode(
       {
         id: this.id,

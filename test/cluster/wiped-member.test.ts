@@ -41,6 +41,12 @@ test('a voter restarted with an empty data dir refuses to rejoin, and is replace
   await cluster.start(m3, 'existing');
   expect(await exitOf(m3)).toBe(1);
   expect(m3.log.join('')).toMatch(/started with an empty data dir.*its data was lost/);
+  // Restarted again (as a kubelet does), it is still a member that has lost its data, not one
+  // with an empty log that may vote.
+  m3.log.length = 0;
+  await cluster.start(m3, 'existing');
+  expect(await exitOf(m3)).toBe(1);
+  expect(m3.log.join('')).toMatch(/started with an empty data dir.*its data was lost/);
   expect((await c.members()).find((m) => m.ID === id)?.isLearner).toBeFalsy();
   await c.put('still', 'serving');
 
