@@ -643,6 +643,9 @@ export class Member extends EventEmitter {
     // Snapshots are cut from the backend, so it must hold `applied` first; and the log may only be
     // trimmed past what the backend holds on disk.
     await this.backend.flushed();
+    // Messages are stepped while this waits: a snapshot from the leader may have replaced the log
+    // with a newer starting point, and then there is nothing to cut here.
+    if (this.rn.raft.log.term(applied) === undefined) return;
     this.rn.compact(applied, new Uint8Array(), config.snapshotCatchUpEntries);
     await wal.saveSnapshot(this.rn.raft.snapshot.meta);
     await wal.releaseTo(applied - config.snapshotCatchUpEntries);
