@@ -93,7 +93,7 @@ async function main(): Promise<number> {
     'http://127.0.0.1:2379'
   ).split(',');
   const tls = tlsOptions(values);
-  const c = new KvClient(endpoints, undefined, tls);
+  const c = new KvClient(endpoints, undefined, tls, true);
   const user = values.user ?? process.env.ETCDCTL_USER;
   if (user) {
     const colon = user.indexOf(':');

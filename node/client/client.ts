@@ -83,11 +83,16 @@ function unreachable(endpoint: string, e: unknown): Error {
 export class KvClient {
   private readonly agent: Agent | undefined;
 
-  /** `tls` applies to https:// endpoints: the CA to trust, and the certificate to present. */
+  /**
+   * `tls` applies to https:// endpoints: the CA to trust, and the certificate to present.
+   * `retryUnavailable`: a read that every endpoint refuses as unavailable (no leader: an
+   * election) is tried again with backoff until `timeoutMs` has passed, as etcd's clients retry.
+   */
   constructor(
     readonly endpoints: string[],
     private readonly timeoutMs = 10_000,
     tls?: ConnectionOptions,
+    private readonly retryUnavailable = false,
   ) {
     this.agent = tls && new Agent({ connect: tls });
   }
@@ -127,7 +132,22 @@ export class KvClient {
 
   /** `token`: an auth token (etcd's Authenticate), sent as the gateway's Authorization header. */
   async call(path: string, body: Json = {}, token = this.token): Promise<Json> {
+    const deadline = performance.now() + this.timeoutMs;
+    for (let pauseMs = 50; ; pauseMs = Math.min(2 * pauseMs, 500)) {
+      const r = await this.callEach(path, body, token);
+      if (!(r instanceof ApiError)) return r;
+      if (!this.retryUnavailable || performance.now() + pauseMs >= deadline) throw r;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+
+  /**
+   * One round over the endpoints: the first answer, or the 503 of a read that no endpoint could
+   * serve (returned, for call() to retry); any other failure is thrown.
+   */
+  private async callEach(path: string, body: Json, token: string | undefined): Promise<Json | ApiError> {
     let lastError: unknown;
+    let unavailable: ApiError | undefined;
     for (const ep of this.endpoints) {
       let res: Response;
       try {
@@ -147,8 +167,9 @@ export class KvClient {
       // A read may go to the next member when this one cannot serve; a write might have
       // happened, so its error goes back to the caller.
       if (res.status !== 503 || !READS.has(path)) throw err;
-      lastError = err;
+      unavailable = err;
     }
+    if (unavailable) return unavailable;
     throw lastError ?? new Error('no endpoint given');
   }
 

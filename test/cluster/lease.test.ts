@@ -14,7 +14,7 @@ import { waitFor } from '../support/wait.js';
 
 jest.setTimeout(120_000);
 
-const client = (m: LocalMember) => new KvClient([m.clientURL], 5000);
+const client = (m: LocalMember) => new KvClient([m.clientURL], 5000, undefined, true);
 const live = () => cluster.members.filter((m) => m.proc);
 const leaderOf = () => agreedLeader(live, 20_000, 5000);
 const followerOf = async () => {
