@@ -18,6 +18,7 @@ import { ConfigError, parseConfig, type MemberConfig } from './server/config.js'
 import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
 import { AutoCompactor } from './server/auto-compaction.js';
+import { bootstrappedRefusal } from './server/bootstrapped.js';
 import { removalDecision } from './server/removal.js';
 import { standaloneLog } from './server/force-new-cluster.js';
 import { founders, Member } from './server/member.js';
@@ -120,7 +121,19 @@ async function run(): Promise<void> {
     onUnreachable: (to) => member.reportUnreachable(to),
     isRemoved: (from) => members.isRemoved(from),
     onRemoved: () => member.emit('removed', 'refused'),
+    publishedMembers: () => members.published(),
   });
+  const refusal = await bootstrappedRefusal({
+    id,
+    config: cfg,
+    walEmpty: !state.snapshotMeta,
+    peers: transport,
+    logger,
+  });
+  if (refusal) {
+    logger.error(refusal);
+    process.exit(1);
+  }
   await transport.start();
   metrics.countPeers(transport);
   const member: Member = new Member({

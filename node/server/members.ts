@@ -47,6 +47,13 @@ export class MemberTable {
     this.removed.delete(id);
   }
 
+  /** The members that have published their client URLs, so have run as members of the cluster. */
+  published(): string[] {
+    return this.all()
+      .filter((m) => m.clientURLs.length > 0)
+      .map((m) => m.id);
+  }
+
   byPeerURL(url: string): MemberInfo | undefined {
     return this.all().find((m) => m.peerURLs.includes(url));
   }

@@ -68,6 +68,8 @@ test('garbage, unknown frame types and malformed frames are FrameErrors', () => 
     }),
     body({ t: 'snap', msg: { type: 'snap' } }),
     body({ t: 'hello', version: 1, clusterId: 'c', from: 'a', to: 'b', kind: 'other' }),
+    body({ t: 'published', ids: 'a' }),
+    body({ t: 'published', ids: ['a', 7] }),
   ];
   for (const bytes of cases) expect(() => [...new FrameDecoder(MiB).push(bytes)]).toThrow(FrameError);
 });

@@ -8,8 +8,11 @@ import type { EntryType, Message, NodeId } from '../raft/types.js';
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
-/** A message connection carries Raft messages and pings; a snapshot connection carries one snapshot. */
-export type StreamKind = 'msg' | 'snap';
+/**
+ * A message connection carries Raft messages and pings; a snapshot connection carries one
+ * snapshot; a members connection gets one 'published' answer.
+ */
+export type StreamKind = 'msg' | 'snap' | 'members';
 
 export interface Hello {
   t: 'hello';
@@ -35,7 +38,9 @@ export type Frame =
   | { t: 'chunk'; data: Uint8Array }
   /** Ends a snapshot stream; the byte count tells a complete stream from a truncated one. */
   | { t: 'snapEnd'; bytes: number }
-  | { t: 'snapAck'; ok: boolean; error?: string };
+  | { t: 'snapAck'; ok: boolean; error?: string }
+  /** The answer on a members connection: the members the acceptor's table lists as published. */
+  | { t: 'published'; ids: NodeId[] };
 
 // Plain maps (no shared record structures) so each frame decodes on its own. copyBuffers: entries'
 // data outlive the frame in the Raft log, and must not pin the whole socket buffer they came in.
@@ -49,7 +54,7 @@ const shapes: { [T in Frame['t']]: (f: Record<string, unknown>) => boolean } = {
     typeof f.clusterId === 'string' &&
     typeof f.from === 'string' &&
     typeof f.to === 'string' &&
-    (f.kind === 'msg' || f.kind === 'snap'),
+    (f.kind === 'msg' || f.kind === 'snap' || f.kind === 'members'),
   reject: (f) => typeof f.reason === 'string' && typeof f.detail === 'string',
   msgs: (f) => Array.isArray(f.msgs) && f.msgs.every((m) => isObject(m) && entriesTyped(m)),
   ping: (f) => typeof f.at === 'number',
@@ -58,6 +63,7 @@ const shapes: { [T in Frame['t']]: (f: Record<string, unknown>) => boolean } = {
   chunk: (f) => f.data instanceof Uint8Array,
   snapEnd: (f) => typeof f.bytes === 'number',
   snapAck: (f) => typeof f.ok === 'boolean',
+  published: (f) => Array.isArray(f.ids) && f.ids.every((id) => typeof id === 'string'),
 };
 
 /** The entry types, as the literals every entry built here shares. */

@@ -1,7 +1,8 @@
 // The accepting side of a peer connection. The first frame must be a hello naming this cluster and
 // this member, which keeps out members of another cluster, stale addresses and removed members;
 // until then frames are limited to a few KiB so a stranger cannot make us buffer much. After the
-// hello the connection is either a message stream (messages in, pongs out) or one snapshot.
+// hello the connection is a message stream (messages in, pongs out), one snapshot, or one answer
+// listing the members this member's table shows as published.
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { PROTOCOL_VERSION, type Frame, type Hello, type RejectReason } from './framing.js';
@@ -25,6 +26,8 @@ export interface InboundOptions {
   onMessageStream: (from: NodeId, s: Socket) => void;
   deliver: (msgs: Message[]) => void;
   receiveSnapshot: SnapshotHandler;
+  /** The members whose client URLs this member's table holds (they have run as members). */
+  publishedMembers: () => NodeId[];
 }
 
 function refusal(h: Hello, o: InboundOptions): { reason: RejectReason; detail: string } | undefined {
@@ -89,6 +92,10 @@ export function acceptPeer(s: Socket, o: InboundOptions): void {
     if (f.kind === 'msg') {
       o.onMessageStream(f.from, s);
       onFrame = messageStream(f.from);
+    } else if (f.kind === 'members') {
+      writeFrame(s, { t: 'published', ids: o.publishedMembers() }, sent);
+      s.end();
+      onFrame = () => {};
     } else {
       onFrame = snapshotReceiver(s, {
         from: f.from,

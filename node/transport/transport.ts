@@ -1,7 +1,9 @@
 // Peer-to-peer transport for Raft messages over TCP. One persistent outbound connection per peer
 // carries messages in batched frames (peer-connection.ts); each snapshot streams on a connection
-// of its own (snapshot-stream.ts) so it never holds up heartbeats; accepted connections must
-// first name this cluster and member (inbound.ts). The wire format is in framing.ts.
+// of its own (snapshot-stream.ts) so it never holds up heartbeats; a member starting on an empty
+// data dir asks peers which members they know as published on one more (members-query.ts);
+// accepted connections must first name this cluster and member (inbound.ts). The wire format is
+// in framing.ts.
 import { createConnection, createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import {
   connect as connectTls,
@@ -12,8 +14,9 @@ import {
 } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../server/ports.js';
-import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION, type Hello, type StreamKind } from './framing.js';
 import { acceptPeer } from './inbound.js';
+import { queryPublished, type PublishedAnswer } from './members-query.js';
 import { PeerConnection } from './peer-connection.js';
 import { sendSnapshotStream } from './snapshot-stream.js';
 import {
@@ -27,6 +30,7 @@ import {
 import { destroyAndWait } from './wire.js';
 
 export type { PeerAddress, PeerStats, SnapshotHandler, TransportLogger } from './types.js';
+export type { PublishedAnswer } from './members-query.js';
 
 export interface TransportOptions {
   id: NodeId;
@@ -52,6 +56,8 @@ export interface TransportOptions {
   isRemoved?: (peer: NodeId) => boolean;
   /** A peer refused us because this member was removed from the cluster. */
   onRemoved?: () => void;
+  /** The members this member's table lists as published, for peers that ask (default none). */
+  publishedMembers?: () => NodeId[];
   logger?: TransportLogger;
   /** Messages waiting per peer; past it the oldest are dropped (default 4096). */
   maxQueue?: number;
@@ -102,7 +108,7 @@ export class Transport implements PeerTransport {
   private readonly tuning: typeof DEFAULTS;
   private readonly links = new Map<NodeId, PeerConnection>();
   private readonly peerStatsById = new Map<NodeId, PeerStats>();
-  /** Accepted and snapshot-sending sockets, destroyed by close(). */
+  /** Accepted, snapshot-sending and querying sockets, destroyed by close(). */
   private readonly sockets = new Set<Socket>();
   private readonly messageStreams = new Map<NodeId, Socket>();
   /** Connections to removed peers that are still closing; close() waits for them. */
@@ -275,23 +281,29 @@ export class Transport implements PeerTransport {
     if (!link) throw new Error(`cannot send a snapshot to unknown peer ${to}`);
     if (!msg.snapshot) throw new Error('a snapshot message needs snapshot meta');
     if (!this.started || this.closed) throw new Error('the transport is not running');
-    const socket = this.dial(link.peerAddress);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
     await sendSnapshotStream({
-      socket,
-      hello: {
-        t: 'hello',
-        version: PROTOCOL_VERSION,
-        clusterId: this.o.clusterId,
-        from: this.o.id,
-        to,
-        kind: 'snap',
-      },
+      socket: this.track(this.dial(link.peerAddress)),
+      hello: this.hello(to, 'snap'),
       msg,
       chunks,
       chunkBytes: this.tuning.snapshotChunkBytes,
       idleTimeoutMs: this.tuning.snapshotIdleTimeoutMs,
+      maxFrameBytes: this.tuning.maxFrameBytes,
+      stats: this.statsFor(to),
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * Asks the member at `address`, known here as `to`, which members its table lists as published.
+   * Works before start(), so a member can ask before it serves anything.
+   */
+  askPublished(to: NodeId, address: PeerAddress, timeoutMs: number): Promise<PublishedAnswer> {
+    if (this.closed) return Promise.resolve({ unanswered: 'the transport is closed' });
+    return queryPublished({
+      socket: this.track(this.dial(address)),
+      hello: this.hello(to, 'members'),
+      timeoutMs,
       maxFrameBytes: this.tuning.maxFrameBytes,
       stats: this.statsFor(to),
       logger: this.logger,
@@ -346,6 +358,17 @@ export class Transport implements PeerTransport {
     }
   }
 
+  private hello(to: NodeId, kind: StreamKind): Hello {
+    return { t: 'hello', version: PROTOCOL_VERSION, clusterId: this.o.clusterId, from: this.o.id, to, kind };
+  }
+
+  /** Keeps the socket until it closes, so close() can destroy it. */
+  private track(s: Socket): Socket {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+    return s;
+  }
+
   private statsFor(peer: NodeId): PeerStats {
     let s = this.peerStatsById.get(peer);
     if (!s) this.peerStatsById.set(peer, (s = newPeerStats()));
@@ -357,8 +380,7 @@ export class Transport implements PeerTransport {
       s.destroy();
       return;
     }
-    this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
+    this.track(s);
     acceptPeer(s, {
       id: this.o.id,
       clusterId: this.o.clusterId,
@@ -380,6 +402,7 @@ export class Transport implements PeerTransport {
       deliver: (msgs) => this.callback('onMessages', () => this.messageHandler(msgs)),
       // async: a handler that throws instead of rejecting still fails only its snapshot.
       receiveSnapshot: async (from, msg, chunks) => this.snapshotHandler(from, msg, chunks),
+      publishedMembers: () => this.callback('publishedMembers', () => this.o.publishedMembers?.() ?? [], [])!,
     });
   }
 }
