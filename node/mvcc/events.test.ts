@@ -59,14 +59,15 @@ test('a txn’s events share its revision, in the order of its operations', () =
   ]);
 });
 
-test('eventsSince at or below the compacted revision is ErrCompacted; above it prev_kv still resolves', () => {
+test('eventsSince below the compacted revision is ErrCompacted; from it on the kept changes come, and prev_kv above it', () => {
   h.put('a', '1'); // 2
   h.put('a', '2'); // 3
   h.put('b', '1'); // 4
   h.ok({ compaction: { revision: 3 } });
-  expect(() => h.store.eventsSince(3, b('a'))).toThrow(
+  expect(() => h.store.eventsSince(2, b('a'))).toThrow(
     'etcdserver: mvcc: required revision has been compacted',
   );
+  expect(h.store.eventsSince(3, b('a'), b('c')).map(show)).toEqual(['PUT a=2@3', 'PUT b=1@4']);
   h.put('a', '3'); // 5
   expect(h.store.eventsSince(4, b('a')).map(show)).toEqual(['PUT a=3@5 (2@3)']);
 });

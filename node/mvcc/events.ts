@@ -6,7 +6,10 @@ import { isTombstone, toKeyValue } from './records.js';
 import { readRev, revBytes, type Revision } from './revision.js';
 import { ERR, type Event, type KeyValue } from './types.js';
 
-/** Events need every change from `from` on, so `from` must be above the compacted revision. */
+/**
+ * Events need every change from `from` on. Compaction at C keeps each key's change at C (unless a
+ * deletion), so as with etcd a watch may start at C itself, and only below C is refused.
+ */
 export function eventsSince(
   db: Backend,
   meta: Meta,
@@ -14,7 +17,7 @@ export function eventsSince(
   key: Uint8Array,
   rangeEnd?: Uint8Array,
 ): Event[] {
-  if (from <= meta.compacted) throw ERR.compacted();
+  if (from < meta.compacted) throw ERR.compacted();
   const out: Event[] = [];
   // key (latin1) → its version as of the last event seen, undefined once deleted
   const latest = new Map<string, KeyValue | undefined>();

@@ -115,10 +115,11 @@ test('after a snapshot whose history is compacted past a watch, that watch is ca
   const b = hub.create({ ...spec, startRevision: 3 }, current.sink);
   src.commit('PUT', 'a1', 'in a snapshot'); // 2, a's next revision
   src.commit('PUT', 'a2', 'in a snapshot'); // 3
-  src.compacted = 2;
+  // Compacted at 3: revision 2 is gone, 3 is kept (a watch may start at the compacted revision).
+  src.compacted = 3;
   hub.resync();
   src.commit('PUT', 'a3'); // 4
-  expect(canceled).toEqual([[a, 2]]);
+  expect(canceled).toEqual([[a, 3]]);
   expect(behind.got).toEqual([]);
   expect(current.got).toEqual([`${b}:PUT:a2@3`, `${b}:PUT:a3@4`]);
 });

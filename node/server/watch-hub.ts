@@ -91,7 +91,7 @@ export class WatchHub {
     const src = this.source();
     const compacted = src.compactedRevision();
     for (const [id, w] of this.watchers) {
-      if (w.last + 1 <= compacted) {
+      if (w.last + 1 < compacted) {
         this.watchers.delete(id);
         w.sink.canceled(id, ERR.compacted().message, compacted);
       } else this.deliver(id, w, history(src, w.spec, w.last + 1));

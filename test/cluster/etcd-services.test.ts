@@ -287,6 +287,43 @@ test("GET /version answers in etcd's shape, with the etcd API level raftkv serve
 });
 
 describe.each(systems)('%s', (_name, stubs) => {
+  /** The responses to one watch created from `startRevision`, until `enough` says so. */
+  async function watchFrom(key: string, startRevision: number, enough: (got: Obj[]) => boolean) {
+    const watch = stubs().stub('Watch') as unknown as Record<string, () => grpc.ClientDuplexStream<Obj, Obj>>;
+    const stream = watch.Watch!.call(watch);
+    const got: Obj[] = [];
+    stream.on('data', (r: Obj) => got.push(r));
+    stream.on('error', () => {});
+    try {
+      stream.write({
+        create_request: { key: b(key), range_end: b(`${key}~`), start_revision: startRevision },
+      });
+      return await waitFor(`the watch from ${startRevision}`, async () => (enough(got) ? got : undefined));
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  test('a watch may start at the compacted revision itself (clients resume there); below it, it is canceled with that revision', async () => {
+    const put = async (k: string, v: string) =>
+      Number(((await stubs().call<Obj>('KV', 'Put', { key: b(k), value: b(v) })).header as Obj).revision);
+    await put('compactwatch/a', '1');
+    const at = await put('compactwatch/a', '2');
+    const last = await put('compactwatch/b', '1');
+    await stubs().call('KV', 'Compact', { revision: at });
+    const events = (got: Obj[]) => got.flatMap((r) => (r.events as Obj[] | undefined) ?? []);
+    const from = await watchFrom('compactwatch/', at, (got) => events(got).length >= 2);
+    expect(from.some((r) => r.canceled)).toBe(false);
+    expect(events(from).map((e) => `${String((e.kv as Obj).key)}=${String((e.kv as Obj).value)}`)).toEqual([
+      'compactwatch/a=2',
+      'compactwatch/b=1',
+    ]);
+    expect(Number((events(from).at(-1)!.kv as Obj).mod_revision)).toBe(last);
+    const below = await watchFrom('compactwatch/', at - 1, (got) => got.some((r) => r.canceled));
+    expect(events(below)).toEqual([]);
+    expect(Number(below.find((r) => r.canceled)!.compact_revision)).toBe(at);
+  });
+
   test('a Watch stream whose client closed its sending side (as grpcurl does) goes on delivering events', async () => {
     const watch = stubs().stub('Watch') as unknown as Record<string, () => grpc.ClientDuplexStream<Obj, Obj>>;
     const stream = watch.Watch!.call(watch);
