@@ -171,6 +171,7 @@ async function run(): Promise<void> {
     clusterToken: cfg.initialClusterToken,
     maxRequestBytes: cfg.maxRequestBytes,
     bcryptCost: cfg.bcryptCost,
+    maxTxnOps: cfg.maxTxnOps,
     metrics,
     version: VERSION,
     ...(clientTls ? { clientTls: clientOptions(clientTls) } : {}),

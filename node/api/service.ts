@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { JwtTokens } from '../auth/jwt.js';
 import { withSha256 } from '../mvcc/backup.js';
 import { encodeRequest } from '../mvcc/codec.js';
+import { checkTxnOps } from '../mvcc/txn-check.js';
 import { MvccError, type RangeRequest, type WriteRequest } from '../mvcc/types.js';
 import { hexToDecimal, memberId } from '../server/ids.js';
 import type { Leases } from '../server/leases.js';
@@ -35,6 +36,8 @@ export interface ServiceContext {
   jwt?: JwtTokens;
   /** --bcrypt-cost, for passwords set through this member. */
   bcryptCost: number;
+  /** --max-txn-ops: checked here, on the member the client calls, as etcd's API layer does. */
+  maxTxnOps: number;
 }
 
 export interface Header {
@@ -107,6 +110,7 @@ export class KvService {
 
   /** A client's write, with who makes it: the member that applies it checks its permissions then. */
   async write(w: WriteRequest, caller: Caller) {
+    if ('txn' in w) checkTxnOps(w.txn, this.ctx.maxTxnOps);
     const { user, revision } = await this.auth.identify(caller);
     const out = await this.member.write(
       encodeRequest({ ...w, user, ...(revision === undefined ? {} : { authRevision: revision }) }),

@@ -34,7 +34,6 @@ import {
 } from './types.js';
 
 export interface ApplyLimits {
-  maxTxnOps: number;
   quotaBytes: number;
 }
 
@@ -147,7 +146,7 @@ export class Applier {
   }
 
   private txn(w: RevisionWriter, req: TxnRequest): TxnResponse {
-    checkTxnRequest(req, this.limits.maxTxnOps, this.db.maxKeySize);
+    checkTxnRequest(req, this.db.maxKeySize);
     // Like etcd's capped applier: while NOSPACE is raised, any txn that could put is refused.
     if (hasPut(req)) this.checkSpace();
     const before = this.view();

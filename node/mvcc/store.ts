@@ -34,8 +34,6 @@ import {
 export interface StoreOptions {
   /** The NOSPACE alarm goes off when history holds more than this (etcd's default: 2 GiB). */
   quotaBackendBytes?: number;
-  /** etcd's --max-txn-ops (default 128). */
-  maxTxnOps?: number;
   /** When applied batches are committed to disk (etcd's --backend-batch-interval and -limit). */
   batch?: BatchLimits;
   /** Told how long each backend commit took. */
@@ -81,7 +79,7 @@ export class MvccStore {
   ) {
     removeStaging(path);
     this.logger = opts.logger ?? SILENT;
-    this.limits = { maxTxnOps: opts.maxTxnOps ?? 128, quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
+    this.limits = { quotaBytes: opts.quotaBackendBytes ?? 2 * 1024 ** 3 };
     this.batchLimits = opts.batch ?? DEFAULT_BATCH_LIMITS;
     this.onCommit = opts.onCommit ?? (() => {});
     this.onFailure = opts.onFailure ?? (() => {});

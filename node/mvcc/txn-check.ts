@@ -1,23 +1,31 @@
-// etcd's static checks on a txn, before anything runs: the operation budget, empty keys, and two
-// operations that could write the same key in one pass (two puts, or a put inside a deleted range).
-// Puts in the success and failure branches of one nested txn may share keys: only one branch runs.
+// etcd's static checks on a txn, before anything runs: empty keys, and two operations that could
+// write the same key in one pass (two puts, or a put inside a deleted range). Puts in the success
+// and failure branches of one nested txn may share keys: only one branch runs. The operation
+// budget (--max-txn-ops) is checked apart, by the member a client calls, as etcd's API layer
+// does: members may have different budgets, and what one accepted every member applies alike.
 import { asBuffer, inRange } from './key-range.js';
 import { checkKey } from './validate.js';
 import { ERR, type DeleteRangeRequest, type RequestOp, type TxnRequest } from './types.js';
 
-export function checkTxnRequest(req: TxnRequest, maxOps: number, maxKeySize: number): void {
-  checkBudget(req, maxOps, maxKeySize);
+export function checkTxnRequest(req: TxnRequest, maxKeySize: number): void {
+  checkKeys(req, maxKeySize);
   checkIntervals(req.success ?? []);
   checkIntervals(req.failure ?? []);
 }
 
-/** Like etcd, a nested txn spends what its parent left of the budget. */
-function checkBudget(req: TxnRequest, maxOps: number, maxKeySize: number): void {
+/** etcd's --max-txn-ops: compares, success ops or failure ops; a nested txn spends what its parent left. */
+export function checkTxnOps(req: TxnRequest, maxOps: number): void {
   const ops = Math.max(req.compare?.length ?? 0, req.success?.length ?? 0, req.failure?.length ?? 0);
   if (ops > maxOps) throw ERR.tooManyOps();
+  for (const op of [...(req.success ?? []), ...(req.failure ?? [])]) {
+    if ('request_txn' in op) checkTxnOps(op.request_txn, maxOps - ops);
+  }
+}
+
+function checkKeys(req: TxnRequest, maxKeySize: number): void {
   for (const c of req.compare ?? []) checkKey(c.key, c.range_end, maxKeySize);
   for (const op of [...(req.success ?? []), ...(req.failure ?? [])]) {
-    if ('request_txn' in op) checkBudget(op.request_txn, maxOps - ops, maxKeySize);
+    if ('request_txn' in op) checkKeys(op.request_txn, maxKeySize);
     else if ('request_put' in op) checkKey(op.request_put.key, undefined, maxKeySize);
     else if ('request_range' in op) checkKey(op.request_range.key, op.request_range.range_end, maxKeySize);
     else checkKey(op.request_delete_range.key, op.request_delete_range.range_end, maxKeySize);

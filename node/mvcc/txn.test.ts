@@ -1,6 +1,8 @@
 // Txn against etcd's semantics: compares on every target and result, one revision per txn,
 // reads that see the txn's earlier writes, nested txns, and the checks that refuse a whole txn.
 import { Harness, b, str } from './test-harness.js';
+import { checkTxnOps } from './txn-check.js';
+import { MvccError } from './types.js';
 import type {
   Compare,
   CompareResult,
@@ -179,24 +181,28 @@ test('two writes to one key in one pass are refused as duplicate keys', () => {
   expect([h.get('a'), h.store.currentRevision()]).toEqual([undefined, 5]);
 });
 
-test('too many operations: more than maxTxnOps compares, success or failure ops (128 by default)', async () => {
+test('--max-txn-ops: more compares, success or failure ops than the budget are refused; a nested txn spends what its parent left', () => {
   const puts = (n: number) => Array.from({ length: n }, (_, i) => putOp(`k${i}`, 'v'));
-  expect(h.fails({ txn: { success: puts(129) } }).message).toBe(
+  expect(() => checkTxnOps({ success: puts(129) }, 128)).toThrow(
     'etcdserver: too many operations in txn request',
   );
-  txn({ success: puts(128) });
-  await h.reopen({ maxTxnOps: 3 });
-  expect(h.fails({ txn: { failure: puts(4) } }).code).toBe('tooManyOps');
+  expect(() => checkTxnOps({ success: puts(128) }, 128)).not.toThrow();
+  expect(() => checkTxnOps({ failure: puts(4) }, 3)).toThrow(MvccError);
   const compares: Compare[] = Array.from({ length: 4 }, () => ({
     key: b('a'),
     target: 'VERSION',
     result: 'EQUAL',
   }));
-  expect(h.fails({ txn: { compare: compares } }).code).toBe('tooManyOps');
-  // A nested txn spends what its parent left: 3 - 2 = 1 op.
-  expect(h.fails({ txn: { success: [putOp('x', '1'), { request_txn: { success: puts(2) } }] } }).code).toBe(
-    'tooManyOps',
-  );
+  expect(() => checkTxnOps({ compare: compares }, 3)).toThrow(MvccError);
+  // The outer txn's 3 ops leave 4 - 3 = 1 for the nested txn's 2; 5 - 3 = 2 are enough.
+  const nested = { success: [putOp('x', '1'), putOp('y', '1'), { request_txn: { success: puts(2) } }] };
+  expect(() => checkTxnOps(nested, 4)).toThrow(MvccError);
+  expect(() => checkTxnOps(nested, 5)).not.toThrow();
+});
+
+test('the budget is left to the member a client calls (members may differ): the store applies a txn of 200 ops', () => {
+  txn({ success: Array.from({ length: 200 }, (_, i) => putOp(`k${i}`, 'v')) });
+  expect([str(h.get('k0')!.value), str(h.get('k199')!.value)]).toEqual(['v', 'v']);
 });
 
 test('a refused txn writes nothing: ignore_value on a missing key, a range at a future revision', () => {

@@ -211,16 +211,18 @@ test("etcd's flags that raftkv does not serve stop it with what to do instead, b
 });
 
 test('etcd flags with one possible value here take that value and refuse others, saying why', () => {
-  expect(() =>
-    parse('--enable-v2=false', '--logger=zap', '--log-outputs=stderr', '--max-txn-ops=128'),
-  ).not.toThrow();
+  expect(() => parse('--enable-v2=false', '--logger=zap', '--log-outputs=stderr')).not.toThrow();
   expect(() => parse('--enable-v2')).toThrow(
     '--enable-v2=true is refused: raftkv has no v2 API (accepted: false)',
   );
-  expect(() => parse('--max-txn-ops=512')).toThrow('--max-txn-ops=512 is refused');
   expect(() => parse('--logger=capnslog')).toThrow('raftkv logs JSON lines, as zap does (accepted: zap)');
   expect(() => parse('--metrics=verbose')).toThrow('(accepted: basic, extensive)');
   expect(() => parse('--log-outputs=stdout')).toThrow('raftkv logs to stderr (accepted: default, stderr)');
+});
+
+test('--max-txn-ops: 128 by default, as etcd; a positive number', () => {
+  expect([parse().maxTxnOps, parse('--max-txn-ops=512').maxTxnOps]).toEqual([128, 512]);
+  expect(() => parse('--max-txn-ops=0')).toThrow('--max-txn-ops');
 });
 
 test('the served etcd flags: --wal-dir, --pre-vote, --metrics, --max-concurrent-streams, --debug', () => {

@@ -29,6 +29,8 @@ export interface MemberConfig {
   /** ... or as soon as this many are pending (etcd's --backend-batch-limit). */
   backendBatchLimit: number;
   maxRequestBytes: number;
+  /** etcd's --max-txn-ops: the most compares, success or failure ops a txn sent here may have. */
+  maxTxnOps: number;
   /** etcd's --strict-reconfig-check: refuse removing a voter when the rest could not keep a quorum. */
   strictReconfigCheck: boolean;
   /**
@@ -291,10 +293,6 @@ const NOT_SERVED: Record<string, string> = {
 /** etcd flags raftkv accepts only with the value that is its own behaviour, and why the rest is refused. */
 const FIXED: Partial<Record<Flag, { values: string[]; why: string }>> = {
   'enable-v2': { values: ['false'], why: 'raftkv has no v2 API' },
-  'max-txn-ops': {
-    values: ['128'],
-    why: "raftkv's limit is etcd's default, 128, checked where entries are applied, so it must be one value for all members",
-  },
   'initial-election-tick-advance': {
     values: ['false'],
     why: 'a member starts with a full randomized election timeout',
@@ -522,6 +520,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     backendBatchIntervalMs: durationMs('backend-batch-interval', get('backend-batch-interval')),
     backendBatchLimit: positiveInt('backend-batch-limit', get('backend-batch-limit')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    maxTxnOps: positiveInt('max-txn-ops', get('max-txn-ops')),
     strictReconfigCheck: bool('strict-reconfig-check', get('strict-reconfig-check')),
     forceNewCluster:
       bool('force-new-cluster', get('force-new-cluster')) || get('force-new-cluster-member') === name,

@@ -1,12 +1,13 @@
 // etcd's flags raftkv serves beyond the basic ones, on real processes: --wal-dir (the WAL on its own
 // disk, used again on restart), --metrics=extensive (grpc_server_handling_seconds),
-// --max-concurrent-streams (the HTTP/2 setting gRPC clients get) and --pre-vote=false, with the
-// values of --enable-v2, --logger and --log-outputs that raftkv's behaviour is.
+// --max-concurrent-streams (the HTTP/2 setting gRPC clients get), --pre-vote=false and
+// --max-txn-ops (each member checks its own, as etcd's do), with the values of --enable-v2,
+// --logger and --log-outputs that raftkv's behaviour is.
 import { jest } from '@jest/globals';
 import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { join } from 'node:path';
-import { KvClient } from '../../node/client/client.js';
+import { ApiError, KvClient } from '../../node/client/client.js';
 import type { LocalMember } from '../../node/tools/local-cluster.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { grpcStubs } from '../support/grpc-stubs.js';
@@ -32,7 +33,8 @@ beforeAll(async () => {
         '--logger=zap',
         '--log-outputs=default',
       ],
-      env: (m) => ({ RAFTKV_WAL_DIR: walDir(m) }),
+      // One member takes bigger txns than etcd's default 128 ops (through etcd's variable name).
+      env: (m) => ({ RAFTKV_WAL_DIR: walDir(m), ...(m.name === 'm1' ? { ETCD_MAX_TXN_OPS: '300' } : {}) }),
     },
     false,
   );
@@ -54,6 +56,30 @@ test('the WAL lives in --wal-dir, and a member restarts from it', async () => {
   await cluster.start(follower);
   const local = new KvClient([follower.clientURL]);
   await servesLocally(local, 'wal', 'elsewhere');
+});
+
+test('--max-txn-ops is checked by the member a client calls: 200 puts pass one set to 300, not one at 128', async () => {
+  const big = t.cluster.members.find((m) => m.name === 'm1')!;
+  const plain = t.cluster.members.find((m) => m !== big)!;
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const body = {
+    success: Array.from({ length: 200 }, (_, i) => ({
+      request_put: { key: b64(`ops/${i}`), value: b64('v') },
+    })),
+  };
+  const refused = await new KvClient([plain.clientURL]).call('/v3/kv/txn', body).catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(ApiError);
+  expect([(refused as ApiError).status, (refused as ApiError).message]).toEqual([
+    400,
+    'etcdserver: too many operations in txn request',
+  ]);
+  const r = await new KvClient([big.clientURL]).call('/v3/kv/txn', body);
+  expect(r.succeeded).toBe(true);
+  // Applied by every member, whatever its own budget.
+  for (const m of t.cluster.members) {
+    const { kvs } = await new KvClient([m.clientURL]).get('ops/', { prefix: true });
+    expect(kvs).toHaveLength(200);
+  }
 });
 
 test('--metrics=extensive times every gRPC call by method', async () => {
