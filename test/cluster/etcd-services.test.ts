@@ -287,13 +287,19 @@ test("GET /version answers in etcd's shape, with the etcd API level raftkv serve
 });
 
 describe.each(systems)('%s', (_name, stubs) => {
-  /** The responses to one watch created from `startRevision`, until `enough` says so. */
-  async function watchFrom(key: string, startRevision: number, enough: (got: Obj[]) => boolean) {
+  /** A Watch stream and the responses it has had so far. */
+  function openWatch() {
     const watch = stubs().stub('Watch') as unknown as Record<string, () => grpc.ClientDuplexStream<Obj, Obj>>;
     const stream = watch.Watch!.call(watch);
     const got: Obj[] = [];
     stream.on('data', (r: Obj) => got.push(r));
     stream.on('error', () => {});
+    return { stream, got };
+  }
+
+  /** The responses to one watch created from `startRevision`, until `enough` says so. */
+  async function watchFrom(key: string, startRevision: number, enough: (got: Obj[]) => boolean) {
+    const { stream, got } = openWatch();
     try {
       stream.write({
         create_request: { key: b(key), range_end: b(`${key}~`), start_revision: startRevision },
@@ -325,11 +331,7 @@ describe.each(systems)('%s', (_name, stubs) => {
   });
 
   test('a Watch stream whose client closed its sending side (as grpcurl does) goes on delivering events', async () => {
-    const watch = stubs().stub('Watch') as unknown as Record<string, () => grpc.ClientDuplexStream<Obj, Obj>>;
-    const stream = watch.Watch!.call(watch);
-    const got: Obj[] = [];
-    stream.on('data', (r: Obj) => got.push(r));
-    stream.on('error', () => {});
+    const { stream, got } = openWatch();
     try {
       stream.write({ create_request: { key: b('halfclose/k') } });
       await waitFor('the watch created', async () => (got.some((r) => r.created) ? true : undefined));
