@@ -75,15 +75,16 @@ async function run(): Promise<void> {
   if (cfg.metricsExtensive) metrics.grpc.enableHandlingTime();
   metrics.quota.set(cfg.quotaBackendBytes);
 
-  const { wal, state } = await Wal.open(cfg.walDir ? resolve(cfg.walDir) : join(dataDir, 'wal'), {
+  const { wal, state: opened } = await Wal.open(cfg.walDir ? resolve(cfg.walDir) : join(dataDir, 'wal'), {
     logger,
     onFsync: (s) => metrics.walFsync(s),
     faults: testFaultHooks(process.env[TEST_FAULT_DIR_ENV]),
   });
-  if (cfg.forceNewCluster && state.snapshotMeta) {
-    const { append, hardState } = standaloneLog(state, id);
+  let state = opened;
+  if (cfg.forceNewCluster && opened.snapshotMeta) {
+    const { append, hardState } = standaloneLog(opened, id);
     await wal.save(hardState, append);
-    Object.assign(state, { hardState, entries: [...state.entries, ...append] });
+    state = { ...opened, hardState, entries: [...opened.entries, ...append] };
     logger.warn(
       'forced a new one-member cluster: every other member is removed; restart without --force-new-cluster',
       {
