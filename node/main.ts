@@ -4,7 +4,6 @@ import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { Server as TlsServer } from 'node:tls';
 import { join, resolve } from 'node:path';
-import winston from 'winston';
 import { startGrpc } from './api/grpc.js';
 import { createApi } from './api/http.js';
 import { listenHttp, listenShared } from './api/listener.js';
@@ -15,6 +14,8 @@ import { PromMetrics } from './api/metrics.js';
 import { DEFAULT_BATCH_LIMITS } from './mvcc/batch-txn.js';
 import { MvccStore } from './mvcc/store.js';
 import { ConfigError, parseConfig, type MemberConfig } from './server/config.js';
+import { makeLogger } from './server/logger.js';
+import type { Logger } from 'winston';
 import { clusterId, memberId } from './server/ids.js';
 import { Leases } from './server/leases.js';
 import { AutoCompactor } from './server/auto-compaction.js';
@@ -31,15 +32,6 @@ import { sourceAddressFor, Transport } from './transport/transport.js';
 
 export const VERSION = '0.1.0';
 
-function makeLogger(cfg: MemberConfig): winston.Logger {
-  return winston.createLogger({
-    level: cfg.logLevel,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-    defaultMeta: { member: cfg.name },
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
-  });
-}
-
 /** The peer port's TLS: accepting and dialling with the same material. */
 const peerTransportTls = (m: TlsMaterial) => ({ server: serverOptions(m), dial: clientOptions(m) });
 
@@ -48,8 +40,10 @@ async function run(): Promise<void> {
   let clientTls: TlsMaterial | undefined;
   let peerTls: TlsMaterial | undefined;
   let jwt: JwtTokens | undefined;
+  let logger: Logger;
   try {
     cfg = parseConfig(process.argv.slice(2));
+    logger = makeLogger(cfg.name, cfg.logLevel, cfg.logOutputs);
     clientTls = cfg.clientTls && loadTls(cfg.clientTls);
     peerTls = cfg.peerTls && loadTls(cfg.peerTls);
     const token = cfg.authToken;
@@ -63,7 +57,6 @@ async function run(): Promise<void> {
     }
     throw e;
   }
-  const logger = makeLogger(cfg);
   const dataDir = join(resolve(cfg.dataDir), 'member');
   await mkdir(dataDir, { recursive: true });
   const id = await ownMemberId(

@@ -217,7 +217,19 @@ test('etcd flags with one possible value here take that value and refuse others,
   );
   expect(() => parse('--logger=capnslog')).toThrow('raftkv logs JSON lines, as zap does (accepted: zap)');
   expect(() => parse('--metrics=verbose')).toThrow('(accepted: basic, extensive)');
-  expect(() => parse('--log-outputs=stdout')).toThrow('raftkv logs to stderr (accepted: default, stderr)');
+});
+
+test('--log-outputs: stderr by default; stdout and files, each once, relative paths from the working directory', () => {
+  expect(parse().logOutputs).toEqual([{ to: 'stderr' }]);
+  expect(parse('--log-outputs=default,stderr').logOutputs).toEqual([{ to: 'stderr' }]);
+  expect(parse('--log-outputs=stdout,/var/log/etcd.log,logs/m.log,/var/log/etcd.log').logOutputs).toEqual([
+    { to: 'stdout' },
+    { to: 'file', path: '/var/log/etcd.log' },
+    { to: 'file', path: `${process.cwd()}/logs/m.log` },
+  ]);
+  expect(parseConfig(['--name=a'], { ETCD_LOG_OUTPUTS: 'stdout' }).logOutputs).toEqual([{ to: 'stdout' }]);
+  expect(() => parse('--log-outputs=stderr,')).toThrow('--log-outputs: "stderr," has an empty entry');
+  expect(() => parse('--log-outputs=systemd/journal')).toThrow('systemd/journal is not served');
 });
 
 test('--max-txn-ops: 128 by default, as etcd; a positive number', () => {

@@ -1,6 +1,7 @@
 // Member configuration: etcd's flag names (so habits and manifests carry over), each with an
 // environment fallback RAFTKV_<FLAG_IN_UPPER_SNAKE_CASE> (e.g. RAFTKV_INITIAL_CLUSTER).
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { SIGN_METHODS, type JwtOptions } from '../auth/jwt.js';
 import { BCRYPT_COST } from '../auth/password.js';
 import type { AutoCompaction } from './auto-compaction.js';
@@ -50,6 +51,8 @@ export interface MemberConfig {
   /** etcd's --auto-compaction-mode and --auto-compaction-retention; none when the retention is 0. */
   autoCompaction?: AutoCompaction;
   logLevel: string;
+  /** etcd's --log-outputs: where the JSON log lines go, each once. */
+  logOutputs: LogOutput[];
   /** etcd's --wal-dir: the WAL on its own (dedicated) disk; by default under the data dir. */
   walDir?: string;
   /** etcd's --pre-vote: a candidate first asks whether it could win, so a returning member does not depose a leader. */
@@ -81,6 +84,9 @@ export interface TlsFiles {
 }
 
 export type TlsPrefix = '' | 'peer-';
+
+/** A --log-outputs target: a standard stream, or a file the lines are appended to. */
+export type LogOutput = { to: 'stderr' | 'stdout' } | { to: 'file'; path: string };
 
 export type AuthToken = { type: 'simple' } | ({ type: 'jwt' } & JwtOptions);
 
@@ -298,7 +304,6 @@ const FIXED: Partial<Record<Flag, { values: string[]; why: string }>> = {
     why: 'a member starts with a full randomized election timeout',
   },
   logger: { values: ['zap'], why: 'raftkv logs JSON lines, as zap does' },
-  'log-outputs': { values: ['default', 'stderr'], why: 'raftkv logs to stderr' },
   metrics: { values: ['basic', 'extensive'], why: 'etcd has no other level' },
 };
 
@@ -377,6 +382,30 @@ function tlsVersions(get: (f: Flag) => string): TlsVersions {
   const max = version('tls-max-version');
   if (max && max < min) throw new ConfigError('--tls-max-version is below --tls-min-version');
   return { min, ...(max ? { max } : {}) };
+}
+
+/**
+ * etcd's --log-outputs (as with its zap logger): a comma-separated list of `default` or `stderr`,
+ * `stdout`, and file paths (relative to the working directory).
+ */
+function logOutputs(value: string): LogOutput[] {
+  const out = new Map<string, LogOutput>();
+  for (const item of value.split(',').map((v) => v.trim())) {
+    if (item === '') throw new ConfigError(`--log-outputs: "${value}" has an empty entry`);
+    if (item === 'systemd/journal') {
+      throw new ConfigError(
+        '--log-outputs: systemd/journal is not served; log to stderr (the default), which journald collects from a systemd unit',
+      );
+    }
+    const o: LogOutput =
+      item === 'default' || item === 'stderr'
+        ? { to: 'stderr' }
+        : item === 'stdout'
+          ? { to: 'stdout' }
+          : { to: 'file', path: resolve(item) };
+    out.set(o.to === 'file' ? o.path : o.to, o);
+  }
+  return [...out.values()];
 }
 
 /**
@@ -532,6 +561,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       get('experimental-watch-progress-notify-interval'),
     ),
     logLevel: bool('debug', get('debug')) ? 'debug' : get('log-level'),
+    logOutputs: logOutputs(get('log-outputs')),
     ...(get('wal-dir') ? { walDir: get('wal-dir') } : {}),
     preVote: bool('pre-vote', get('pre-vote')),
     metricsExtensive: get('metrics') === 'extensive',

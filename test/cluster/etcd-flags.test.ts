@@ -1,10 +1,10 @@
 // etcd's flags raftkv serves beyond the basic ones, on real processes: --wal-dir (the WAL on its own
 // disk, used again on restart), --metrics=extensive (grpc_server_handling_seconds),
 // --max-concurrent-streams (the HTTP/2 setting gRPC clients get), --pre-vote=false and
-// --max-txn-ops (each member checks its own, as etcd's do), with the values of --enable-v2,
-// --logger and --log-outputs that raftkv's behaviour is.
+// --max-txn-ops (each member checks its own, as etcd's do), --log-outputs (one member logs to
+// stdout and a file), with the values of --enable-v2 and --logger that raftkv's behaviour is.
 import { jest } from '@jest/globals';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { join } from 'node:path';
 import { ApiError, KvClient } from '../../node/client/client.js';
@@ -19,6 +19,7 @@ jest.setTimeout(90_000);
 
 let t: TempCluster;
 const walDir = (m: LocalMember) => join(t.root, `${m.name}-wal`);
+const logFile = () => join(t.root, 'm2.log');
 beforeAll(async () => {
   t = await tempCluster(
     'etcd-flags',
@@ -31,16 +32,28 @@ beforeAll(async () => {
         '--max-concurrent-streams=16',
         '--enable-v2=false',
         '--logger=zap',
-        '--log-outputs=default',
       ],
-      // One member takes bigger txns than etcd's default 128 ops (through etcd's variable name).
-      env: (m) => ({ RAFTKV_WAL_DIR: walDir(m), ...(m.name === 'm1' ? { ETCD_MAX_TXN_OPS: '300' } : {}) }),
+      // Through etcd's variable names: one member takes bigger txns than etcd's default 128 ops,
+      // one logs to stdout and a file.
+      env: (m) => ({
+        RAFTKV_WAL_DIR: walDir(m),
+        ETCD_LOG_OUTPUTS: m.name === 'm2' ? `stdout,${logFile()}` : 'default',
+        ...(m.name === 'm1' ? { ETCD_MAX_TXN_OPS: '300' } : {}),
+      }),
     },
     false,
   );
   await t.cluster.startAll();
 });
 afterAll(() => t.dispose());
+
+test('--log-outputs: a member logs the same JSON lines to stdout and to a file', async () => {
+  const m2 = t.cluster.members.find((m) => m.name === 'm2')!;
+  const started = (text: string) =>
+    text.split('\n').filter((l) => l.includes('"member started"') && l.includes('"member":"m2"'));
+  await waitFor('m2 started', async () => started(m2.log.join('')).length === 1 || undefined, 30_000, 100);
+  expect(started(readFileSync(logFile(), 'utf8'))).toEqual(started(m2.log.join('')));
+});
 
 test('the WAL lives in --wal-dir, and a member restarts from it', async () => {
   const { cluster } = t;
