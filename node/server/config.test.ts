@@ -97,7 +97,7 @@ describe('TLS flags, named as etcd names them', () => {
     certFile,
     keyFile,
     clientCertAuth: false,
-    versions: { min: 'TLSv1.2' },
+    policy: { min: 'TLSv1.2' },
     ...more,
   });
 
@@ -106,7 +106,7 @@ describe('TLS flags, named as etcd names them', () => {
     expect(cfg.clientTls).toEqual(files('c.pem', 'k.pem', { trustedCaFile: 'ca.pem', clientCertAuth: true }));
     expect(cfg.peerTls).toBeUndefined();
     expect(parse(...https).clientTls).toEqual(files('c.pem', 'k.pem'));
-    expect(parse(...https, '--tls-min-version=TLS1.3').clientTls?.versions).toEqual({ min: 'TLSv1.3' });
+    expect(parse(...https, '--tls-min-version=TLS1.3').clientTls?.policy).toEqual({ min: 'TLSv1.3' });
     const withCrl = parse(
       ...https,
       '--trusted-ca-file=ca.pem',
@@ -114,7 +114,7 @@ describe('TLS flags, named as etcd names them', () => {
       '--client-crl-file=crl.pem',
     );
     expect(withCrl.clientTls?.crlFile).toBe('crl.pem');
-    expect(parse(...https, '--tls-max-version=TLS1.2').clientTls?.versions).toEqual({
+    expect(parse(...https, '--tls-max-version=TLS1.2').clientTls?.policy).toEqual({
       min: 'TLSv1.2',
       max: 'TLSv1.2',
     });
@@ -125,6 +125,25 @@ describe('TLS flags, named as etcd names them', () => {
         '--listen-metrics-urls=http://0.0.0.0:2381,https://127.0.0.1:2382',
       ).listenMetricsUrls.map(String),
     ).toEqual(['http://0.0.0.0:2381/', 'https://127.0.0.1:2382/']);
+  });
+
+  test("--cipher-suites: Go's names as etcd takes them; TLS 1.3 suites always on", () => {
+    const ciphers = (v: string) => parse(...https, `--cipher-suites=${v}`).clientTls?.policy.ciphers;
+    const TLS13 = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+    expect(parse(...https).clientTls?.policy.ciphers).toBeUndefined();
+    expect(ciphers('TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305')).toBe(
+      `ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:${TLS13}`,
+    );
+    expect(ciphers('TLS_AES_128_GCM_SHA256')).toBe(TLS13);
+    expect(() => ciphers('TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_RSA_WITH_AES_128_CBC_SHA')).toThrow(
+      '--cipher-suites: unexpected TLS cipher suite " TLS_RSA_WITH_AES_128_CBC_SHA"',
+    );
+    expect(() => ciphers('TLS_RSA_WITH_RC4_128_SHA')).toThrow(
+      "not available in this Node.js build's OpenSSL",
+    );
+    expect(() =>
+      parse(...https, '--tls-min-version=TLS1.3', '--cipher-suites=TLS_AES_128_GCM_SHA256'),
+    ).toThrow('cipher suites cannot be configured when only TLS1.3 or greater is supported');
   });
 
   test('https peer URLs take the peer- files, from the environment too', () => {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { SIGN_METHODS, type JwtOptions } from '../auth/jwt.js';
 import { BCRYPT_COST } from '../auth/password.js';
 import type { AutoCompaction } from './auto-compaction.js';
+import { opensslCiphers } from './cipher-suites.js';
 
 export interface MemberConfig {
   name: string;
@@ -80,7 +81,7 @@ export interface TlsFiles {
   /** Certificates the CA revoked (etcd's --client-crl-file / --peer-crl-file), PEM. */
   crlFile?: string;
   /** etcd's --tls-min-version / --tls-max-version, for both ports, as Node names them. */
-  versions: TlsVersions;
+  policy: TlsPolicy;
 }
 
 export type TlsPrefix = '' | 'peer-';
@@ -99,9 +100,12 @@ export function tlsFlag(
 }
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
-export interface TlsVersions {
+/** What both ports' TLS allows: etcd's --tls-min-version, --tls-max-version and --cipher-suites. */
+export interface TlsPolicy {
   min: TlsVersion;
   max?: TlsVersion;
+  /** An OpenSSL cipher list (TLS 1.2 suites, then all of TLS 1.3's); Node's defaults when absent. */
+  ciphers?: string;
 }
 
 const FLAGS = {
@@ -155,6 +159,7 @@ const FLAGS = {
   'peer-crl-file': { default: '' },
   'tls-min-version': { default: 'TLS1.2' },
   'tls-max-version': { default: '' },
+  'cipher-suites': { default: '' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -278,7 +283,6 @@ const NOT_SERVED: Record<string, string> = {
     'not built: peer certificates are checked against --peer-trusted-ca-file only',
   'experimental-peer-skip-client-san-verification':
     'not built: peer certificates are checked against --peer-trusted-ca-file only',
-  'cipher-suites': "not built: Node's TLS defaults choose the cipher suites",
   cors: 'not built: the JSON gateway sends no CORS headers',
   'host-whitelist': 'not built: the HTTP API does not check the Host header',
   'enable-pprof': "Go's profiler; profile a member with node --cpu-prof or --inspect instead",
@@ -323,7 +327,7 @@ function tlsFiles(
   prefix: TlsPrefix,
   urlFlag: Flag,
   listen: URL[],
-  versions: TlsVersions,
+  policy: TlsPolicy,
 ): TlsFiles | undefined {
   const flag = (f: Parameters<typeof tlsFlag>[1]) => tlsFlag(prefix, f);
   const certFile = get(flag('cert-file'));
@@ -364,14 +368,14 @@ function tlsFiles(
     ...(trustedCaFile ? { trustedCaFile } : {}),
     clientCertAuth,
     ...(crlFile ? { crlFile } : {}),
-    versions,
+    policy,
   };
 }
 
 /** etcd's names for the protocol versions (TLS1.2, TLS1.3), and the order between them. */
 const TLS_VERSIONS: Record<string, TlsVersion> = { 'TLS1.2': 'TLSv1.2', 'TLS1.3': 'TLSv1.3' };
 
-function tlsVersions(get: (f: Flag) => string): TlsVersions {
+function tlsPolicy(get: (f: Flag) => string): TlsPolicy {
   const version = (flag: 'tls-min-version' | 'tls-max-version'): TlsVersion | undefined => {
     const v = get(flag);
     if (v === '' && flag === 'tls-max-version') return undefined;
@@ -381,7 +385,20 @@ function tlsVersions(get: (f: Flag) => string): TlsVersions {
   const min = version('tls-min-version')!;
   const max = version('tls-max-version');
   if (max && max < min) throw new ConfigError('--tls-max-version is below --tls-min-version');
-  return { min, ...(max ? { max } : {}) };
+  const suites = get('cipher-suites');
+  if (suites === '') return { min, ...(max ? { max } : {}) };
+  if (min === 'TLSv1.3') {
+    throw new ConfigError(
+      '--cipher-suites: cipher suites cannot be configured when only TLS1.3 or greater is supported',
+    );
+  }
+  let ciphers: string;
+  try {
+    ciphers = opensslCiphers(suites);
+  } catch (e) {
+    throw new ConfigError(`--cipher-suites: ${(e as Error).message}`);
+  }
+  return { min, ...(max ? { max } : {}), ciphers };
 }
 
 /**
@@ -497,9 +514,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   urls('advertise-client-urls', advertiseClient);
   urls('initial-advertise-peer-urls', advertisePeer);
   const initialCluster = parseInitialCluster(get('initial-cluster') || `${name}=${advertisePeer}`);
-  const versions = tlsVersions(get);
-  const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls, versions);
-  const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls, versions);
+  const policy = tlsPolicy(get);
+  const clientTls = tlsFiles(get, '', 'listen-client-urls', listenClientUrls, policy);
+  const peerTls = tlsFiles(get, 'peer-', 'listen-peer-urls', listenPeerUrls, policy);
   const listenMetricsUrls = urls('listen-metrics-urls', get('listen-metrics-urls'));
   for (const u of listenMetricsUrls) {
     if (u.protocol !== 'http:' && (u.protocol !== 'https:' || !clientTls)) {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { makeTestCerts, renewMemberCert, revokedClient } from '../../test/support/certs.js';
 import { waitFor } from '../../test/support/wait.js';
+import { opensslCiphers } from './cipher-suites.js';
 import { ConfigError, type TlsFiles } from './config.js';
 import { loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
 
@@ -16,7 +17,7 @@ const files = (more: Partial<TlsFiles> = {}): TlsFiles => ({
   certFile: certs.cert,
   keyFile: certs.key,
   clientCertAuth: false,
-  versions: V12,
+  policy: V12,
   ...more,
 });
 
@@ -75,7 +76,7 @@ test('a renewal is picked up; a set that does not load is logged and the old one
 });
 
 test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS 1.3 gets through', async () => {
-  const m = loadTls(files({ trustedCaFile: certs.ca, versions: { min: 'TLSv1.3' } }));
+  const m = loadTls(files({ trustedCaFile: certs.ca, policy: { min: 'TLSv1.3' } }));
   const { server, port } = await listening(m, (s) => s.end());
   const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
     new Promise<string>((ok, fail) => {
@@ -88,6 +89,32 @@ test('--tls-min-version=TLS1.3 refuses a client that speaks at most TLS 1.2; TLS
   try {
     await expect(handshake('TLSv1.2')).rejects.toThrow(/protocol version|alert/i);
     await expect(handshake('TLSv1.3')).resolves.toBe('TLSv1.3');
+  } finally {
+    server.close();
+  }
+});
+
+test('--cipher-suites restricts TLS 1.2 to the suites named; TLS 1.3 keeps all of its own, as in Go', async () => {
+  const policy = { ...V12, ciphers: opensslCiphers('TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256') };
+  const m = loadTls(files({ trustedCaFile: certs.ca, policy }));
+  const { server, port } = await listening(m, (s) => s.end());
+  const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3', ciphers?: string) =>
+    new Promise<string>((ok, fail) => {
+      const s = connect(
+        { port, host: '127.0.0.1', ca: m.ca, maxVersion, ...(ciphers ? { ciphers } : {}) },
+        () => {
+          ok(s.getCipher().standardName);
+          s.destroy();
+        },
+      );
+      s.once('error', fail);
+    });
+  try {
+    await expect(handshake('TLSv1.2')).resolves.toBe('TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
+    await expect(handshake('TLSv1.2', 'ECDHE-ECDSA-AES256-GCM-SHA384')).rejects.toThrow(/handshake failure/);
+    await expect(handshake('TLSv1.3', 'TLS_CHACHA20_POLY1305_SHA256')).resolves.toBe(
+      'TLS_CHACHA20_POLY1305_SHA256',
+    );
   } finally {
     server.close();
   }

@@ -8,7 +8,7 @@ import {
   type SecureContextOptions,
   type TlsOptions,
 } from 'node:tls';
-import { ConfigError, tlsFlag, type TlsFiles, type TlsVersions } from './config.js';
+import { ConfigError, tlsFlag, type TlsFiles, type TlsPolicy } from './config.js';
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -16,7 +16,7 @@ export interface TlsMaterial {
   ca?: Buffer;
   clientCertAuth: boolean;
   crl?: Buffer;
-  versions: TlsVersions;
+  policy: TlsPolicy;
 }
 
 export function loadTls(files: TlsFiles): TlsMaterial {
@@ -36,7 +36,7 @@ export function loadTls(files: TlsFiles): TlsMaterial {
     ...(files.trustedCaFile ? { ca: read('trusted-ca-file', files.trustedCaFile) } : {}),
     clientCertAuth: files.clientCertAuth,
     ...(files.crlFile ? { crl: read('crl-file', files.crlFile) } : {}),
-    versions: files.versions,
+    policy: files.policy,
   };
   // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
@@ -56,15 +56,16 @@ export function loadTls(files: TlsFiles): TlsMaterial {
   return m;
 }
 
-/** What both sides' contexts hold: the certificate, the CA, the revocation list, the versions. */
+/** What both sides' contexts hold: the certificate, the CA, the revocation list, versions and ciphers. */
 function contextOptions(m: TlsMaterial): SecureContextOptions {
   return {
     cert: m.cert,
     key: m.key,
     ...(m.ca ? { ca: m.ca } : {}),
     ...(m.crl ? { crl: m.crl } : {}),
-    minVersion: m.versions.min,
-    ...(m.versions.max ? { maxVersion: m.versions.max } : {}),
+    minVersion: m.policy.min,
+    ...(m.policy.max ? { maxVersion: m.policy.max } : {}),
+    ...(m.policy.ciphers ? { ciphers: m.policy.ciphers } : {}),
   };
 }
 

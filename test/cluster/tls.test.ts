@@ -3,7 +3,8 @@
 // and raftkvctl work with --cacert/--cert/--key; a client without a trusted certificate, or one
 // speaking plain HTTP, gets nothing; a snapshot streams over peer TLS; health and metrics are
 // also on a plain metrics port; renewed certificate files are taken up while members run; bad
-// certificate files stop a member at start, naming the file.
+// certificate files stop a member at start, naming the file. --cipher-suites narrows TLS 1.2 on
+// both ports and leaves TLS 1.3 (what grpc-go and the members speak) as it is.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -23,6 +24,9 @@ const trusted = { ca: readFileSync(certs.ca), cert: readFileSync(certs.cert), ke
 const CTL = join(process.cwd(), 'dist/node/cli/raftkvctl.js');
 const MAIN = join(process.cwd(), 'dist/node/main.js');
 
+/** The TLS 1.2 suites the members allow, by Go's names (the test certificates' keys are ECDSA). */
+const SUITES = ['TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305'];
+
 let tc: TempCluster;
 let clients: KvClient[];
 let leader: number;
@@ -32,7 +36,7 @@ beforeAll(async () => {
     size: 3,
     scheme: 'https',
     metricsPorts: true,
-    extraArgs: [...TEST_MEMBER_ARGS, ...memberTlsArgs(certs)],
+    extraArgs: [...TEST_MEMBER_ARGS, ...memberTlsArgs(certs), `--cipher-suites=${SUITES.join(',')}`],
   });
   clients = tc.cluster.members.map((m) => new KvClient([m.clientURL], 2000, trusted));
   const members = tc.cluster.members;
@@ -105,6 +109,28 @@ test('etcdctl and raftkvctl work with --cacert, --cert and --key', async () => {
   expect(JSON.parse(ctl.stdout.toString()).kvs.map((kv: { value: string }) => kv.value)).toEqual([
     'over-grpc',
   ]);
+});
+
+test('--cipher-suites: a TLS 1.2 client gets only a listed suite, on the client and the peer port', async () => {
+  const m = tc.cluster.members[leader]!;
+  const suite = (url: string, ciphers: string) =>
+    new Promise<string>((ok, fail) => {
+      const { hostname, port } = new URL(url);
+      const s = connectTls(
+        { host: hostname, port: Number(port), ...trusted, maxVersion: 'TLSv1.2', ciphers },
+        () => {
+          ok(s.getCipher().standardName);
+          s.destroy();
+        },
+      );
+      s.once('error', fail);
+    });
+  for (const url of [m.clientURL, m.peerURL]) {
+    await expect(suite(url, 'ECDHE-ECDSA-CHACHA20-POLY1305')).resolves.toBe(SUITES[1]! + '_SHA256');
+    await expect(suite(url, 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA')).rejects.toThrow(
+      /handshake failure/,
+    );
+  }
 });
 
 test('clients without a certificate from the trusted CA, or speaking plain HTTP, are refused', async () => {
