@@ -2,7 +2,7 @@
 // Raft loop and client API, and a clean stop on SIGTERM (a leader hands leadership over first).
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { Server as TlsServer } from 'node:tls';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { startGrpc } from './api/grpc.js';
 import { createApi } from './api/http.js';
@@ -25,7 +25,14 @@ import { standaloneLog } from './server/force-new-cluster.js';
 import { founders, Member } from './server/member.js';
 import { loadMemberTable, ownMemberId, saveMemberTable } from './server/member-file.js';
 import { MemberTable } from './server/members.js';
-import { clientOptions, loadTls, serverOptions, watchTls, type TlsMaterial } from './server/tls-files.js';
+import {
+  certAllowed,
+  clientOptions,
+  loadTls,
+  serverOptions,
+  watchTls,
+  type TlsMaterial,
+} from './server/tls-files.js';
 import { TEST_FAULT_DIR_ENV, testFaultHooks } from './storage/test-faults.js';
 import { Wal } from './storage/wal.js';
 import { sourceAddressFor, Transport } from './transport/transport.js';
@@ -33,7 +40,11 @@ import { sourceAddressFor, Transport } from './transport/transport.js';
 export const VERSION = '0.1.0';
 
 /** The peer port's TLS: accepting and dialling with the same material. */
-const peerTransportTls = (m: TlsMaterial) => ({ server: serverOptions(m), dial: clientOptions(m) });
+const peerTransportTls = (m: TlsMaterial) => ({
+  server: serverOptions(m),
+  dial: clientOptions(m),
+  accepts: (s: TLSSocket) => certAllowed(m, s),
+});
 
 async function run(): Promise<void> {
   let cfg: MemberConfig;

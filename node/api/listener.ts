@@ -9,7 +9,7 @@ import { createServer as createHttpServer, type RequestListener, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import type { ConnectionInjector } from '@grpc/grpc-js';
 import { admitHttp2 } from './h2-authority.js';
-import { serverOptions, type TlsMaterial } from '../server/tls-files.js';
+import { certAllowed, serverOptions, type TlsMaterial } from '../server/tls-files.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
@@ -38,6 +38,7 @@ export function listenShared(
   let server: NetServer;
   if (secure) {
     server = createTlsServer({ ...secure, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+      if (!certAllowed(tls!, socket as TLSSocket)) return socket.destroy();
       // Clients that do not negotiate (curl with --http1.1, old libraries) are told apart as on http.
       if ((socket as TLSSocket).alpnProtocol === 'h2') toGrpc(socket);
       else if ((socket as TLSSocket).alpnProtocol === 'http/1.1') http.emit('connection', socket);
@@ -70,7 +71,13 @@ export function listenHttp(
   tls: TlsMaterial | undefined,
 ): Promise<HttpServer> {
   const secure = serverTls(url, tls);
-  return listenAt(secure ? createHttpsServer(secure, handler) : createHttpServer(handler), url);
+  if (!secure) return listenAt(createHttpServer(handler), url);
+  const server = createHttpsServer(secure, handler);
+  // After the HTTP server's own listener, but in the same turn: nothing has been read yet.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (!certAllowed(tls!, socket)) socket.destroy();
+  });
+  return listenAt(server, url);
 }
 
 /** The server's TLS options for an https:// URL, none for http://; an https URL without files is an error. */

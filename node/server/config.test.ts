@@ -161,6 +161,21 @@ describe('TLS flags, named as etcd names them', () => {
     expect(cfg.initialCluster.get('a')).toEqual(['https://127.0.0.1:2380']);
   });
 
+  test('--peer-cert-allowed-cn and --*-cert-allowed-hostname name whom client certificates must name', () => {
+    const peer = ['--listen-peer-urls=https://127.0.0.1:2380', '--peer-cert-file=p', '--peer-key-file=k'];
+    const mutual = [...peer, '--peer-client-cert-auth', '--peer-trusted-ca-file=ca.pem'];
+    expect(parse(...mutual, '--peer-cert-allowed-cn=etcd-peer').peerTls?.allowed).toEqual({
+      cn: 'etcd-peer',
+    });
+    expect(parse(...mutual, '--peer-cert-allowed-hostname=peer.example').peerTls?.allowed).toEqual({
+      hostname: 'peer.example',
+    });
+    const client = [...https, '--client-cert-auth', '--trusted-ca-file=ca.pem'];
+    const cfg = parse(...client, '--client-cert-allowed-hostname=api.example');
+    expect([cfg.clientTls?.allowed, cfg.peerTls]).toEqual([{ hostname: 'api.example' }, undefined]);
+    expect(parse(...client).clientTls?.allowed).toBeUndefined();
+  });
+
   test.each([
     [['--listen-client-urls=https://127.0.0.1:2379'], '--cert-file and --key-file are required'],
     [
@@ -179,6 +194,19 @@ describe('TLS flags, named as etcd names them', () => {
       '--client-crl-file needs --client-cert-auth (it revokes client certificates)',
     ],
     [['--peer-crl-file=crl.pem'], 'need an https:// URL in --listen-peer-urls'],
+    [['--peer-cert-allowed-cn=etcd'], 'need an https:// URL in --listen-peer-urls'],
+    [
+      [...https, '--client-cert-allowed-hostname=api.example'],
+      '--client-cert-allowed-hostname needs --client-cert-auth (it checks client certificates)',
+    ],
+    [
+      [
+        ...['--listen-peer-urls=https://127.0.0.1:2380', '--peer-cert-file=p', '--peer-key-file=k'],
+        ...['--peer-client-cert-auth', '--peer-trusted-ca-file=ca.pem'],
+        ...['--peer-cert-allowed-cn=a', '--peer-cert-allowed-hostname=b'],
+      ],
+      '--peer-cert-allowed-cn and --peer-cert-allowed-hostname are mutually exclusive',
+    ],
     [
       ['--tls-min-version=TLS1.3', '--tls-max-version=TLS1.2'],
       '--tls-max-version is below --tls-min-version',
@@ -225,7 +253,9 @@ test("etcd's flags that raftkv does not serve stop it with what to do instead, b
   );
   expect(() => parse('--auto-tls')).toThrow('raftkv makes no self-signed certificates');
   expect(() => parse('--max-wals', '5')).toThrow('raftkv deletes WAL segments once a snapshot covers them');
-  expect(() => parse('--peer-cert-allowed-cn=etcd')).toThrow('checked against --peer-trusted-ca-file only');
+  expect(() => parse('--experimental-peer-skip-client-san-verification')).toThrow(
+    'checked against --peer-trusted-ca-file only',
+  );
   expect(() => parse('--no-such-flag=1')).toThrow("Unknown option '--no-such-flag'");
 });
 

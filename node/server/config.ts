@@ -82,7 +82,12 @@ export interface TlsFiles {
   crlFile?: string;
   /** etcd's --tls-min-version / --tls-max-version, for both ports, as Node names them. */
   policy: TlsPolicy;
+  /** etcd's --peer-cert-allowed-cn / --*-cert-allowed-hostname: whom the port's client certificates must name. */
+  allowed?: CertIdentity;
 }
+
+/** What a client certificate must name: exactly this CN, or this host (its SANs, as a server's are checked). */
+export type CertIdentity = { cn: string } | { hostname: string };
 
 export type TlsPrefix = '' | 'peer-';
 
@@ -160,6 +165,9 @@ const FLAGS = {
   'tls-min-version': { default: 'TLS1.2' },
   'tls-max-version': { default: '' },
   'cipher-suites': { default: '' },
+  'client-cert-allowed-hostname': { default: '' },
+  'peer-cert-allowed-cn': { default: '' },
+  'peer-cert-allowed-hostname': { default: '' },
 } as const;
 
 type Flag = keyof typeof FLAGS;
@@ -277,10 +285,6 @@ const NOT_SERVED: Record<string, string> = {
   ),
   'auto-tls': 'raftkv makes no self-signed certificates; give --cert-file and --key-file',
   'peer-auto-tls': 'raftkv makes no self-signed certificates; give --peer-cert-file and --peer-key-file',
-  'client-cert-allowed-hostname': 'not built: client certificates are checked against --trusted-ca-file only',
-  'peer-cert-allowed-cn': 'not built: peer certificates are checked against --peer-trusted-ca-file only',
-  'peer-cert-allowed-hostname':
-    'not built: peer certificates are checked against --peer-trusted-ca-file only',
   'experimental-peer-skip-client-san-verification':
     'not built: peer certificates are checked against --peer-trusted-ca-file only',
   cors: 'not built: the JSON gateway sends no CORS headers',
@@ -335,11 +339,14 @@ function tlsFiles(
   const trustedCaFile = get(flag('trusted-ca-file'));
   const clientCertAuth = bool(flag('client-cert-auth'), get(flag('client-cert-auth')));
   const crlFile = get(flag('crl-file'));
+  const allowedCn = prefix === 'peer-' ? get('peer-cert-allowed-cn') : '';
+  const hostnameFlag: Flag = `${prefix || 'client-'}cert-allowed-hostname` as Flag;
+  const allowedHostname = get(hostnameFlag);
   const secure = listen.filter((u) => u.protocol === 'https:');
   const other = listen.find((u) => u.protocol !== 'https:' && u.protocol !== 'http:');
   if (other) throw new ConfigError(`--${urlFlag}: "${other.href}" is neither http:// nor https://`);
   if (secure.length === 0) {
-    if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile) {
+    if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile || allowedCn || allowedHostname) {
       throw new ConfigError(
         `--${flag('cert-file')} and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
       );
@@ -361,6 +368,14 @@ function tlsFiles(
       `--${flag('crl-file')} needs --${flag('client-cert-auth')} (it revokes client certificates)`,
     );
   }
+  if (allowedCn && allowedHostname) {
+    throw new ConfigError(`--peer-cert-allowed-cn and --${hostnameFlag} are mutually exclusive`);
+  }
+  if ((allowedCn || allowedHostname) && !clientCertAuth) {
+    throw new ConfigError(
+      `--${allowedCn ? 'peer-cert-allowed-cn' : hostnameFlag} needs --${flag('client-cert-auth')} (it checks client certificates)`,
+    );
+  }
   return {
     prefix,
     certFile,
@@ -369,6 +384,11 @@ function tlsFiles(
     clientCertAuth,
     ...(crlFile ? { crlFile } : {}),
     policy,
+    ...(allowedCn
+      ? { allowed: { cn: allowedCn } }
+      : allowedHostname
+        ? { allowed: { hostname: allowedHostname } }
+        : {}),
   };
 }
 

@@ -3,11 +3,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { makeTestCerts, renewMemberCert, revokedClient } from '../../test/support/certs.js';
+import { makeClientCert, makeTestCerts, renewMemberCert, revokedClient } from '../../test/support/certs.js';
 import { waitFor } from '../../test/support/wait.js';
 import { opensslCiphers } from './cipher-suites.js';
-import { ConfigError, type TlsFiles } from './config.js';
-import { loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
+import { ConfigError, type CertIdentity, type TlsFiles } from './config.js';
+import { certAllowed, loadTls, serverOptions, watchTls, type TlsMaterial } from './tls-files.js';
 
 const certs = makeTestCerts();
 const V12 = { min: 'TLSv1.2' } as const;
@@ -118,6 +118,40 @@ test('--cipher-suites restricts TLS 1.2 to the suites named; TLS 1.3 keeps all o
   } finally {
     server.close();
   }
+});
+
+test('certAllowed: with an allowed CN or hostname, only client certificates naming it pass', async () => {
+  const alice = makeClientCert(certs, 'alice', ['alice.example']);
+  const mutual = { trustedCaFile: certs.ca, clientCertAuth: true };
+  /** What a server with `allowed` makes of the member's and alice's certificates. */
+  const verdicts = async (allowed?: CertIdentity) => {
+    const m = loadTls(files({ ...mutual, ...(allowed ? { allowed } : {}) }));
+    const { server, port } = await listening(m, (s) => s.end(certAllowed(m, s) ? 'yes' : 'no'));
+    const ask = (cert: string, key: string) =>
+      new Promise<string>((ok, fail) => {
+        const s = connect({
+          port,
+          host: '127.0.0.1',
+          ca: m.ca,
+          cert: readFileSync(cert),
+          key: readFileSync(key),
+        });
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.once('end', () => ok(got));
+        s.once('error', fail);
+      });
+    try {
+      return [await ask(certs.cert, certs.key), await ask(alice.cert, alice.key)];
+    } finally {
+      server.close();
+    }
+  };
+  expect(await verdicts()).toEqual(['yes', 'yes']);
+  expect(await verdicts({ cn: 'member' })).toEqual(['yes', 'no']);
+  expect(await verdicts({ cn: 'alice.example' })).toEqual(['no', 'no']);
+  expect(await verdicts({ hostname: 'alice.example' })).toEqual(['no', 'yes']);
+  expect(await verdicts({ hostname: 'localhost' })).toEqual(['yes', 'no']);
 });
 
 test('a client certificate on the --client-crl-file list is refused; the CA’s others get through', async () => {

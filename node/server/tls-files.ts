@@ -3,12 +3,14 @@
 // not PEM stops the member with the flag and the path, not at the first connection.
 import { readFileSync, statSync } from 'node:fs';
 import {
+  checkServerIdentity,
   createSecureContext,
   type ConnectionOptions,
   type SecureContextOptions,
+  type TLSSocket,
   type TlsOptions,
 } from 'node:tls';
-import { ConfigError, tlsFlag, type TlsFiles, type TlsPolicy } from './config.js';
+import { ConfigError, tlsFlag, type CertIdentity, type TlsFiles, type TlsPolicy } from './config.js';
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -16,6 +18,7 @@ export interface TlsMaterial {
   ca?: Buffer;
   clientCertAuth: boolean;
   crl?: Buffer;
+  allowed?: CertIdentity;
   policy: TlsPolicy;
 }
 
@@ -37,6 +40,7 @@ export function loadTls(files: TlsFiles): TlsMaterial {
     clientCertAuth: files.clientCertAuth,
     ...(files.crlFile ? { crl: read('crl-file', files.crlFile) } : {}),
     policy: files.policy,
+    ...(files.allowed ? { allowed: files.allowed } : {}),
   };
   // Node takes a CA file with no certificate in it without complaint, and then trusts nothing.
   if (m.ca && !m.ca.includes('-----BEGIN CERTIFICATE-----')) {
@@ -75,6 +79,20 @@ function contextOptions(m: TlsMaterial): SecureContextOptions {
  */
 export function serverOptions(m: TlsMaterial): TlsOptions {
   return { ...contextOptions(m), requestCert: m.clientCertAuth, rejectUnauthorized: m.clientCertAuth };
+}
+
+/**
+ * Whether an accepted connection's client certificate names whom --peer-cert-allowed-cn or
+ * --*-cert-allowed-hostname require (any certificate the CA signed, without them). Node's TLS
+ * servers have no hook inside the handshake for this, so each port asks once it completes and
+ * closes the connection before reading from it.
+ */
+export function certAllowed(m: TlsMaterial, socket: TLSSocket): boolean {
+  const want = m.allowed;
+  if (!want) return true;
+  const cert = socket.getPeerCertificate();
+  if (!socket.authorized || !cert.subject) return false;
+  return 'cn' in want ? cert.subject.CN === want.cn : checkServerIdentity(want.hostname, cert) === undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type Server as TlsServer,
   type ConnectionOptions,
   type TlsOptions,
+  type TLSSocket,
 } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../server/ports.js';
@@ -44,7 +45,8 @@ export interface TransportOptions {
    */
   sourceAddress?: string;
   /** Peer TLS (https peer URLs): both the connections this member dials and those it accepts. */
-  tls?: { server: TlsOptions; dial: ConnectionOptions };
+  /** `accepts` vets an accepted connection's client certificate once its handshake is done. */
+  tls?: { server: TlsOptions; dial: ConnectionOptions; accepts?: (s: TLSSocket) => boolean };
   peers?: Map<NodeId, PeerAddress>;
   onMessages?: (msgs: Message[]) => void;
   onSnapshot?: SnapshotHandler;
@@ -158,7 +160,7 @@ export class Transport implements PeerTransport {
     this.started = true;
     const { tls } = this;
     const server = tls
-      ? createTlsServer(tls.server, (s) => this.accept(s))
+      ? createTlsServer(tls.server, (s) => (this.tls?.accepts?.(s) === false ? s.destroy() : this.accept(s)))
       : createServer((s) => this.accept(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {

@@ -4,7 +4,9 @@
 // speaking plain HTTP, gets nothing; a snapshot streams over peer TLS; health and metrics are
 // also on a plain metrics port; renewed certificate files are taken up while members run; bad
 // certificate files stop a member at start, naming the file. --cipher-suites narrows TLS 1.2 on
-// both ports and leaves TLS 1.3 (what grpc-go and the members speak) as it is.
+// both ports and leaves TLS 1.3 (what grpc-go and the members speak) as it is. With
+// --peer-cert-allowed-cn and --client-cert-allowed-hostname, certificates from the same CA that
+// name someone else are refused.
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -12,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { connect as connectTls } from 'node:tls';
 import { join } from 'node:path';
 import { KvClient } from '../../node/client/client.js';
-import { makeTestCerts, memberTlsArgs, renewMemberCert } from '../support/certs.js';
+import { makeClientCert, makeTestCerts, memberTlsArgs, renewMemberCert } from '../support/certs.js';
 import { TEST_MEMBER_ARGS, tempCluster, type TempCluster } from '../support/cluster.js';
 import { agreedLeader } from '../support/leader.js';
 import { waitFor } from '../support/wait.js';
@@ -36,7 +38,14 @@ beforeAll(async () => {
     size: 3,
     scheme: 'https',
     metricsPorts: true,
-    extraArgs: [...TEST_MEMBER_ARGS, ...memberTlsArgs(certs), `--cipher-suites=${SUITES.join(',')}`],
+    extraArgs: [
+      ...TEST_MEMBER_ARGS,
+      ...memberTlsArgs(certs),
+      `--cipher-suites=${SUITES.join(',')}`,
+      // The member certificate's CN and one of its hosts (the tests' clients present it too).
+      '--peer-cert-allowed-cn=member',
+      '--client-cert-allowed-hostname=localhost',
+    ],
   });
   clients = tc.cluster.members.map((m) => new KvClient([m.clientURL], 2000, trusted));
   const members = tc.cluster.members;
@@ -157,6 +166,32 @@ test('clients without a certificate from the trusted CA, or speaking plain HTTP,
   ]);
   expect(ctl.status).not.toBe(0);
   expect((await clients[leader]!.get('tls/intruder')).kvs).toEqual([]);
+});
+
+test('a certificate from the trusted CA naming someone else: refused on the client port (allowed hostname) and the peer port (allowed CN)', async () => {
+  const alice = makeClientCert(certs, 'alice', ['alice.example']);
+  const asAlice = { ca: trusted.ca, cert: readFileSync(alice.cert), key: readFileSync(alice.key) };
+  const m = tc.cluster.members[leader]!;
+  const c = new KvClient([m.clientURL], 2000, asAlice);
+  await expect(c.put('tls/alice', 'x')).rejects.toThrow(/unreachable/);
+  await c.close();
+  // The peer port closes alice's connection once the handshake is done, before she says anything
+  // (an idle connection would be cut only after 5 s); the member certificate's stays open.
+  const open = (who: typeof trusted) => {
+    const { hostname, port } = new URL(m.peerURL);
+    const s = connectTls({ host: hostname, port: Number(port), ...who });
+    const closed = new Promise<void>((ok) => s.once('close', () => ok()));
+    s.on('error', () => undefined);
+    return { s, closed };
+  };
+  const member = open(trusted);
+  const refused = open(asAlice);
+  let gone = false;
+  void refused.closed.then(() => (gone = true));
+  await waitFor('alice cut off', async () => gone || undefined, 3000, 20);
+  expect(member.s.destroyed).toBe(false);
+  member.s.destroy();
+  expect((await clients[leader]!.get('tls/alice')).kvs).toEqual([]);
 });
 
 test('probes and Prometheus reach health and metrics on --listen-metrics-urls without a certificate; nothing else is there', async () => {

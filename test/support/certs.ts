@@ -29,7 +29,7 @@ function makeCa(dir: string, name: string): void {
   );
 }
 
-function makeLeaf(dir: string, ca: string, name: string): void {
+function makeLeaf(dir: string, ca: string, name: string, ext = 'ext.cnf'): void {
   openssl(
     dir,
     ...['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
@@ -38,7 +38,7 @@ function makeLeaf(dir: string, ca: string, name: string): void {
   openssl(
     dir,
     ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial'],
-    ...['-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf'],
+    ...['-out', `${name}.crt`, '-days', '2', '-extfile', ext],
   );
 }
 
@@ -61,9 +61,22 @@ export function makeTestCerts(dnsNames: string[] = []): TestCerts {
   };
 }
 
-/** A client certificate from the tests' CA whose Common Name is `cn` (etcd takes it as a user name). */
-export function makeClientCert(certs: TestCerts, cn: string): { cert: string; key: string } {
-  makeLeaf(certs.dir, 'ca', cn);
+/**
+ * A client certificate from the tests' CA whose Common Name is `cn` (etcd takes it as a user name),
+ * naming the member certificate's hosts, or only `dnsNames` when given.
+ */
+export function makeClientCert(
+  certs: TestCerts,
+  cn: string,
+  dnsNames?: string[],
+): { cert: string; key: string } {
+  let ext = 'ext.cnf';
+  if (dnsNames) {
+    ext = `${cn}.cnf`;
+    const names = dnsNames.map((n) => `DNS:${n}`).join(',');
+    writeFileSync(join(certs.dir, ext), `subjectAltName=${names}\nextendedKeyUsage=clientAuth\n`);
+  }
+  makeLeaf(certs.dir, 'ca', cn, ext);
   return { cert: join(certs.dir, `${cn}.crt`), key: join(certs.dir, `${cn}.key`) };
 }
 
