@@ -27,7 +27,7 @@ test('raftkv and etcd both complete every benchmark workload and the table has a
     expect(r.pssMiBPerMember).toBeLessThan(r.rssMiBPerMember);
   }
   const table = resultsTable(raftkv, etcd);
-  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(35);
+  expect(table.split('\n').filter((l) => /\| \d+(\.\d+)? \|$/.test(l))).toHaveLength(38);
   expect(table).toMatch(
     /^Each leader kill, writes resumed after \(ms\): raftkv \d+, \d+, \d+; etcd \d+, \d+, \d+\.$/m,
   );

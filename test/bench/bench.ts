@@ -26,6 +26,8 @@ export interface SystemResult {
   system: System;
   /** 64-client gRPC puts on the cluster just started, before anything else ran on it. */
   freshGrpcPut64: BenchLoad;
+  /** One client through the leader, its first seconds: right after the 64-client warm-up loads. */
+  warmPut1Leader: BenchLoad;
   /** One client, through the leader and through a follower (which forwards to the leader). */
   put1Leader: BenchLoad;
   put1Follower: BenchLoad;
@@ -203,12 +205,37 @@ const grpcKv =
     runGrpcLoad(e, method, clients, s, request, tls);
 
 /**
- * An unmeasured warm-up, the same for both: each workload for `seconds` on each cluster, so that the
- * figures are of running systems, not of a JIT compiler's first seconds (each API's own code is
- * compiled as it is first used) or of files' first growth. `coldGrpcPuts` measures those seconds.
+ * A warm-up, the same for both: each workload for `seconds` on each cluster, so that the figures
+ * are of running systems, not of a JIT compiler's first seconds (each API's own code, and each
+ * shape of load's path through it, is compiled as it is first used) or of files' first growth.
+ * `coldGrpcPuts` measures a new cluster's seconds; the loads here are returned, by cluster and
+ * then by workload, for the ones reported too.
  */
-async function warmUp(clusters: LocalCluster[], works: Workload[], seconds: number): Promise<void> {
-  for (const c of clusters) for (const work of works) await work(await everyMember(c.members), seconds);
+async function warmUp(
+  clusters: LocalCluster[],
+  works: Array<[Workload, Targets?]>,
+  seconds: number,
+): Promise<BenchLoad[][]> {
+  const loads: BenchLoad[][] = [];
+  for (const c of clusters) {
+    const mine: BenchLoad[] = [];
+    for (const [work, targets] of works) mine.push(await measured(c, work, seconds, targets));
+    loads.push(mine);
+  }
+  return loads;
+}
+
+/** One run of `work` on the members `targets` picks, with the disk writes of all members per op. */
+async function measured(
+  c: LocalCluster,
+  work: Workload,
+  seconds: number,
+  targets: Targets = everyMember,
+): Promise<BenchLoad> {
+  const endpoints = await targets(c.members);
+  const written = diskWrites(c.members);
+  const load = await work(endpoints, seconds);
+  return { ...load, diskKiBPerOp: (diskWrites(c.members) - written) / 1024 / load.ops };
 }
 
 /** The compiled cold-grpc-puts.ts, found from the build's member program, as the clusters run it. */
@@ -245,13 +272,8 @@ async function alternate(
 ): Promise<BenchLoad[]> {
   const runs: BenchLoad[][] = clusters.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (const [i, c] of clusters.entries()) {
-      const endpoints = await targets(c.members);
-      const written = diskWrites(c.members);
-      const load = await work(endpoints, seconds / rounds);
-      const diskKiBPerOp = (diskWrites(c.members) - written) / 1024 / load.ops;
-      runs[i]!.push({ ...load, diskKiBPerOp });
-    }
+    for (const [i, c] of clusters.entries())
+      runs[i]!.push(await measured(c, work, seconds / rounds, targets));
   }
   return runs.map(pooledRounds);
 }
@@ -286,7 +308,7 @@ async function benchTls(
     const clusters = started.map(({ cluster }) => cluster);
     const put64 = http('/v3/kv/put', 64, put, client);
     const grpcPut64 = grpcKv('Put', 64, grpcPut, client);
-    await warmUp(clusters, [put64, grpcPut64], seconds / 5);
+    await warmUp(clusters, [[put64], [grpcPut64]], seconds / 5);
     const http64 = await alternate(clusters, seconds, rounds, put64);
     const grpc64 = await alternate(clusters, seconds, rounds, grpcPut64);
     return clusters.map((_, i) => ({ put64: http64[i]!, grpcPut64: grpc64[i]! }));
@@ -311,9 +333,14 @@ export async function benchBoth(
     const fresh: BenchLoad[] = [];
     for (const c of clusters) fresh.push(await coldGrpcPuts(c.members, seconds / 5));
     const put64Load = http('/v3/kv/put', 64, put);
-    await warmUp(clusters, [put64Load, grpcKv('Put', 64, grpcPut)], seconds / 5);
-    const put1Leader = await both(http('/v3/kv/put', 1, put), byRole('leader'));
-    const put1Follower = await both(http('/v3/kv/put', 1, put), byRole('follower'));
+    const put1 = http('/v3/kv/put', 1, put);
+    const warm = await warmUp(
+      clusters,
+      [[put64Load], [grpcKv('Put', 64, grpcPut)], [put1, byRole('leader')], [put1, byRole('follower')]],
+      seconds / 5,
+    );
+    const put1Leader = await both(put1, byRole('leader'));
+    const put1Follower = await both(put1, byRole('follower'));
     const put64 = await both(put64Load);
     const lin = await both(http('/v3/kv/range', 64, read(false)));
     const ser = await both(http('/v3/kv/range', 64, read(true)));
@@ -328,6 +355,7 @@ export async function benchBoth(
       results.push({
         system: SYSTEMS[i]!,
         freshGrpcPut64: fresh[i]!,
+        warmPut1Leader: warm[i]![2]!,
         put1Leader: put1Leader[i]!,
         put1Follower: put1Follower[i]!,
         put64: put64[i]!,
@@ -355,6 +383,7 @@ export async function benchBoth(
 /** Every load a system ran, for checks over all of them. */
 export const loads = (x: SystemResult): BenchLoad[] => [
   x.freshGrpcPut64,
+  x.warmPut1Leader,
   x.put1Leader,
   x.put1Follower,
   x.put64,
@@ -389,6 +418,11 @@ export function resultsTable(r: SystemResult, e: SystemResult): string {
     `gRPC put, 64 clients, the first ${fmt(r.freshGrpcPut64.seconds, 1)} s of a new cluster`,
     r.freshGrpcPut64,
     e.freshGrpcPut64,
+  );
+  load(
+    `put, 1 client via the leader, its first ${fmt(r.warmPut1Leader.seconds, 1)} s (after 64-client loads)`,
+    r.warmPut1Leader,
+    e.warmPut1Leader,
   );
   load('put, 1 client via the leader', r.put1Leader, e.put1Leader, true);
   load('put, 1 client via a follower', r.put1Follower, e.put1Follower);

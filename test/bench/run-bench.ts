@@ -29,8 +29,11 @@ workers spread over the 3 members; the 1-client puts go to the member that leads
 that follows, looked up each round),
 256-byte values. The first row is the first ${seconds / 5} s of each cluster: gRPC puts from 64 clients
 the moment it has a leader, from a load generator in a process of its own, as new as the cluster.
-Then an unmeasured warm-up of ${seconds / 5} s of HTTP puts and ${seconds / 5} s of gRPC puts from 64 clients on each
-(a member's JavaScript is compiled as it runs, each API's code when it is first used), and
+Then a warm-up of ${seconds / 5} s of HTTP puts and ${seconds / 5} s of gRPC puts from 64 clients on each, then
+${seconds / 5} s of 1-client puts via the leader and ${seconds / 5} s via a follower
+(a member's JavaScript is compiled as it runs, each API's code and each shape of load's path
+through it when it is first used; the second row is the warm-up's 1-client puts via the leader,
+the first seconds of that path after the 64-client loads), and
 ${seconds} s per workload in 3 rounds that alternate between the systems (ops/s and disk
 writes are the system's median round, p50 and p99 are over the requests of all 3 rounds; failover is the median of ${kills} leader kills each, the systems taking turns, all listed below the table). Memory is each member's
 RSS and PSS (pages shared between processes, such as the executable that the 3 members of a
