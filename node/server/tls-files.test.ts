@@ -31,6 +31,23 @@ async function listening(
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** What a server on `port` says to a client presenting `who`'s certificate, until it closes or resets. */
+function greeting(port: number, m: TlsMaterial, who: { cert: string; key: string }): Promise<string> {
+  return new Promise((ok) => {
+    const s = connect({
+      port,
+      host: '127.0.0.1',
+      ca: m.ca,
+      cert: readFileSync(who.cert),
+      key: readFileSync(who.key),
+    });
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.once('end', () => ok(got));
+    s.once('error', () => ok(got));
+  });
+}
+
 test('a certificate, its key and a CA load into one material', () => {
   const m = loadTls(files({ trustedCaFile: certs.ca, clientCertAuth: true }));
   expect(m.cert.toString()).toContain('BEGIN CERTIFICATE');
@@ -127,22 +144,8 @@ test('certAllowed: with an allowed CN or hostname, only client certificates nami
   const verdicts = async (allowed?: CertIdentity) => {
     const m = loadTls(files({ ...mutual, ...(allowed ? { allowed } : {}) }));
     const { server, port } = await listening(m, (s) => s.end(certAllowed(m, s) ? 'yes' : 'no'));
-    const ask = (cert: string, key: string) =>
-      new Promise<string>((ok, fail) => {
-        const s = connect({
-          port,
-          host: '127.0.0.1',
-          ca: m.ca,
-          cert: readFileSync(cert),
-          key: readFileSync(key),
-        });
-        let got = '';
-        s.on('data', (d: Buffer) => (got += d.toString()));
-        s.once('end', () => ok(got));
-        s.once('error', fail);
-      });
     try {
-      return [await ask(certs.cert, certs.key), await ask(alice.cert, alice.key)];
+      return [await greeting(port, m, certs), await greeting(port, m, alice)];
     } finally {
       server.close();
     }
@@ -158,25 +161,11 @@ test('a client certificate on the --client-crl-file list is refused; the CA’s 
   const revoked = revokedClient(certs);
   const m = loadTls(files({ trustedCaFile: certs.ca, clientCertAuth: true, crlFile: revoked.crl }));
   const { server, port } = await listening(m, (s) => s.end('hello'));
-  // What the server says to a client: a refused certificate (TLS 1.3 refuses it after the
-  // client's side of the handshake) gets the connection closed or reset, never the greeting.
-  const answer = (cert: string, key: string) =>
-    new Promise<string>((ok) => {
-      const s = connect({
-        port,
-        host: '127.0.0.1',
-        ca: m.ca,
-        cert: readFileSync(cert),
-        key: readFileSync(key),
-      });
-      let got = '';
-      s.on('data', (d: Buffer) => (got += d.toString()));
-      s.once('end', () => ok(got));
-      s.once('error', () => ok(got));
-    });
+  // A refused certificate (TLS 1.3 refuses it after the client's side of the handshake) gets the
+  // connection closed or reset, never the greeting.
   try {
-    expect(await answer(revoked.cert, revoked.key)).toBe('');
-    expect(await answer(certs.cert, certs.key)).toBe('hello');
+    expect(await greeting(port, m, revoked)).toBe('');
+    expect(await greeting(port, m, certs)).toBe('hello');
   } finally {
     server.close();
   }
