@@ -342,11 +342,16 @@ function tlsFiles(
   const allowedCn = prefix === 'peer-' ? get('peer-cert-allowed-cn') : '';
   const hostnameFlag: Flag = `${prefix || 'client-'}cert-allowed-hostname` as Flag;
   const allowedHostname = get(hostnameFlag);
+  const allowed: CertIdentity | undefined = allowedCn
+    ? { cn: allowedCn }
+    : allowedHostname
+      ? { hostname: allowedHostname }
+      : undefined;
   const secure = listen.filter((u) => u.protocol === 'https:');
   const other = listen.find((u) => u.protocol !== 'https:' && u.protocol !== 'http:');
   if (other) throw new ConfigError(`--${urlFlag}: "${other.href}" is neither http:// nor https://`);
   if (secure.length === 0) {
-    if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile || allowedCn || allowedHostname) {
+    if (certFile || keyFile || trustedCaFile || clientCertAuth || crlFile || allowed) {
       throw new ConfigError(
         `--${flag('cert-file')} and the other --${prefix}* TLS flags need an https:// URL in --${urlFlag}`,
       );
@@ -371,7 +376,7 @@ function tlsFiles(
   if (allowedCn && allowedHostname) {
     throw new ConfigError(`--peer-cert-allowed-cn and --${hostnameFlag} are mutually exclusive`);
   }
-  if ((allowedCn || allowedHostname) && !clientCertAuth) {
+  if (allowed && !clientCertAuth) {
     throw new ConfigError(
       `--${allowedCn ? 'peer-cert-allowed-cn' : hostnameFlag} needs --${flag('client-cert-auth')} (it checks client certificates)`,
     );
@@ -384,11 +389,7 @@ function tlsFiles(
     clientCertAuth,
     ...(crlFile ? { crlFile } : {}),
     policy,
-    ...(allowedCn
-      ? { allowed: { cn: allowedCn } }
-      : allowedHostname
-        ? { allowed: { hostname: allowedHostname } }
-        : {}),
+    ...(allowed ? { allowed } : {}),
   };
 }
 
@@ -405,8 +406,9 @@ function tlsPolicy(get: (f: Flag) => string): TlsPolicy {
   const min = version('tls-min-version')!;
   const max = version('tls-max-version');
   if (max && max < min) throw new ConfigError('--tls-max-version is below --tls-min-version');
+  const versions: TlsPolicy = { min, ...(max ? { max } : {}) };
   const suites = get('cipher-suites');
-  if (suites === '') return { min, ...(max ? { max } : {}) };
+  if (suites === '') return versions;
   if (min === 'TLSv1.3') {
     throw new ConfigError(
       '--cipher-suites: cipher suites cannot be configured when only TLS1.3 or greater is supported',
@@ -418,7 +420,7 @@ function tlsPolicy(get: (f: Flag) => string): TlsPolicy {
   } catch (e) {
     throw new ConfigError(`--cipher-suites: ${(e as Error).message}`);
   }
-  return { min, ...(max ? { max } : {}), ciphers };
+  return { ...versions, ciphers };
 }
 
 /**
